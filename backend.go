@@ -1,0 +1,172 @@
+package dlq
+
+import (
+	"context"
+	"fmt"
+)
+
+// Kind names a backend variant.
+type Kind uint8
+
+// The backend kinds. The zero Kind is invalid.
+const (
+	KindFile Kind = iota + 1
+	KindKafka
+	KindHTTP
+	KindRedis
+)
+
+var kindNames = [...]string{
+	0:         "invalid",
+	KindFile:  "file",
+	KindKafka: "kafka",
+	KindHTTP:  "http",
+	KindRedis: "redis",
+}
+
+// String returns the kind's config name: "file", "kafka", "http" or "redis".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// MarshalText returns the kind's config name.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k == 0 || int(k) >= len(kindNames) {
+		return nil, fmt.Errorf("dlq: invalid backend kind %d", uint8(k))
+	}
+	return []byte(kindNames[k]), nil
+}
+
+// UnmarshalText parses a config name such as "kafka".
+func (k *Kind) UnmarshalText(text []byte) error {
+	for i := KindFile; int(i) < len(kindNames); i++ {
+		if kindNames[i] == string(text) {
+			*k = i
+			return nil
+		}
+	}
+	return fmt.Errorf("dlq: unknown backend %q (want file, kafka, http or redis)", text)
+}
+
+// Backend is one configured destination of entries: a kind tag and one
+// pointer per variant, of which the tag's is set. Only this package builds
+// Backends, from Config; the zero Backend is invalid. A Backend is used by the
+// drain goroutine alone.
+type Backend struct {
+	kind  Kind
+	file  *fileBackend
+	kafka *kafkaBackend
+	http  *httpBackend
+	redis *redisBackend
+}
+
+// Kind returns the backend's kind.
+func (b *Backend) Kind() Kind { return b.kind }
+
+// batch is what a backend is asked to write. lines[i] is recs[i]'s envelope
+// without a newline; the backend sets errs[i] for each entry it failed and
+// leaves it nil for each it wrote.
+type batch struct {
+	recs  []*record
+	lines [][]byte
+	errs  []error
+}
+
+func (b *batch) len() int { return len(b.recs) }
+
+// write sends the batch and fills b.errs. It returns a summary of the
+// failures, nil when every entry was written.
+func (b *Backend) write(ctx context.Context, bt *batch) error {
+	switch b.kind {
+	case KindFile:
+		return b.file.write(ctx, bt)
+	case KindKafka:
+		return b.kafka.write(ctx, bt)
+	case KindHTTP:
+		return b.http.write(ctx, bt)
+	case KindRedis:
+		return b.redis.write(ctx, bt)
+	default:
+		panic(fmt.Sprintf("dlq: write on backend of unknown kind %d", uint8(b.kind)))
+	}
+}
+
+// sync makes everything written so far durable.
+func (b *Backend) sync(ctx context.Context) error {
+	switch b.kind {
+	case KindFile:
+		return b.file.sync(ctx)
+	case KindKafka:
+		return b.kafka.sync(ctx)
+	case KindHTTP:
+		return b.http.sync(ctx)
+	case KindRedis:
+		return b.redis.sync(ctx)
+	default:
+		panic(fmt.Sprintf("dlq: sync on backend of unknown kind %d", uint8(b.kind)))
+	}
+}
+
+// close releases the backend.
+func (b *Backend) close() error {
+	switch b.kind {
+	case KindFile:
+		return b.file.close()
+	case KindKafka:
+		return b.kafka.close()
+	case KindHTTP:
+		return b.http.close()
+	case KindRedis:
+		return b.redis.close()
+	default:
+		panic(fmt.Sprintf("dlq: close on backend of unknown kind %d", uint8(b.kind)))
+	}
+}
+
+// newBackend builds the backend of the given kind from cfg.
+func newBackend(kind Kind, cfg *Config) (Backend, error) {
+	switch kind {
+	case KindFile:
+		f, err := newFileBackend(cfg)
+		return Backend{kind: kind, file: f}, err
+	case KindKafka:
+		k, err := newKafkaBackend(cfg)
+		return Backend{kind: kind, kafka: k}, err
+	case KindHTTP:
+		h, err := newHTTPBackend(cfg)
+		return Backend{kind: kind, http: h}, err
+	case KindRedis:
+		r, err := newRedisBackend(cfg)
+		return Backend{kind: kind, redis: r}, err
+	default:
+		panic(fmt.Sprintf("dlq: building backend of unknown kind %d", uint8(kind)))
+	}
+}
+
+// buildTags names the tag each gated kind needs.
+var buildTags = [...]string{KindKafka: "dlq_kafka", KindHTTP: "dlq_http", KindRedis: "dlq_redis"}
+
+// built reports whether kind's backend is compiled into this build.
+func built(kind Kind) bool {
+	switch kind {
+	case KindFile:
+		return true
+	case KindKafka:
+		return kafkaBuilt
+	case KindHTTP:
+		return httpBuilt
+	case KindRedis:
+		return redisBuilt
+	default:
+		panic(fmt.Sprintf("dlq: built asked of unknown kind %d", uint8(kind)))
+	}
+}
+
+// errNotBuilt says which tag would build kind's backend.
+func errNotBuilt(kind Kind) error {
+	return fmt.Errorf("%w: the %s backend needs build tag %s or dlq_all (go build -tags %s)",
+		ErrBackendNotBuilt, kind, buildTags[kind], buildTags[kind])
+}

@@ -1,0 +1,216 @@
+package dlq
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Mode says how the drain uses the configured backends.
+type Mode string
+
+// The modes. The zero Mode means ModeCascade.
+const (
+	// ModeCascade writes each entry to the first backend in Order that takes
+	// it; an entry a backend failed falls back to the next one.
+	ModeCascade Mode = "cascade"
+	// ModeFanOut writes every entry to every backend. An entry is written
+	// once one backend holds it; a backend that failed it catches up later.
+	ModeFanOut Mode = "fan_out"
+	// ModeFileOnly uses the file backend alone.
+	ModeFileOnly Mode = "file_only"
+	// ModeKafkaOnly uses the Kafka backend alone.
+	ModeKafkaOnly Mode = "kafka_only"
+)
+
+// Config configures an Orchestrator. Its zero value with only Service set is
+// a working file-only DLQ writing ./dlq/<service>/dlq.ndjson. Durations are
+// whole milliseconds. Defaults are worked out when New reads the Config and
+// are never written back into it; DefaultConfig returns them filled in.
+//
+// New copies the Config: changing it afterwards has no effect.
+type Config struct {
+	// Service names the service; it becomes Entry.Service when a Send leaves
+	// that empty, and the file backend's folder. Letters, digits, '.', '_'
+	// and '-' only. Required.
+	Service string `json:"service" yaml:"service"`
+	// Disabled makes Send accept and discard every entry (counted in
+	// Stats.Dropped with reason "disabled"). Defaults to false.
+	Disabled bool `json:"disabled" yaml:"disabled"`
+	// Mode is cascade, fan_out, file_only or kafka_only. Defaults to cascade.
+	Mode Mode `json:"mode" yaml:"mode"`
+	// Order is the cascade order of the enabled backends; kinds not enabled
+	// are skipped. Defaults to kafka, redis, http, file.
+	Order []Kind `json:"order" yaml:"order"`
+	// QueueCapacity is how many entries Send may queue ahead of the drain.
+	// Defaults to 10000.
+	QueueCapacity int `json:"queue_capacity" yaml:"queue_capacity"`
+	// BatchSize is the most entries written in one batch. Defaults to 256.
+	BatchSize int `json:"batch_size" yaml:"batch_size"`
+	// FlushIntervalMS is the longest, in milliseconds, a batch waits after
+	// its first entry before it is written. Defaults to 100.
+	FlushIntervalMS int `json:"flush_interval_ms" yaml:"flush_interval_ms"`
+	// Retry governs entries that every backend failed.
+	Retry RetryConfig `json:"retry" yaml:"retry"`
+	// File configures the file backend, on unless File.Disabled.
+	File FileConfig `json:"file" yaml:"file"`
+	// Kafka configures the Kafka backend, on when Kafka.Brokers is set.
+	Kafka KafkaConfig `json:"kafka" yaml:"kafka"`
+	// HTTP configures the HTTP backend, on when HTTP.URL is set.
+	HTTP HTTPConfig `json:"http" yaml:"http"`
+	// Redis configures the Redis backend, on when Redis.URL is set.
+	Redis RedisConfig `json:"redis" yaml:"redis"`
+
+	// Clock returns the current time: entry timestamps and time-based file
+	// rotation read it. Defaults to time.Now.
+	Clock func() time.Time `json:"-" yaml:"-"`
+	// OnLoss is called from the drain goroutine for every entry given up as
+	// lost, with the reason (an error wrapping the backends' last failures).
+	// It must not block for long. Defaults to nil.
+	OnLoss func(e Entry, reason error) `json:"-" yaml:"-"`
+	// OnError is called from the drain goroutine for every backend failure,
+	// including those a fallback or retry then mended. It must not block for
+	// long. Defaults to nil.
+	OnError func(err error) `json:"-" yaml:"-"`
+	// Logger receives warnings about backend failures and losses. Defaults
+	// to slog.Default().
+	Logger *slog.Logger `json:"-" yaml:"-"`
+}
+
+// RetryConfig governs entries that every backend failed: the drain retries
+// them with jittered exponential backoff while new entries wait in the queue.
+type RetryConfig struct {
+	// MaxAttempts is how many write attempts an entry gets before it is lost
+	// with reason "all_failed"; 0 keeps retrying until Close. Defaults to 0.
+	MaxAttempts int `json:"max_attempts" yaml:"max_attempts"`
+	// InitialBackoffMS is the first wait, in milliseconds. Defaults to 100.
+	InitialBackoffMS int `json:"initial_backoff_ms" yaml:"initial_backoff_ms"`
+	// MaxBackoffMS caps the wait, in milliseconds. Defaults to 10000.
+	MaxBackoffMS int `json:"max_backoff_ms" yaml:"max_backoff_ms"`
+}
+
+// FileConfig configures the file backend: NDJSON lines in
+// <Dir>/<service>/dlq.ndjson, rotated and pruned by lumberjack. Its keys
+// follow DESIGN's contract rather than lumberjack's own tags.
+type FileConfig struct {
+	// Disabled turns the file backend off. Defaults to false.
+	Disabled bool `json:"disabled" yaml:"disabled"`
+	// Dir is the parent folder. Defaults to ./dlq.
+	Dir string `json:"dir" yaml:"dir"`
+	// Rotation is hourly, daily, size or none. Hourly and daily also rotate
+	// by size. Defaults to hourly.
+	Rotation Rotation `json:"rotation" yaml:"rotation"`
+	// MaxSizeMB is the size, in megabytes, at which the file rotates.
+	// Defaults to 100.
+	MaxSizeMB int `json:"max_size_mb" yaml:"max_size_mb"`
+	// MaxAgeDays removes rotated files older than this many days. Defaults
+	// to 30.
+	MaxAgeDays int `json:"max_age_days" yaml:"max_age_days"`
+	// MaxBackups keeps at most this many rotated files; 0 keeps all within
+	// MaxAgeDays. Defaults to 0.
+	MaxBackups int `json:"max_backups" yaml:"max_backups"`
+	// Compress gzips rotated files. Defaults to false.
+	Compress bool `json:"compress" yaml:"compress"`
+}
+
+// Rotation says when the file backend starts a new file.
+type Rotation string
+
+// The rotations. The zero Rotation means RotateHourly.
+const (
+	RotateHourly Rotation = "hourly"
+	RotateDaily  Rotation = "daily"
+	RotateSize   Rotation = "size"
+	RotateNone   Rotation = "none"
+)
+
+// KafkaConfig configures the Kafka backend (build tag dlq_kafka or dlq_all).
+type KafkaConfig struct {
+	// Brokers are the bootstrap addresses; setting them turns the backend on.
+	Brokers []string `json:"brokers" yaml:"brokers"`
+	// Routing is per_table (destination + TopicSuffix) or common. Defaults
+	// to per_table.
+	Routing string `json:"routing" yaml:"routing"`
+	// TopicSuffix is appended to the destination in per_table routing.
+	// Defaults to ".dlq".
+	TopicSuffix string `json:"topic_suffix" yaml:"topic_suffix"`
+	// CommonTopic takes entries without a usable destination, and all of
+	// them in common routing. Defaults to "dlq".
+	CommonTopic string `json:"common_topic" yaml:"common_topic"`
+	// Acks is all, one or none. Defaults to all.
+	Acks string `json:"acks" yaml:"acks"`
+	// Compression is none, gzip, snappy, lz4 or zstd. Defaults to none.
+	Compression string `json:"compression" yaml:"compression"`
+	// WriteTimeoutMS bounds one batch write, in milliseconds. Defaults to
+	// 10000.
+	WriteTimeoutMS int `json:"write_timeout_ms" yaml:"write_timeout_ms"`
+	// TLS configures TLS to the brokers.
+	TLS KafkaTLS `json:"tls" yaml:"tls"`
+	// SASL configures authentication.
+	SASL KafkaSASL `json:"sasl" yaml:"sasl"`
+}
+
+// KafkaTLS configures TLS to Kafka brokers.
+type KafkaTLS struct {
+	// Enabled turns TLS on. Defaults to false.
+	Enabled bool `json:"enabled" yaml:"enabled"`
+	// CAFile is a PEM file of CAs to trust besides the system's.
+	CAFile string `json:"ca_file" yaml:"ca_file"`
+	// CertFile is the client certificate (PEM), with KeyFile.
+	CertFile string `json:"cert_file" yaml:"cert_file"`
+	// KeyFile is the client key (PEM), with CertFile.
+	KeyFile string `json:"key_file" yaml:"key_file"`
+	// InsecureSkipVerify turns off certificate checks. Defaults to false.
+	InsecureSkipVerify bool `json:"insecure_skip_verify" yaml:"insecure_skip_verify"`
+}
+
+// KafkaSASL configures SASL authentication to Kafka brokers.
+type KafkaSASL struct {
+	// Mechanism is plain, scram-sha-256 or scram-sha-512; empty means none.
+	Mechanism string `json:"mechanism" yaml:"mechanism"`
+	// Username authenticates.
+	Username string `json:"username" yaml:"username"`
+	// Password authenticates; it never appears in errors, logs or Stats.
+	Password string `json:"password" yaml:"password"`
+}
+
+// HTTPConfig configures the HTTP backend (build tag dlq_http or dlq_all).
+type HTTPConfig struct {
+	// URL receives POSTs of NDJSON batches; setting it turns the backend on.
+	URL string `json:"url" yaml:"url"`
+	// TimeoutMS bounds one request, in milliseconds. Defaults to 30000.
+	TimeoutMS int `json:"timeout_ms" yaml:"timeout_ms"`
+	// Headers are added to every request (e.g. Authorization). Their values
+	// never appear in errors or logs.
+	Headers map[string]string `json:"headers" yaml:"headers"`
+	// Gzip compresses request bodies. Defaults to false.
+	Gzip bool `json:"gzip" yaml:"gzip"`
+	// MaxBodyBytes splits batches into bodies of at most this many bytes.
+	// Defaults to 4194304.
+	MaxBodyBytes int `json:"max_body_bytes" yaml:"max_body_bytes"`
+	// MaxRetries is how often a 429, 503, other 5xx or connection error is
+	// retried within the backend. Defaults to 3.
+	MaxRetries int `json:"max_retries" yaml:"max_retries"`
+	// TLS configures certificate checks.
+	TLS HTTPTLS `json:"tls" yaml:"tls"`
+}
+
+// HTTPTLS configures certificate checks of the HTTP backend.
+type HTTPTLS struct {
+	// CAFile is a PEM file of CAs to trust besides the system's.
+	CAFile string `json:"ca_file" yaml:"ca_file"`
+	// InsecureSkipVerify turns off certificate checks. Defaults to false.
+	InsecureSkipVerify bool `json:"insecure_skip_verify" yaml:"insecure_skip_verify"`
+}
+
+// RedisConfig configures the Redis Streams backend (build tag dlq_redis or
+// dlq_all).
+type RedisConfig struct {
+	// URL is redis://, rediss:// or unix://; setting it turns the backend on.
+	URL string `json:"url" yaml:"url"`
+	// Stream is the stream key; "{destination}" in it is replaced by the
+	// entry's destination. Defaults to "dlq".
+	Stream string `json:"stream" yaml:"stream"`
+	// MaxLen trims the stream with MAXLEN ~ N; 0 leaves it untrimmed.
+	// Defaults to 0.
+	MaxLen int64 `json:"max_len" yaml:"max_len"`
+}

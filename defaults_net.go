@@ -1,0 +1,16 @@
+package dlq
+
+// Defaults of the network backends' config. They live in an always-built
+// file because DefaultConfig reports them in every build.
+const (
+	defaultKafkaRouting        = "per_table"
+	defaultTopicSuffix         = ".dlq"
+	defaultCommonTopic         = "dlq"
+	defaultKafkaAcks           = "all"
+	defaultKafkaCompression    = "none"
+	defaultKafkaWriteTimeoutMS = 10000
+	defaultHTTPTimeoutMS       = 30000
+	defaultHTTPMaxBodyBytes    = 4 << 20
+	defaultHTTPMaxRetries      = 3
+	defaultRedisStream         = "dlq"
+)

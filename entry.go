@@ -1,0 +1,65 @@
+package dlq
+
+import (
+	"time"
+)
+
+// Entry is one message that could not be processed, with the reason why.
+//
+// Only Reason and Payload are needed in practice; Send fills a zero
+// Timestamp from the orchestrator's clock and an empty Service from
+// [Config.Service]. The drain gives every entry an ID (a UUIDv7) before its
+// first write; a caller may set one itself to de-duplicate across processes.
+//
+// An Entry handed to Send belongs to the DLQ from then on: do not modify its
+// Payload or Metadata afterwards.
+type Entry struct {
+	// Timestamp is when the message failed. Encoded as epoch milliseconds.
+	Timestamp time.Time
+	// Service names the service that hands the entry over.
+	Service string
+	// Reason is a short machine-readable category such as "parse_error".
+	Reason string
+	// Error is the human-readable error message. Optional.
+	Error string
+	// Attempts is how many times the caller tried to process the message.
+	Attempts int
+	// Payload is the original message, any bytes.
+	Payload []byte
+	// Destination is where the message was going, e.g. "acme.auth". Optional.
+	Destination string
+	// Source holds the origin coordinates of the message. Optional.
+	Source Source
+	// Metadata holds extra string pairs. Optional.
+	Metadata map[string]string
+	// ID uniquely identifies the entry across backends and retries. The drain
+	// sets it when empty.
+	ID string
+}
+
+// Source is where a message came from: Kafka coordinates, each part
+// optional. Partition and Offset count only when their Has flag is set, so
+// that a present partition 0 or offset 0 is kept apart from an absent one.
+// [KafkaSource] builds a complete one.
+type Source struct {
+	// Topic is the topic (or queue, or table) the message was read from.
+	Topic string
+	// Partition is the partition the message was read from.
+	Partition int32
+	// Offset is the message's offset within its partition.
+	Offset int64
+	// HasPartition says Partition is present.
+	HasPartition bool
+	// HasOffset says Offset is present.
+	HasOffset bool
+}
+
+// KafkaSource returns a Source with all three coordinates present.
+func KafkaSource(topic string, partition int32, offset int64) Source {
+	return Source{Topic: topic, Partition: partition, Offset: offset, HasPartition: true, HasOffset: true}
+}
+
+// IsZero reports whether no part of s is present.
+func (s Source) IsZero() bool {
+	return s.Topic == "" && !s.HasPartition && !s.HasOffset
+}

@@ -1,0 +1,228 @@
+package dlq
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendEnvelope appends the wire envelope of e, one JSON object without a
+// trailing newline, to dst and returns the extended buffer. The same bytes are
+// the NDJSON line in files, the Kafka message value, the HTTP body line and
+// the Redis stream field "data".
+//
+// It allocates only when dst must grow. Strings that are not valid UTF-8 have
+// each bad byte replaced by U+FFFD, as encoding/json does; the payload is
+// base64 and so kept exactly.
+func AppendEnvelope(dst []byte, e *Entry) []byte {
+	dst = append(dst, `{"timestamp":`...)
+	dst = strconv.AppendInt(dst, e.Timestamp.UnixMilli(), 10)
+	dst = append(dst, `,"service":`...)
+	dst = appendString(dst, e.Service)
+	dst = append(dst, `,"reason":`...)
+	dst = appendString(dst, e.Reason)
+	dst = append(dst, `,"attempts":`...)
+	dst = strconv.AppendInt(dst, int64(e.Attempts), 10)
+	dst = append(dst, `,"payload":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
+	dst = append(dst, '"')
+	if e.Destination != "" {
+		dst = append(dst, `,"destination":`...)
+		dst = appendString(dst, e.Destination)
+	}
+	if !e.Source.IsZero() {
+		dst = appendSource(dst, &e.Source)
+	}
+	if e.Error != "" {
+		dst = append(dst, `,"error":`...)
+		dst = appendString(dst, e.Error)
+	}
+	if len(e.Metadata) > 0 {
+		dst = appendMetadata(dst, e.Metadata)
+	}
+	if e.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = appendString(dst, e.ID)
+	}
+	return append(dst, '}')
+}
+
+func appendSource(dst []byte, s *Source) []byte {
+	dst = append(dst, `,"source":{`...)
+	sep := false
+	if s.Topic != "" {
+		dst = append(dst, `"topic":`...)
+		dst = appendString(dst, s.Topic)
+		sep = true
+	}
+	if s.HasPartition {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"partition":`...)
+		dst = strconv.AppendInt(dst, int64(s.Partition), 10)
+		sep = true
+	}
+	if s.HasOffset {
+		if sep {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"offset":`...)
+		dst = strconv.AppendInt(dst, s.Offset, 10)
+	}
+	return append(dst, '}')
+}
+
+// appendMetadata writes the pairs sorted by key, so equal entries encode to
+// equal bytes. Metadata is rare and off the hot path; sorting allocates.
+func appendMetadata(dst []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, `,"metadata":{`...)
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendString(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// wireEnvelope is the decoding shape of the envelope. Pointers tell absent
+// keys from zero values.
+type wireEnvelope struct {
+	Timestamp   *int64            `json:"timestamp"`
+	Service     *string           `json:"service"`
+	Reason      *string           `json:"reason"`
+	Error       string            `json:"error"`
+	Attempts    *int              `json:"attempts"`
+	Payload     *[]byte           `json:"payload"`
+	Destination string            `json:"destination"`
+	Source      *wireSource       `json:"source"`
+	Metadata    map[string]string `json:"metadata"`
+	ID          string            `json:"id"`
+}
+
+type wireSource struct {
+	Topic     string `json:"topic"`
+	Partition *int32 `json:"partition"`
+	Offset    *int64 `json:"offset"`
+}
+
+// ParseEnvelope decodes one envelope, as written by [AppendEnvelope] or by
+// the hyperi-rustlib DLQ writer. Keys may come in any order and unknown keys
+// are ignored. Malformed JSON, a wrong type, or a missing timestamp, service,
+// reason, attempts or payload is an error wrapping [ErrMalformedEnvelope].
+// The timestamp is returned in UTC.
+func ParseEnvelope(data []byte) (Entry, error) {
+	var w wireEnvelope
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Entry{}, fmt.Errorf("%w: %w", ErrMalformedEnvelope, err)
+	}
+	for _, required := range []struct {
+		name    string
+		present bool
+	}{
+		{"timestamp", w.Timestamp != nil},
+		{"service", w.Service != nil},
+		{"reason", w.Reason != nil},
+		{"attempts", w.Attempts != nil},
+		{"payload", w.Payload != nil},
+	} {
+		if !required.present {
+			return Entry{}, fmt.Errorf("%w: missing %q", ErrMalformedEnvelope, required.name)
+		}
+	}
+	e := Entry{
+		Timestamp:   time.UnixMilli(*w.Timestamp).UTC(),
+		Service:     *w.Service,
+		Reason:      *w.Reason,
+		Error:       w.Error,
+		Attempts:    *w.Attempts,
+		Payload:     *w.Payload,
+		Destination: w.Destination,
+		ID:          w.ID,
+	}
+	if len(w.Metadata) > 0 {
+		e.Metadata = w.Metadata
+	}
+	if s := w.Source; s != nil {
+		e.Source.Topic = s.Topic
+		if s.Partition != nil {
+			e.Source.Partition, e.Source.HasPartition = *s.Partition, true
+		}
+		if s.Offset != nil {
+			e.Source.Offset, e.Source.HasOffset = *s.Offset, true
+		}
+	}
+	return e, nil
+}
+
+// MarshalJSON returns the wire envelope of e.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	return AppendEnvelope(nil, &e), nil
+}
+
+// UnmarshalJSON decodes a wire envelope into e, as [ParseEnvelope] does.
+func (e *Entry) UnmarshalJSON(data []byte) error {
+	parsed, err := ParseEnvelope(data)
+	if err != nil {
+		return err
+	}
+	*e = parsed
+	return nil
+}

@@ -1,0 +1,95 @@
+package dlq
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+var (
+	// ErrClosed is returned by Send, SendContext and Flush once Close has begun.
+	ErrClosed = errors.New("dlq: closed")
+	// ErrQueueFull is returned by Send when the queue has no room; the entry
+	// was refused and counted in Stats.Dropped.
+	ErrQueueFull = errors.New("dlq: queue full")
+	// ErrNotConfigured is returned by the package-level Send and Flush when no
+	// default orchestrator was set with SetDefault.
+	ErrNotConfigured = errors.New("dlq: no default orchestrator (call dlq.SetDefault)")
+	// ErrBackendNotBuilt is wrapped by the error New returns when the config
+	// enables a backend whose build tag was not given.
+	ErrBackendNotBuilt = errors.New("dlq: backend not built")
+	// ErrMalformedEnvelope is wrapped by ParseEnvelope's errors.
+	ErrMalformedEnvelope = errors.New("dlq: malformed envelope")
+	// ErrInvalidConfig is wrapped by the error New returns for a bad Config.
+	ErrInvalidConfig = errors.New("dlq: invalid config")
+	// ErrOversize is wrapped by a backend's per-entry error when an entry is
+	// larger than that backend can ever take. An entry every backend refuses
+	// as oversize is lost with reason "oversize" instead of retried.
+	ErrOversize = errors.New("dlq: entry too large")
+	// ErrNotWritten is returned by Flush and Close when entries accepted
+	// before the call could not be written to any backend yet. It wraps the
+	// backends' last errors.
+	ErrNotWritten = errors.New("dlq: entries not yet written")
+)
+
+// BackendError is a failure of one backend on one batch (or one entry). It
+// carries the backend's kind, how many entries it concerned, and the cause.
+type BackendError struct {
+	// Kind is the backend that failed.
+	Kind Kind
+	// Entries is how many entries the failure concerned.
+	Entries int
+	// Err is the cause.
+	Err error
+}
+
+// Error describes the failure.
+func (e *BackendError) Error() string {
+	return fmt.Sprintf("dlq: %s backend failed %d entries: %v", e.Kind, e.Entries, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *BackendError) Unwrap() error { return e.Err }
+
+// FieldError names one invalid Config field.
+type FieldError struct {
+	// Field is the config key path, e.g. "kafka.acks".
+	Field string
+	// Problem says what is wrong with it.
+	Problem string
+	// Err is a sentinel the problem matches, such as ErrBackendNotBuilt, or nil.
+	Err error
+}
+
+// Error names the field and the problem.
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+
+// Unwrap returns the sentinel the problem matches, if any.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ConfigError lists every invalid field of a Config. It matches
+// ErrInvalidConfig, and ErrBackendNotBuilt when a field enables a backend
+// that was not built.
+type ConfigError struct {
+	// Fields holds one error per invalid field, in config order.
+	Fields []*FieldError
+}
+
+// Error lists every invalid field.
+func (e *ConfigError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Error()
+	}
+	return "dlq: invalid config: " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns ErrInvalidConfig and each field's error.
+func (e *ConfigError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Fields)+1)
+	errs = append(errs, ErrInvalidConfig)
+	for _, f := range e.Fields {
+		errs = append(errs, f)
+	}
+	return errs
+}

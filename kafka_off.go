@@ -1,0 +1,23 @@
+//go:build !(dlq_kafka || dlq_all)
+
+package dlq
+
+import "context"
+
+// kafkaBuilt reports whether the kafka backend is compiled in: it needs
+// the build tag dlq_kafka or dlq_all.
+const kafkaBuilt = false
+
+// kafkaBackend is the stub of the kafka backend in builds without its tag.
+// New refuses a config that enables it, so its methods are never reached.
+type kafkaBackend struct{}
+
+func newKafkaBackend(*Config) (*kafkaBackend, error) {
+	return nil, errNotBuilt(KindKafka)
+}
+
+func (*kafkaBackend) write(context.Context, *batch) error { return errNotBuilt(KindKafka) }
+
+func (*kafkaBackend) sync(context.Context) error { return errNotBuilt(KindKafka) }
+
+func (*kafkaBackend) close() error { return nil }

@@ -1,0 +1,23 @@
+//go:build !(dlq_redis || dlq_all)
+
+package dlq
+
+import "context"
+
+// redisBuilt reports whether the redis backend is compiled in: it needs
+// the build tag dlq_redis or dlq_all.
+const redisBuilt = false
+
+// redisBackend is the stub of the redis backend in builds without its tag.
+// New refuses a config that enables it, so its methods are never reached.
+type redisBackend struct{}
+
+func newRedisBackend(*Config) (*redisBackend, error) {
+	return nil, errNotBuilt(KindRedis)
+}
+
+func (*redisBackend) write(context.Context, *batch) error { return errNotBuilt(KindRedis) }
+
+func (*redisBackend) sync(context.Context) error { return errNotBuilt(KindRedis) }
+
+func (*redisBackend) close() error { return nil }

@@ -1,0 +1,197 @@
+package dlq
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// configCheck collects every problem of a Config.
+type configCheck struct {
+	fields []*FieldError
+}
+
+func (c *configCheck) add(field, format string, args ...any) {
+	c.fields = append(c.fields, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (c *configCheck) nonNegative(field string, v int) {
+	if v < 0 {
+		c.add(field, "must not be negative, got %d", v)
+	}
+}
+
+func (c *configCheck) oneOf(field, v string, allowed ...string) {
+	if v != "" && !slices.Contains(allowed, v) {
+		c.add(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+// validate checks cfg and works out which backends to build, in order. It
+// returns a *ConfigError naming every invalid field.
+func (cfg *Config) validate() ([]Kind, error) {
+	var c configCheck
+	checkService(&c, cfg.Service)
+	c.oneOf("mode", string(cfg.Mode), string(ModeCascade), string(ModeFanOut), string(ModeFileOnly), string(ModeKafkaOnly))
+	c.nonNegative("queue_capacity", cfg.QueueCapacity)
+	c.nonNegative("batch_size", cfg.BatchSize)
+	c.nonNegative("flush_interval_ms", cfg.FlushIntervalMS)
+	c.nonNegative("retry.max_attempts", cfg.Retry.MaxAttempts)
+	c.nonNegative("retry.initial_backoff_ms", cfg.Retry.InitialBackoffMS)
+	c.nonNegative("retry.max_backoff_ms", cfg.Retry.MaxBackoffMS)
+	if cfg.Retry.MaxBackoffMS > 0 && cfg.Retry.MaxBackoffMS < cfg.Retry.initialBackoffMS() {
+		c.add("retry.max_backoff_ms", "%d is below retry.initial_backoff_ms %d", cfg.Retry.MaxBackoffMS, cfg.Retry.initialBackoffMS())
+	}
+	checkFile(&c, &cfg.File)
+	checkKafka(&c, &cfg.Kafka)
+	checkHTTP(&c, &cfg.HTTP)
+	checkRedis(&c, &cfg.Redis)
+	kinds := cfg.backendKinds(&c)
+	if len(c.fields) > 0 {
+		return nil, &ConfigError{Fields: c.fields}
+	}
+	return kinds, nil
+}
+
+// maxServiceLen keeps the service's folder name within common file systems'
+// limits.
+const maxServiceLen = 255
+
+func checkService(c *configCheck, service string) {
+	switch {
+	case service == "":
+		c.add("service", "must be set")
+	case !legalName(service, maxServiceLen):
+		c.add("service", "%q is not a safe folder name: use 1 to %d letters, digits, '.', '_' or '-', not \".\" or \"..\"", service, maxServiceLen)
+	}
+}
+
+func checkFile(c *configCheck, f *FileConfig) {
+	c.oneOf("file.rotation", string(f.Rotation), string(RotateHourly), string(RotateDaily), string(RotateSize), string(RotateNone))
+	c.nonNegative("file.max_size_mb", f.MaxSizeMB)
+	c.nonNegative("file.max_age_days", f.MaxAgeDays)
+	c.nonNegative("file.max_backups", f.MaxBackups)
+}
+
+func checkKafka(c *configCheck, k *KafkaConfig) {
+	for i, b := range k.Brokers {
+		if strings.TrimSpace(b) == "" {
+			c.add(fmt.Sprintf("kafka.brokers[%d]", i), "is empty")
+		}
+	}
+	c.oneOf("kafka.routing", k.Routing, "per_table", "common")
+	c.oneOf("kafka.acks", k.Acks, "all", "one", "none")
+	c.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")
+	c.nonNegative("kafka.write_timeout_ms", k.WriteTimeoutMS)
+	if k.CommonTopic != "" && !legalTopic(k.CommonTopic) {
+		c.add("kafka.common_topic", "%q is not a legal topic name ([a-zA-Z0-9._-], at most 249)", k.CommonTopic)
+	}
+	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
+		c.add("kafka.tls", "cert_file and key_file go together")
+	}
+	c.oneOf("kafka.sasl.mechanism", k.SASL.Mechanism, "plain", "scram-sha-256", "scram-sha-512")
+	if k.SASL.Mechanism != "" && k.SASL.Username == "" {
+		c.add("kafka.sasl.username", "must be set with a SASL mechanism")
+	}
+}
+
+func checkHTTP(c *configCheck, h *HTTPConfig) {
+	if h.URL != "" {
+		u, err := url.Parse(h.URL)
+		switch {
+		case err != nil:
+			c.add("http.url", "does not parse: %v", redactURLError(err))
+		case u.Scheme != "http" && u.Scheme != "https":
+			c.add("http.url", "scheme %q is not http or https", u.Scheme)
+		case u.Host == "":
+			c.add("http.url", "has no host")
+		}
+	}
+	c.nonNegative("http.timeout_ms", h.TimeoutMS)
+	c.nonNegative("http.max_body_bytes", h.MaxBodyBytes)
+	c.nonNegative("http.max_retries", h.MaxRetries)
+}
+
+func checkRedis(c *configCheck, r *RedisConfig) {
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		switch {
+		case err != nil:
+			c.add("redis.url", "does not parse: %v", redactURLError(err))
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+			c.add("redis.url", "scheme %q is not redis, rediss or unix", u.Scheme)
+		}
+	}
+	if r.MaxLen < 0 {
+		c.add("redis.max_len", "must not be negative, got %d", r.MaxLen)
+	}
+}
+
+// redactURLError drops the URL itself from a parse error: it may hold a
+// password.
+func redactURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// enabled reports whether cfg turns the backend of kind on.
+func (cfg *Config) enabled(kind Kind) bool {
+	switch kind {
+	case KindFile:
+		return !cfg.File.Disabled
+	case KindKafka:
+		return len(cfg.Kafka.Brokers) > 0
+	case KindHTTP:
+		return cfg.HTTP.URL != ""
+	case KindRedis:
+		return cfg.Redis.URL != ""
+	default:
+		panic(fmt.Sprintf("dlq: enabled asked of unknown kind %d", uint8(kind)))
+	}
+}
+
+var configKeys = [...]string{KindFile: "file.disabled", KindKafka: "kafka.brokers", KindHTTP: "http.url", KindRedis: "redis.url"}
+
+// backendKinds returns the backends to build, in cascade order, and records
+// why none or a missing one cannot be built.
+func (cfg *Config) backendKinds(c *configCheck) []Kind {
+	for i, k := range cfg.Order {
+		if k < KindFile || k > KindRedis {
+			c.add(fmt.Sprintf("order[%d]", i), "invalid backend kind %d", uint8(k))
+		} else if slices.Index(cfg.Order, k) < i {
+			c.add(fmt.Sprintf("order[%d]", i), "%s is listed twice", k)
+		}
+	}
+	var kinds []Kind
+	switch cfg.Mode {
+	case ModeFileOnly:
+		kinds = []Kind{KindFile}
+	case ModeKafkaOnly:
+		kinds = []Kind{KindKafka}
+	default:
+		for _, k := range cfg.order() {
+			if k >= KindFile && k <= KindRedis && cfg.enabled(k) && !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+		for k := KindFile; k <= KindRedis; k++ {
+			if cfg.enabled(k) && !slices.Contains(kinds, k) {
+				c.add("order", "%s is enabled (%s) but not listed", k, configKeys[k])
+			}
+		}
+	}
+	for _, k := range kinds {
+		if !cfg.enabled(k) {
+			c.add(configKeys[k], "mode %s needs the %s backend, which is not enabled", cfg.Mode, k)
+		} else if !built(k) {
+			c.fields = append(c.fields, &FieldError{Field: configKeys[k], Problem: errNotBuilt(k).Error(), Err: ErrBackendNotBuilt})
+		}
+	}
+	if len(kinds) == 0 && cfg.Mode != ModeFileOnly && cfg.Mode != ModeKafkaOnly {
+		c.add("file.disabled", "no backend is enabled: enable the file backend or set kafka.brokers, http.url or redis.url")
+	}
+	return kinds
+}
