@@ -1,0 +1,213 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestZeroConfigWritesToDefaultPath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	o, err := New(Config{Service: "loader"})
+	require.NoError(t, err)
+	require.NoError(t, o.Send(Entry{Reason: "parse_error", Payload: []byte("x")}))
+	flushOK(t, o)
+	closeOK(t, o)
+
+	got := readDir(t, filepath.Join("dlq", "loader"))
+	require.Len(t, got, 1)
+	for id, e := range got {
+		assert.Len(t, id, 36, "a UUID text")
+		assert.Equal(t, "loader", e.Service, "Service filled from the config")
+		assert.WithinDuration(t, time.Now(), e.Timestamp, time.Minute, "Timestamp filled from the clock")
+	}
+}
+
+func TestSendFlushCloseWritesEveryEntry(t *testing.T) {
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}, BatchSize: 10})
+	require.NoError(t, err)
+	for i := range 1000 {
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "%d", i)}))
+	}
+	flushOK(t, o)
+	s := o.Stats()
+	assert.Equal(t, uint64(1000), s.Accepted)
+	assert.Equal(t, uint64(1000), s.Written, "Flush returned: everything is written")
+	assert.Equal(t, 0, s.Pending)
+	closeOK(t, o)
+	got := byPayload(readDir(t, filepath.Join(dir, "svc")))
+	require.Len(t, got, 1000)
+	assert.Equal(t, 1000, countLines(t, filepath.Join(dir, "svc")), "no entry written twice")
+	requireAccounted(t, o.Stats())
+}
+
+func TestSendNeverBlocksWhenQueueIsFull(t *testing.T) {
+	dir := t.TempDir()
+	o := newOrchestrator(Config{Service: "svc", File: FileConfig{Dir: dir}, QueueCapacity: 4}, nil)
+	// No drain runs: the queue fills and stays full.
+	for i := range 4 {
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: []byte{byte(i)}}))
+	}
+	err := o.Send(Entry{Reason: "r"})
+	require.ErrorIs(t, err, ErrQueueFull)
+	s := o.Stats()
+	assert.Equal(t, uint64(4), s.Accepted)
+	assert.Equal(t, uint64(1), s.Dropped)
+	assert.Equal(t, map[string]uint64{ReasonQueueFull: 1}, s.DroppedBy)
+	assert.Equal(t, 4, s.QueueDepth)
+	assert.Equal(t, 4, s.QueueCapacity)
+}
+
+func TestSendContextWaitsForRoom(t *testing.T) {
+	o := newOrchestrator(Config{Service: "svc", QueueCapacity: 1}, nil)
+	require.NoError(t, o.Send(Entry{Reason: "first"}))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, o.SendContext(ctx, Entry{Reason: "times out"}), context.DeadlineExceeded)
+
+	result := make(chan error)
+	go func() { result <- o.SendContext(context.Background(), Entry{Reason: "second"}) }()
+	e := <-o.queue // room appears
+	assert.Equal(t, "first", e.Reason)
+	require.NoError(t, <-result)
+	assert.Equal(t, "second", (<-o.queue).Reason)
+	s := o.Stats()
+	assert.Equal(t, uint64(2), s.Accepted)
+	assert.Equal(t, map[string]uint64{ReasonCanceled: 1}, s.DroppedBy)
+}
+
+func TestSendAfterCloseReturnsErrClosed(t *testing.T) {
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: t.TempDir()}})
+	require.NoError(t, err)
+	closeOK(t, o)
+	require.ErrorIs(t, o.Send(Entry{Reason: "late"}), ErrClosed)
+	require.ErrorIs(t, o.SendContext(context.Background(), Entry{Reason: "late"}), ErrClosed)
+	require.ErrorIs(t, o.Flush(context.Background()), ErrClosed)
+	require.NoError(t, o.Close(context.Background()), "Close is idempotent")
+	assert.Equal(t, map[string]uint64{ReasonClosed: 2}, o.Stats().DroppedBy)
+}
+
+// TestSendRacingCloseLosesNothing: many senders race Close; every entry
+// whose Send returned nil is in the file or counted lost.
+func TestSendRacingCloseLosesNothing(t *testing.T) {
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			dir := t.TempDir()
+			o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}, QueueCapacity: 64, BatchSize: 16})
+			require.NoError(t, err)
+			var (
+				wg       sync.WaitGroup
+				mu       sync.Mutex
+				accepted = map[string]bool{}
+				refused  atomic.Int64
+				start    = make(chan struct{})
+			)
+			for g := range 16 {
+				wg.Go(func() {
+					<-start
+					for i := 0; ; i++ {
+						payload := fmt.Sprintf("g%d-%d", g, i)
+						var err error
+						if i%2 == 0 {
+							err = o.Send(Entry{Reason: "r", Payload: []byte(payload)})
+						} else {
+							ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+							err = o.SendContext(ctx, Entry{Reason: "r", Payload: []byte(payload)})
+							cancel()
+						}
+						switch {
+						case err == nil:
+							mu.Lock()
+							accepted[payload] = true
+							mu.Unlock()
+						case errors.Is(err, ErrClosed):
+							return
+						default:
+							refused.Add(1)
+						}
+					}
+				})
+			}
+			close(start)
+			time.Sleep(time.Duration(round+1) * 5 * time.Millisecond)
+			closeErr := make(chan error, 2)
+			for range 2 { // two Closes at once
+				go func() { closeErr <- o.Close(context.Background()) }()
+			}
+			require.NoError(t, <-closeErr)
+			require.NoError(t, <-closeErr)
+			wg.Wait()
+
+			got := byPayload(readDir(t, filepath.Join(dir, "svc")))
+			s := o.Stats()
+			for payload := range accepted {
+				_, ok := got[payload]
+				require.True(t, ok || s.Lost > 0, "accepted entry %s neither written nor counted lost", payload)
+			}
+			assert.Equal(t, uint64(len(accepted)), s.Accepted)
+			assert.Equal(t, uint64(len(got)), s.Written)
+			assert.Zero(t, s.Lost)
+			requireAccounted(t, s)
+			t.Logf("accepted %d, refused %d, dropped by %v", len(accepted), refused.Load(), s.DroppedBy)
+		})
+	}
+}
+
+func TestPackageLevelDefault(t *testing.T) {
+	t.Cleanup(func() { SetDefault(nil) })
+	SetDefault(nil)
+	require.ErrorIs(t, Send(Entry{Reason: "r"}), ErrNotConfigured)
+	require.ErrorIs(t, Flush(context.Background()), ErrNotConfigured)
+
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	SetDefault(o)
+	assert.Same(t, o, Default())
+	require.NoError(t, Send(Entry{Reason: "r", Payload: []byte("via default")}))
+	require.NoError(t, Flush(context.Background()))
+	closeOK(t, o)
+	assert.Contains(t, byPayload(readDir(t, filepath.Join(dir, "svc"))), "via default")
+}
+
+func TestDisabledAcceptsAndDiscards(t *testing.T) {
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", Disabled: true, File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	require.NoError(t, o.Send(Entry{Reason: "r"}))
+	flushOK(t, o)
+	closeOK(t, o)
+	s := o.Stats()
+	assert.Zero(t, s.Accepted)
+	assert.Equal(t, map[string]uint64{ReasonDisabled: 1}, s.DroppedBy)
+	_, err = os.Stat(filepath.Join(dir, "svc", fileName))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestFlushIntervalWritesPartialBatch(t *testing.T) {
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}, BatchSize: 1000, FlushIntervalMS: 5})
+	require.NoError(t, err)
+	defer closeOK(t, o)
+	require.NoError(t, o.Send(Entry{Reason: "r", Payload: []byte("lonely")}))
+	require.Eventually(t, func() bool { return o.Stats().Written == 1 }, 10*time.Second, time.Millisecond,
+		"a batch of one is written once the interval passes, without Flush")
+}
+
+func TestFlushHonoursContext(t *testing.T) {
+	o := newOrchestrator(Config{Service: "svc"}, nil) // no drain: Flush cannot be served
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, o.Flush(ctx), context.DeadlineExceeded)
+}
