@@ -105,7 +105,7 @@ func (d *drain) backpressure() bool {
 func (d *drain) add(e Entry) {
 	d.received++
 	if e.ID == "" {
-		e.ID = d.ids.next(d.o.clock())
+		e.ID = d.ids.next(e.Timestamp)
 	}
 	d.pending = append(d.pending, record{entry: e, seq: d.received})
 }

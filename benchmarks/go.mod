@@ -1,0 +1,13 @@
+module github.com/dlqkit/dlq/benchmarks
+
+go 1.26
+
+replace github.com/dlqkit/dlq => ../
+
+require (
+	github.com/dlqkit/dlq v0.0.0-00010101000000-000000000000
+	go.uber.org/zap v1.28.0
+	gopkg.in/natefinch/lumberjack.v2 v2.2.1
+)
+
+require go.uber.org/multierr v1.10.0 // indirect

@@ -1,0 +1,200 @@
+package dlq
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+const configYAML = `
+service: loader
+disabled: false
+mode: fan_out
+order: [kafka, redis, http, file]
+queue_capacity: 5000
+batch_size: 128
+flush_interval_ms: 50
+retry:
+  max_attempts: 7
+  initial_backoff_ms: 20
+  max_backoff_ms: 2000
+file:
+  disabled: false
+  dir: /var/lib/dlq
+  rotation: daily
+  max_size_mb: 50
+  max_age_days: 14
+  max_backups: 9
+  compress: true
+kafka:
+  brokers: [127.0.0.1:9092, 127.0.0.1:9093]
+  routing: common
+  topic_suffix: .dead
+  common_topic: all-dlq
+  acks: one
+  compression: zstd
+  write_timeout_ms: 3000
+  tls: {enabled: true, ca_file: ca.pem, cert_file: c.pem, key_file: k.pem, insecure_skip_verify: true}
+  sasl: {mechanism: scram-sha-512, username: u, password: p}
+http:
+  url: https://dlq.example/ingest
+  timeout_ms: 1000
+  headers: {Authorization: "Bearer t"}
+  gzip: true
+  max_body_bytes: 1024
+  max_retries: 5
+  tls: {ca_file: ca.pem, insecure_skip_verify: true}
+redis:
+  url: redis://127.0.0.1:6379/0
+  stream: "dlq:{destination}"
+  max_len: 1000
+`
+
+var wantConfig = Config{
+	Service: "loader", Mode: ModeFanOut, Order: []Kind{KindKafka, KindRedis, KindHTTP, KindFile},
+	QueueCapacity: 5000, BatchSize: 128, FlushIntervalMS: 50,
+	Retry: RetryConfig{MaxAttempts: 7, InitialBackoffMS: 20, MaxBackoffMS: 2000},
+	File:  FileConfig{Dir: "/var/lib/dlq", Rotation: RotateDaily, MaxSizeMB: 50, MaxAgeDays: 14, MaxBackups: 9, Compress: true},
+	Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092", "127.0.0.1:9093"}, Routing: "common", TopicSuffix: ".dead",
+		CommonTopic: "all-dlq", Acks: "one", Compression: "zstd", WriteTimeoutMS: 3000,
+		TLS:  KafkaTLS{Enabled: true, CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem", InsecureSkipVerify: true},
+		SASL: KafkaSASL{Mechanism: "scram-sha-512", Username: "u", Password: "p"}},
+	HTTP: HTTPConfig{URL: "https://dlq.example/ingest", TimeoutMS: 1000, Headers: map[string]string{"Authorization": "Bearer t"},
+		Gzip: true, MaxBodyBytes: 1024, MaxRetries: 5, TLS: HTTPTLS{CAFile: "ca.pem", InsecureSkipVerify: true}},
+	Redis: RedisConfig{URL: "redis://127.0.0.1:6379/0", Stream: "dlq:{destination}", MaxLen: 1000},
+}
+
+func TestConfigDecodesFromYAMLAndJSON(t *testing.T) {
+	t.Run("yaml", func(t *testing.T) {
+		var cfg Config
+		require.NoError(t, yaml.Unmarshal([]byte(configYAML), &cfg))
+		assert.Equal(t, wantConfig, cfg)
+	})
+	t.Run("json", func(t *testing.T) {
+		var generic map[string]any
+		require.NoError(t, yaml.Unmarshal([]byte(configYAML), &generic))
+		doc, err := json.Marshal(generic)
+		require.NoError(t, err)
+		var cfg Config
+		require.NoError(t, json.Unmarshal(doc, &cfg))
+		assert.Equal(t, wantConfig, cfg)
+	})
+	t.Run("round trip", func(t *testing.T) {
+		for _, codec := range []struct {
+			name      string
+			marshal   func(any) ([]byte, error)
+			unmarshal func([]byte, any) error
+		}{
+			{"json", json.Marshal, json.Unmarshal},
+			{"yaml", yaml.Marshal, yaml.Unmarshal},
+		} {
+			data, err := codec.marshal(wantConfig)
+			require.NoError(t, err, codec.name)
+			var back Config
+			require.NoError(t, codec.unmarshal(data, &back), codec.name)
+			assert.Equal(t, wantConfig, back, codec.name)
+		}
+	})
+	t.Run("unknown backend in order", func(t *testing.T) {
+		var cfg Config
+		err := yaml.Unmarshal([]byte("order: [kafka, s3]"), &cfg)
+		assert.ErrorContains(t, err, `unknown backend "s3"`)
+	})
+}
+
+func TestNewNamesEveryInvalidField(t *testing.T) {
+	_, err := New(Config{
+		Service:         "../etc",
+		Mode:            "sideways",
+		QueueCapacity:   -1,
+		BatchSize:       -2,
+		FlushIntervalMS: -3,
+		Retry:           RetryConfig{MaxAttempts: -1, InitialBackoffMS: 500, MaxBackoffMS: 10},
+		File:            FileConfig{Rotation: "weekly", MaxSizeMB: -1, MaxAgeDays: -1, MaxBackups: -1},
+		Kafka: KafkaConfig{Routing: "random", Acks: "some", Compression: "brotli", WriteTimeoutMS: -1,
+			CommonTopic: "bad topic", TLS: KafkaTLS{CertFile: "c.pem"}, SASL: KafkaSASL{Mechanism: "kerberos"}},
+		HTTP:  HTTPConfig{URL: "ftp://x", TimeoutMS: -1, MaxBodyBytes: -1, MaxRetries: -1},
+		Redis: RedisConfig{URL: "http://x", MaxLen: -1},
+	})
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	var fields []string
+	for _, f := range ce.Fields {
+		fields = append(fields, f.Field)
+	}
+	for _, want := range []string{
+		"service", "mode", "queue_capacity", "batch_size", "flush_interval_ms",
+		"retry.max_attempts", "retry.max_backoff_ms",
+		"file.rotation", "file.max_size_mb", "file.max_age_days", "file.max_backups",
+		"kafka.routing", "kafka.acks", "kafka.compression", "kafka.write_timeout_ms", "kafka.common_topic",
+		"kafka.tls", "kafka.sasl.mechanism",
+		"http.url", "http.timeout_ms", "http.max_body_bytes", "http.max_retries",
+		"redis.url", "redis.max_len",
+	} {
+		assert.Contains(t, fields, want)
+	}
+	assert.ErrorContains(t, err, `mode: "sideways" is not one of cascade, fan_out, file_only, kafka_only`)
+}
+
+func TestNewRejectsConfigsWithoutAUsableBackend(t *testing.T) {
+	for _, test := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"everything off", Config{Service: "s", File: FileConfig{Disabled: true}}, "no backend is enabled"},
+		{"file_only without file", Config{Service: "s", Mode: ModeFileOnly, File: FileConfig{Disabled: true}}, "mode file_only needs the file backend"},
+		{"kafka_only without brokers", Config{Service: "s", Mode: ModeKafkaOnly}, "mode kafka_only needs the kafka backend"},
+		{"order twice", Config{Service: "s", Order: []Kind{KindFile, KindFile}}, "order[1]: file is listed twice"},
+		{"enabled but not ordered", Config{Service: "s", Order: []Kind{KindKafka}}, "order: file is enabled"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			_, err := New(test.cfg)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.ErrorContains(t, err, test.want)
+		})
+	}
+}
+
+func TestNewNamesTheMissingBuildTag(t *testing.T) {
+	for _, test := range []struct {
+		kind Kind
+		cfg  Config
+	}{
+		{KindKafka, Config{Service: "s", Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:9092"}}}},
+		{KindHTTP, Config{Service: "s", HTTP: HTTPConfig{URL: "http://127.0.0.1:1/ingest"}}},
+		{KindRedis, Config{Service: "s", Redis: RedisConfig{URL: "redis://127.0.0.1:6379"}}},
+	} {
+		t.Run(test.kind.String(), func(t *testing.T) {
+			if built(test.kind) {
+				t.Skipf("this build has the %s backend (tag %s)", test.kind, buildTags[test.kind])
+			}
+			test.cfg.File.Dir = t.TempDir()
+			_, err := New(test.cfg)
+			require.ErrorIs(t, err, ErrBackendNotBuilt)
+			assert.ErrorContains(t, err, buildTags[test.kind])
+			assert.ErrorContains(t, err, "dlq_all")
+		})
+	}
+}
+
+func TestKindNames(t *testing.T) {
+	for k, name := range map[Kind]string{KindFile: "file", KindKafka: "kafka", KindHTTP: "http", KindRedis: "redis"} {
+		assert.Equal(t, name, k.String())
+		var back Kind
+		require.NoError(t, back.UnmarshalText([]byte(name)))
+		assert.Equal(t, k, back)
+	}
+	assert.Equal(t, "invalid", Kind(0).String())
+	_, err := Kind(0).MarshalText()
+	assert.Error(t, err)
+}
+
+func TestBackendZeroValuePanicsNamingTheKind(t *testing.T) {
+	var b Backend
+	assert.PanicsWithValue(t, "dlq: sync on backend of unknown kind 0", func() { _ = b.sync(t.Context()) })
+}
