@@ -203,14 +203,37 @@ type HTTPTLS struct {
 }
 
 // RedisConfig configures the Redis Streams backend (build tag dlq_redis or
-// dlq_all).
+// dlq_all). Each entry is one XADD with the envelope in field "data" (and
+// "reason", "service", "id" for people reading with XRANGE); a batch is one
+// pipelined round trip.
+//
+// Durability: every XADD has its reply when a batch returns, so the entry is
+// in the server's memory; whether it survives a server crash depends on the
+// server's appendfsync. WaitReplicas makes Flush also wait for that many
+// replicas to acknowledge (WAIT).
 type RedisConfig struct {
-	// URL is redis://, rediss:// or unix://; setting it turns the backend on.
+	// URL is redis://, rediss:// (TLS) or unix://, with optional user,
+	// password and database; setting it turns the backend on. The password
+	// never appears in errors, logs or Stats.
 	URL string `json:"url" yaml:"url"`
 	// Stream is the stream key; "{destination}" in it is replaced by the
 	// entry's destination. Defaults to "dlq".
 	Stream string `json:"stream" yaml:"stream"`
+	// CommonStream takes entries whose destination is empty or not a legal
+	// name ([a-zA-Z0-9._-], at most 249) when Stream holds "{destination}".
+	// Defaults to "dlq".
+	CommonStream string `json:"common_stream" yaml:"common_stream"`
 	// MaxLen trims the stream with MAXLEN ~ N; 0 leaves it untrimmed.
 	// Defaults to 0.
 	MaxLen int64 `json:"max_len" yaml:"max_len"`
+	// DialTimeoutMS bounds connecting, in milliseconds. Defaults to 1000.
+	DialTimeoutMS int `json:"dial_timeout_ms" yaml:"dial_timeout_ms"`
+	// TimeoutMS bounds each read and write on the connection, in
+	// milliseconds. Defaults to 3000.
+	TimeoutMS int `json:"timeout_ms" yaml:"timeout_ms"`
+	// WaitReplicas makes Flush issue WAIT for this many replicas. Defaults
+	// to 0 (no WAIT).
+	WaitReplicas int `json:"wait_replicas" yaml:"wait_replicas"`
+	// WaitTimeoutMS bounds that WAIT, in milliseconds. Defaults to 1000.
+	WaitTimeoutMS int `json:"wait_timeout_ms" yaml:"wait_timeout_ms"`
 }

@@ -13,4 +13,7 @@ const (
 	defaultHTTPMaxBodyBytes    = 4 << 20
 	defaultHTTPMaxRetries      = 3
 	defaultRedisStream         = "dlq"
+	defaultRedisDialTimeoutMS  = 1000
+	defaultRedisTimeoutMS      = 3000
+	defaultRedisWaitTimeoutMS  = 1000
 )

@@ -39,7 +39,11 @@ func DefaultConfig(service string) Config {
 			MaxRetries:   defaultHTTPMaxRetries,
 		},
 		Redis: RedisConfig{
-			Stream: defaultRedisStream,
+			Stream:        defaultRedisStream,
+			CommonStream:  defaultRedisStream,
+			DialTimeoutMS: defaultRedisDialTimeoutMS,
+			TimeoutMS:     defaultRedisTimeoutMS,
+			WaitTimeoutMS: defaultRedisWaitTimeoutMS,
 		},
 	}
 }

@@ -45,6 +45,9 @@ type BackendError struct {
 
 // Error describes the failure.
 func (e *BackendError) Error() string {
+	if e.Entries == 0 {
+		return fmt.Sprintf("dlq: %s backend: %v", e.Kind, e.Err)
+	}
 	return fmt.Sprintf("dlq: %s backend failed %d entries: %v", e.Kind, e.Entries, e.Err)
 }
 

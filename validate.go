@@ -126,6 +126,13 @@ func checkRedis(c *configCheck, r *RedisConfig) {
 	if r.MaxLen < 0 {
 		c.add("redis.max_len", "must not be negative, got %d", r.MaxLen)
 	}
+	if r.CommonStream != "" && !legalName(r.CommonStream, maxTopicLen) {
+		c.add("redis.common_stream", "%q is not a legal name ([a-zA-Z0-9._-], at most 249)", r.CommonStream)
+	}
+	c.nonNegative("redis.dial_timeout_ms", r.DialTimeoutMS)
+	c.nonNegative("redis.timeout_ms", r.TimeoutMS)
+	c.nonNegative("redis.wait_replicas", r.WaitReplicas)
+	c.nonNegative("redis.wait_timeout_ms", r.WaitTimeoutMS)
 }
 
 // redactURLError drops the URL itself from a parse error: it may hold a

@@ -1,0 +1,86 @@
+// Package dlq is an embeddable dead-letter queue for Go services.
+//
+// A service that cannot process a message (a parse error, a schema
+// mismatch, a poison record, a downstream that stays down) hands it to the
+// DLQ with the reason, and goes on. The DLQ keeps it safe in one or more
+// backends (a rotating NDJSON file, a Kafka topic, an HTTP endpoint, a Redis
+// Stream) so that an operator can inspect and replay it later.
+//
+// # Quick start
+//
+//	o, err := dlq.New(dlq.Config{Service: "loader"})
+//	if err != nil { ... }
+//	defer o.Close(ctx)
+//
+//	// on the hot path: never blocks, never does I/O
+//	if err := o.Send(dlq.Entry{Reason: "parse_error", Error: err.Error(), Payload: msg}); err != nil {
+//		// dlq.ErrQueueFull or dlq.ErrClosed: refused and counted
+//	}
+//
+//	// at shutdown, or before committing upstream offsets
+//	if err := o.Flush(ctx); err != nil { ... }
+//
+// A Config with only Service set writes ./dlq/<service>/dlq.ndjson, rotated
+// hourly. SetDefault installs a process-wide Orchestrator behind the package
+// functions Send and Flush, as slog.SetDefault does for logging.
+//
+// # Backends
+//
+// The file backend is always built and on unless File.Disabled. Kafka
+// (Kafka.Brokers), HTTP (HTTP.URL) and Redis Streams (Redis.URL) are on
+// when configured and built with their tags (see Build tags). Mode decides
+// how they are used: ModeCascade (the default) writes each entry to the
+// first backend in Order that takes it, falling back entry by entry;
+// ModeFanOut writes every entry to every backend; ModeFileOnly and
+// ModeKafkaOnly use one backend. Every backend writes the same envelope,
+// one JSON object per entry (see AppendEnvelope), compatible with the
+// hyperi-rustlib DLQ.
+//
+// # Delivery guarantees
+//
+// An entry for which Send returned nil is written to at least one backend,
+// or counted in Stats.Lost with a reason and handed to Config.OnLoss. It is
+// never silently gone:
+//
+//   - A batch may partly fail; only the failed entries move on to the next
+//     backend, so no backend gets an entry twice from the cascade.
+//   - When every backend failed an entry, the drain retries it with
+//     jittered exponential backoff while new entries wait in the queue:
+//     Send then returns ErrQueueFull (backpressure you can see).
+//   - With Retry.MaxAttempts set, an entry past its attempts is lost with
+//     reason "all_failed"; an entry too large for every backend is lost with
+//     reason "oversize"; an entry still unwritten when Close's context ends
+//     is lost with reason "shutdown".
+//   - Flush returns nil only once everything accepted before it is durable:
+//     fsynced to the file (and its folder after a rotation), acknowledged by
+//     the broker, answered 2xx by the server, or replied to by Redis.
+//
+// Every entry carries an ID (a UUIDv7) given before its first write and kept
+// through retries and fan-out, so a consumer can de-duplicate the rare
+// entry written twice (a write that timed out after it had in fact landed).
+// A write that fails part way (a full disk) can leave a torn last line in
+// the file; the next write starts on a new line, and readers skip lines
+// that do not parse, as ParseEnvelope's error lets them.
+//
+// # Build tags
+//
+// The default build links only the file backend and no third-party network
+// client. Tags add the others:
+//
+//	dlq_kafka   Kafka backend (segmentio/kafka-go)
+//	dlq_http    HTTP backend (net/http)
+//	dlq_redis   Redis Streams backend (redis/go-redis/v9)
+//	dlq_all     all three
+//
+// Without its tag a backend's config still parses, and enabling it makes
+// New return an error matching ErrBackendNotBuilt that names the tag.
+//
+// # Performance
+//
+// Send is a non-blocking channel send guarded by two atomic counters: no
+// allocation, no lock, no I/O. Encoding appends into a reused buffer without
+// reflection. The drain writes a batch when it holds BatchSize entries or
+// FlushIntervalMS after its first entry. The benchmarks/ module compares
+// the file path with zap writing the same fields into lumberjack; README.md
+// has the numbers.
+package dlq

@@ -1,0 +1,142 @@
+//go:build dlq_redis || dlq_all
+
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisBuilt reports whether the redis backend is compiled in: it needs
+// the build tag dlq_redis or dlq_all.
+const redisBuilt = true
+
+const destinationPlaceholder = "{destination}"
+
+// redisBackend writes each batch as one pipeline of XADDs.
+type redisBackend struct {
+	client       *redis.Client
+	stream       string
+	commonStream string
+	perDest      bool
+	maxLen       int64
+	waitReplicas int
+	waitTimeout  time.Duration
+	args         []redis.XAddArgs // reused per batch
+	cmds         []*redis.StringCmd
+}
+
+func newRedisBackend(cfg *Config) (*redisBackend, error) {
+	rc := &cfg.Redis
+	opts, err := redis.ParseURL(rc.URL)
+	if err != nil {
+		// go-redis's message never holds the password, but the URL does:
+		// keep the URL out.
+		return nil, fmt.Errorf("redis.url: %w", redactURLError(err))
+	}
+	opts.DialTimeout = ms(orDefault(rc.DialTimeoutMS, defaultRedisDialTimeoutMS))
+	opts.ReadTimeout = ms(orDefault(rc.TimeoutMS, defaultRedisTimeoutMS))
+	opts.WriteTimeout = opts.ReadTimeout
+	opts.MaxRetries = -1 // the drain retries; a blind resend could add an entry twice
+	opts.DisableIdentity = true
+	opts.ContextTimeoutEnabled = true
+	stream := rc.Stream
+	if stream == "" {
+		stream = defaultRedisStream
+	}
+	common := rc.CommonStream
+	if common == "" {
+		common = defaultRedisStream
+	}
+	return &redisBackend{
+		client:       redis.NewClient(opts),
+		stream:       stream,
+		commonStream: common,
+		perDest:      strings.Contains(stream, destinationPlaceholder),
+		maxLen:       rc.MaxLen,
+		waitReplicas: rc.WaitReplicas,
+		waitTimeout:  ms(orDefault(rc.WaitTimeoutMS, defaultRedisWaitTimeoutMS)),
+	}, nil
+}
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// streamFor returns the stream key of an entry with destination dest.
+func (r *redisBackend) streamFor(dest string) string {
+	if !r.perDest {
+		return r.stream
+	}
+	if !legalName(dest, maxTopicLen) {
+		return r.commonStream
+	}
+	return strings.ReplaceAll(r.stream, destinationPlaceholder, dest)
+}
+
+func (r *redisBackend) write(ctx context.Context, bt *batch) error {
+	pipe := r.client.Pipeline()
+	if cap(r.args) < bt.len() {
+		r.args = make([]redis.XAddArgs, bt.len())
+	}
+	args := r.args[:bt.len()]
+	defer clear(args) // drop references to the batch's lines
+	cmds := r.cmds[:0]
+	for i, rec := range bt.recs {
+		e := &rec.entry
+		args[i] = redis.XAddArgs{
+			Stream: r.streamFor(e.Destination),
+			MaxLen: r.maxLen,
+			Approx: r.maxLen > 0,
+			ID:     "*",
+			Values: []any{"data", bt.lines[i], "reason", e.Reason, "service", e.Service, "id", e.ID},
+		}
+		cmds = append(cmds, pipe.XAdd(ctx, &args[i]))
+	}
+	r.cmds = cmds
+	defer clear(cmds)
+	_, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for i, cmd := range cmds {
+		if cerr := cmd.Err(); cerr != nil {
+			bt.errs[i] = fmt.Errorf("XADD %s: %w", args[i].Stream, cerr)
+		}
+	}
+	if firstError(bt.errs) == nil {
+		// Exec failed but every command has its reply: a failure of the
+		// pipeline itself, so fail the lot.
+		for i := range bt.errs {
+			bt.errs[i] = err
+		}
+	}
+	return err
+}
+
+// sync returns at once: every XADD already has its reply. With
+// wait_replicas set it waits for that many replicas to acknowledge.
+func (r *redisBackend) sync(ctx context.Context) error {
+	if r.waitReplicas <= 0 {
+		return nil
+	}
+	n, err := r.client.Wait(ctx, r.waitReplicas, r.waitTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("WAIT %d: %w", r.waitReplicas, err)
+	}
+	if n < int64(r.waitReplicas) {
+		return fmt.Errorf("WAIT %d: only %d replicas acknowledged within %s", r.waitReplicas, n, r.waitTimeout)
+	}
+	return nil
+}
+
+func (r *redisBackend) close() error {
+	err := r.client.Close()
+	if errors.Is(err, redis.ErrClosed) {
+		return nil
+	}
+	return err
+}
