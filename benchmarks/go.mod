@@ -1,6 +1,6 @@
 module github.com/dlqkit/dlq/benchmarks
 
-go 1.26
+go 1.26.0
 
 replace github.com/dlqkit/dlq => ../
 
@@ -10,4 +10,10 @@ require (
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
 
-require go.uber.org/multierr v1.10.0 // indirect
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	go.uber.org/multierr v1.10.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+)
