@@ -51,6 +51,9 @@ func (cfg *Config) logger() *slog.Logger {
 	return cfg.Logger
 }
 
+// ms converts a config value in milliseconds.
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
 func orDefault(v, def int) int {
 	if v == 0 {
 		return def

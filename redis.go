@@ -64,8 +64,6 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	}, nil
 }
 
-func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-
 // streamFor returns the stream key of an entry with destination dest.
 func (r *redisBackend) streamFor(dest string) string {
 	if !r.perDest {

@@ -1,0 +1,294 @@
+//go:build dlq_http || dlq_all
+
+package dlq
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// httpBuilt reports whether the http backend is compiled in: it needs the
+// build tag dlq_http or dlq_all.
+const httpBuilt = true
+
+const (
+	httpFirstBackoff = 100 * time.Millisecond
+	httpMaxBackoff   = 5 * time.Second
+	maxDrainedBody   = 64 << 10 // read at most this much of a response to reuse the connection
+)
+
+// httpBackend POSTs batches as NDJSON bodies.
+type httpBackend struct {
+	client     *http.Client
+	transport  *http.Transport
+	url        string
+	redacted   string // url without its password, for errors
+	headers    http.Header
+	gzip       bool
+	timeout    time.Duration
+	maxBody    int
+	maxRetries int
+
+	body bytes.Buffer // reused request body
+	zbuf bytes.Buffer // reused gzip output
+	zw   *gzip.Writer
+}
+
+func newHTTPBackend(cfg *Config) (*httpBackend, error) {
+	hc := &cfg.HTTP
+	u, err := url.Parse(hc.URL)
+	if err != nil {
+		return nil, fmt.Errorf("http.url: %w", redactURLError(err))
+	}
+	tlsConfig := &tls.Config{InsecureSkipVerify: hc.TLS.InsecureSkipVerify} //nolint:gosec // only when the config asks
+	if hc.TLS.CAFile != "" {
+		pool, err := certPool(hc.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.tls.ca_file: %w", err)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConfig
+	transport.MaxIdleConnsPerHost = 4
+	headers := make(http.Header, len(hc.Headers)+1)
+	for k, v := range hc.Headers {
+		headers.Set(k, v)
+	}
+	headers.Set("Content-Type", "application/x-ndjson")
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
+	return &httpBackend{
+		client: &http.Client{
+			Transport: transport,
+			// Only 307 and 308 keep the method and the body; any other
+			// redirect of a POST is answered as a failure.
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if req.Response != nil && req.Response.StatusCode != http.StatusTemporaryRedirect &&
+					req.Response.StatusCode != http.StatusPermanentRedirect {
+					return http.ErrUseLastResponse
+				}
+				if len(via) >= 5 {
+					return errors.New("stopped after 5 redirects")
+				}
+				return nil
+			},
+		},
+		transport:  transport,
+		url:        hc.URL,
+		redacted:   u.Redacted(),
+		headers:    headers,
+		gzip:       hc.Gzip,
+		timeout:    ms(orDefault(hc.TimeoutMS, defaultHTTPTimeoutMS)),
+		maxBody:    orDefault(hc.MaxBodyBytes, defaultHTTPMaxBodyBytes),
+		maxRetries: orDefault(hc.MaxRetries, defaultHTTPMaxRetries),
+		zw:         zw,
+	}, nil
+}
+
+// certPool returns the system's CAs plus those in the PEM file at path.
+func certPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return pool, nil
+}
+
+// write splits the batch into bodies of at most maxBody bytes and POSTs
+// each; a failed body fails its entries only.
+func (h *httpBackend) write(ctx context.Context, bt *batch) error {
+	var firstErr error
+	from := 0
+	h.body.Reset()
+	flush := func(to int) {
+		if h.body.Len() == 0 {
+			return
+		}
+		if err := h.post(ctx, bt, from, to); err != nil {
+			for i := from; i < to; i++ {
+				if bt.errs[i] == nil {
+					bt.errs[i] = err
+				}
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		h.body.Reset()
+	}
+	for i, line := range bt.lines {
+		n := len(line) + 1
+		if n > h.maxBody {
+			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds http.max_body_bytes %d", ErrOversize, n, h.maxBody)
+			continue
+		}
+		if h.body.Len()+n > h.maxBody {
+			flush(i)
+			from = i
+		}
+		h.body.Write(line)
+		h.body.WriteByte('\n')
+	}
+	flush(len(bt.lines))
+	if h.body.Cap() > maxKeptArena {
+		h.body = bytes.Buffer{}
+	}
+	return firstErr
+}
+
+// idempotencyKey is the same for the same entries in the same body, so a
+// receiver can de-duplicate a retried request, from this backend's own
+// retries or from the drain's.
+func idempotencyKey(bt *batch, from, to int) string {
+	sum := sha256.New()
+	for i := from; i < to; i++ {
+		if bt.errs[i] == nil {
+			sum.Write([]byte(bt.recs[i].entry.ID))
+			sum.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(sum.Sum(nil)[:16])
+}
+
+// post sends the body holding entries [from, to) of bt, retrying 429, 503,
+// other 5xx and connection errors up to maxRetries times.
+func (h *httpBackend) post(ctx context.Context, bt *batch, from, to int) error {
+	body, encoding, err := h.encodedBody()
+	if err != nil {
+		return err
+	}
+	key := idempotencyKey(bt, from, to)
+	entries := 0
+	for i := from; i < to; i++ {
+		if bt.errs[i] == nil {
+			entries++
+		}
+	}
+	backoff := httpFirstBackoff
+	for attempt := 0; ; attempt++ {
+		wait, err := h.attempt(ctx, body, encoding, key, entries)
+		if err == nil {
+			return nil
+		}
+		var permanent *permanentError
+		if errors.As(err, &permanent) || attempt >= h.maxRetries || ctx.Err() != nil {
+			return err
+		}
+		if wait == 0 {
+			wait = backoff
+			backoff = min(2*backoff, httpMaxBackoff)
+		}
+		if wait > h.timeout {
+			return fmt.Errorf("%w (Retry-After %s is past the %s timeout)", err, wait, h.timeout)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
+
+// encodedBody returns the request body, gzipped when configured.
+func (h *httpBackend) encodedBody() ([]byte, string, error) {
+	if !h.gzip {
+		return h.body.Bytes(), "", nil
+	}
+	h.zbuf.Reset()
+	h.zw.Reset(&h.zbuf)
+	if _, err := h.zw.Write(h.body.Bytes()); err != nil {
+		return nil, "", fmt.Errorf("gzip: %w", err)
+	}
+	if err := h.zw.Close(); err != nil {
+		return nil, "", fmt.Errorf("gzip: %w", err)
+	}
+	return h.zbuf.Bytes(), "gzip", nil
+}
+
+// permanentError is a response that retrying will not change.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// attempt makes one request. It returns how long the server asked to wait
+// before the next one (from Retry-After), or 0.
+// A 413 marks the entry oversize only when it was alone in the body.
+func (h *httpBackend) attempt(ctx context.Context, body []byte, encoding, key string, entries int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return 0, &permanentError{fmt.Errorf("POST %s: %w", h.redacted, redactURLError(err))}
+	}
+	for k, v := range h.headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("Idempotency-Key", key)
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("POST %s: %w", h.redacted, redactURLError(err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainedBody)) // lets the connection be reused
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return 0, nil
+	}
+	err = fmt.Errorf("POST %s: %s", h.redacted, resp.Status)
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return retryAfter(resp.Header.Get("Retry-After"), time.Now()), err
+	case resp.StatusCode == http.StatusRequestEntityTooLarge && entries == 1:
+		return 0, &permanentError{fmt.Errorf("%w: %w", ErrOversize, err)}
+	case resp.StatusCode >= 500:
+		return 0, err
+	default:
+		return 0, &permanentError{err}
+	}
+}
+
+// retryAfter parses a Retry-After value: delay seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// sync returns at once: a 2xx answer already means durable.
+func (h *httpBackend) sync(context.Context) error { return nil }
+
+func (h *httpBackend) close() error {
+	h.transport.CloseIdleConnections()
+	return nil
+}
