@@ -45,7 +45,7 @@ func sendAll(t *testing.T, o *Orchestrator, ps []string) {
 	}
 }
 
-func requireHolds(t *testing.T, got map[string]Entry, ps []string) {
+func requireHolds[V any](t *testing.T, got map[string]V, ps []string) {
 	t.Helper()
 	for _, p := range ps {
 		_, ok := got[p]

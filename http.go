@@ -7,14 +7,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"time"
 
@@ -97,22 +95,6 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 		maxRetries: orDefault(hc.MaxRetries, defaultHTTPMaxRetries),
 		zw:         zw,
 	}, nil
-}
-
-// certPool returns the system's CAs plus those in the PEM file at path.
-func certPool(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("no PEM certificate in %s", path)
-	}
-	return pool, nil
 }
 
 // write splits the batch into bodies of at most maxBody bytes and POSTs

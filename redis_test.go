@@ -169,11 +169,20 @@ func TestRedisKilledMidStreamFallsBackAndRecovers(t *testing.T) {
 	}
 	requireHolds(t, inRedis, after) // Redis is used again without a restart of the DLQ
 	s := o.Stats()
-	assert.Equal(t, uint64(len(inRedis)), s.Backends[0].Entries)
+	// A batch whose XADDs Redis applied just before the SIGKILL, but whose
+	// replies never came, failed here and went to the file too: those are
+	// the only duplicates, and exactly what the stats cannot count as Redis's.
+	duplicates := 0
+	for p := range inRedis {
+		if _, ok := inFile[p]; ok {
+			duplicates++
+		}
+	}
+	assert.Equal(t, uint64(len(inRedis)-duplicates), s.Backends[0].Entries)
 	assert.Equal(t, uint64(len(inFile)), s.Backends[1].Entries)
 	assert.Equal(t, uint64(3300+probe), s.Written)
 	requireAccounted(t, s)
-	t.Logf("redis %d, file %d", len(inRedis), len(inFile))
+	t.Logf("redis %d, file %d, in both %d", len(inRedis), len(inFile), duplicates)
 }
 
 func TestRedisOOMFallsToFile(t *testing.T) {

@@ -1,0 +1,157 @@
+// Package kafkatest runs a Kafka-protocol broker for dlq's tests: kfake,
+// in process, on a loopback port, keeping its data on disk so that it can be
+// stopped and started again; or a real cluster named by $DLQ_KAFKA_BROKERS.
+package kafkatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dlqkit/dlq/internal/testenv"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is a Kafka-protocol broker for one test.
+type Broker struct {
+	// Addr is the bootstrap address.
+	Addr    string
+	t       testing.TB
+	port    int
+	dir     string
+	opts    []kfake.Opt
+	cluster *kfake.Cluster // nil for a real cluster, or while stopped
+}
+
+// Start starts a kfake broker on a free loopback port, with extra kfake
+// options (SASL, TLS, broker configs), and stops it when the test ends.
+// When $DLQ_KAFKA_BROKERS names a real cluster and no options are given, it
+// is used instead.
+func Start(t testing.TB, opts ...kfake.Opt) *Broker {
+	t.Helper()
+	if addrs := os.Getenv("DLQ_KAFKA_BROKERS"); addrs != "" && len(opts) == 0 {
+		return &Broker{Addr: strings.Split(addrs, ",")[0], t: t}
+	}
+	b := &Broker{t: t, port: testenv.FreePort(t), dir: t.TempDir(), opts: opts}
+	b.Addr = fmt.Sprintf("127.0.0.1:%d", b.port)
+	b.start()
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func (b *Broker) start() {
+	b.t.Helper()
+	opts := []kfake.Opt{kfake.Ports(b.port), kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(),
+		kfake.DataDir(b.dir), kfake.SyncWrites()}
+	opts = append(opts, b.opts...)
+	var err error
+	for range 50 { // the port may linger briefly after a stop
+		if b.cluster, err = kfake.NewCluster(opts...); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.t.Fatalf("start kfake on %s: %v", b.Addr, err)
+}
+
+// Real reports whether the broker is a real cluster, which the tests cannot
+// stop.
+func (b *Broker) Real() bool { return b.dir == "" }
+
+// Stop stops the broker; what it acknowledged stays on disk.
+func (b *Broker) Stop() {
+	if b.cluster != nil {
+		b.cluster.Close()
+		b.cluster = nil
+	}
+}
+
+// Restart starts a stopped broker again on the same port with its data.
+func (b *Broker) Restart() {
+	b.t.Helper()
+	if b.Real() {
+		b.t.Fatal("cannot restart a real cluster")
+	}
+	b.Stop()
+	b.start()
+}
+
+// ReadTopic returns every message in every partition of topic, read with
+// a kafka-go Reader. A topic that does not exist has none.
+func (b *Broker) ReadTopic(topic string) []kafka.Message {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", b.Addr)
+	if err != nil {
+		b.t.Fatalf("dial %s: %v", b.Addr, err)
+	}
+	defer conn.Close()
+	partitions, err := conn.ReadPartitions(topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return nil
+	}
+	if err != nil {
+		b.t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var out []kafka.Message
+	for _, p := range partitions {
+		out = append(out, b.readPartition(ctx, topic, p.ID)...)
+	}
+	return out
+}
+
+func (b *Broker) readPartition(ctx context.Context, topic string, partition int) []kafka.Message {
+	b.t.Helper()
+	leader, err := kafka.DialLeader(ctx, "tcp", b.Addr, topic, partition)
+	if err != nil {
+		b.t.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
+	}
+	last, err := leader.ReadLastOffset()
+	leader.Close()
+	if err != nil {
+		b.t.Fatalf("last offset of %s/%d: %v", topic, partition, err)
+	}
+	// A short MaxWait: Close waits for the long poll in flight.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr}, Topic: topic, Partition: partition,
+		MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	var out []kafka.Message
+	for offset := int64(0); offset < last; {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			b.t.Fatalf("read %s/%d at %d of %d: %v", topic, partition, offset, last, err)
+		}
+		out = append(out, m)
+		offset = m.Offset + 1
+	}
+	return out
+}
+
+// Topics lists the broker's topics.
+func (b *Broker) Topics() []string {
+	b.t.Helper()
+	conn, err := kafka.Dial("tcp", b.Addr)
+	if err != nil {
+		b.t.Fatalf("dial %s: %v", b.Addr, err)
+	}
+	defer conn.Close()
+	partitions, err := conn.ReadPartitions()
+	if err != nil {
+		b.t.Fatalf("list topics: %v", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range partitions {
+		if !seen[p.Topic] {
+			seen[p.Topic] = true
+			out = append(out, p.Topic)
+		}
+	}
+	return out
+}
