@@ -1,0 +1,130 @@
+//go:build dlq_http || dlq_all
+
+package dlq
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
+)
+
+// BenchmarkHTTP sends b.N entries through the orchestrator to a loopback
+// net/http server, beside a raw net/http loop posting the same NDJSON
+// batches of 256 to the same server. Compare entries/s.
+func BenchmarkHTTP(b *testing.B) {
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Add(n)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	e := benchEntry
+	e.Timestamp = time.Time{}
+
+	for _, gz := range []bool{false, true} {
+		name := map[bool]string{false: "dlq", true: "dlq-gzip"}[gz]
+		b.Run(name, func(b *testing.B) {
+			o, err := New(Config{Service: "bench", File: FileConfig{Disabled: true},
+				HTTP: HTTPConfig{URL: srv.URL, Gzip: gz}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for range b.N {
+				if err := o.SendContext(ctx, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := o.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+			b.StopTimer()
+			if err := o.Close(ctx); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	b.Run("net-http-batches-256", func(b *testing.B) {
+		client := &http.Client{}
+		defer client.CloseIdleConnections()
+		ids := newIDSource()
+		var body []byte
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for done := 0; done < b.N; {
+			body = body[:0]
+			n := min(256, b.N-done)
+			for range n {
+				x := e
+				x.Timestamp, x.Service = time.Now(), "bench"
+				x.ID = ids.next(x.Timestamp)
+				body = append(AppendEnvelope(body, &x), '\n')
+			}
+			resp, err := client.Post(srv.URL, "application/x-ndjson", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			done += n
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+	})
+}
+
+// BenchmarkGzipBody compresses a 256-entry NDJSON body of random 256-byte
+// payloads: the standard library at its default level, beside the level
+// and library the HTTP backend uses (klauspost/compress, BestSpeed).
+func BenchmarkGzipBody(b *testing.B) {
+	var body []byte
+	ids := newIDSource()
+	for range 256 {
+		x := benchEntry
+		x.Payload = make([]byte, 256)
+		_, _ = rand.Read(x.Payload)
+		x.ID = ids.next(x.Timestamp)
+		body = append(AppendEnvelope(body, &x), '\n')
+	}
+	run := func(b *testing.B, w interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}) {
+		var out bytes.Buffer
+		b.ReportAllocs()
+		for b.Loop() {
+			out.Reset()
+			w.Reset(&out)
+			_, _ = w.Write(body)
+			_ = w.Close()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/256, "ns/entry")
+		b.ReportMetric(float64(out.Len())/float64(len(body)), "size-ratio")
+	}
+	b.Run("stdlib-default", func(b *testing.B) {
+		w, _ := stdgzip.NewWriterLevel(io.Discard, stdgzip.DefaultCompression)
+		run(b, w)
+	})
+	b.Run("stdlib-bestspeed", func(b *testing.B) {
+		w, _ := stdgzip.NewWriterLevel(io.Discard, stdgzip.BestSpeed)
+		run(b, w)
+	})
+	b.Run("klauspost-bestspeed", func(b *testing.B) {
+		w, _ := kgzip.NewWriterLevel(io.Discard, kgzip.BestSpeed)
+		run(b, w)
+	})
+}
