@@ -82,10 +82,10 @@ func (b *Broker) Restart() {
 }
 
 // ReadTopic returns every message in every partition of topic, read with
-// a kafka-go Reader. A topic that does not exist has none.
+// kafka-go. A topic that does not exist has none.
 func (b *Broker) ReadTopic(topic string) []kafka.Message {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	conn, err := kafka.DialContext(ctx, "tcp", b.Addr)
 	if err != nil {
@@ -108,27 +108,33 @@ func (b *Broker) ReadTopic(topic string) []kafka.Message {
 
 func (b *Broker) readPartition(ctx context.Context, topic string, partition int) []kafka.Message {
 	b.t.Helper()
-	leader, err := kafka.DialLeader(ctx, "tcp", b.Addr, topic, partition)
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr, topic, partition)
 	if err != nil {
 		b.t.Fatalf("dial leader of %s/%d: %v", topic, partition, err)
 	}
-	last, err := leader.ReadLastOffset()
-	leader.Close()
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
 	if err != nil {
 		b.t.Fatalf("last offset of %s/%d: %v", topic, partition, err)
 	}
-	// A short MaxWait: Close waits for the long poll in flight.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b.Addr}, Topic: topic, Partition: partition,
-		MaxBytes: 16 << 20, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
 	var out []kafka.Message
 	for offset := int64(0); offset < last; {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
+		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
+			b.t.Fatalf("seek %s/%d to %d: %v", topic, partition, offset, err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		batch := conn.ReadBatch(1, 64<<20)
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			out = append(out, m)
+			offset = m.Offset + 1
+		}
+		if err := batch.Close(); err != nil && offset < last {
 			b.t.Fatalf("read %s/%d at %d of %d: %v", topic, partition, offset, last, err)
 		}
-		out = append(out, m)
-		offset = m.Offset + 1
 	}
 	return out
 }
