@@ -57,6 +57,12 @@ func (d *drain) cascade(recs []*record) (progress bool) {
 		if len(remaining) == 0 {
 			break
 		}
+		if !d.available(i) {
+			for _, r := range remaining {
+				d.passOver(i, r)
+			}
+			continue
+		}
 		bt := d.writeTo(i, remaining)
 		next := remaining[:0]
 		for j, r := range bt.recs {
@@ -90,6 +96,12 @@ func (d *drain) fanOut(recs []*record) (progress bool) {
 			}
 		}
 		if len(sub) == 0 {
+			continue
+		}
+		if !d.available(i) {
+			for _, r := range sub {
+				d.passOver(i, r)
+			}
 			continue
 		}
 		bt := d.writeTo(i, sub)
@@ -131,7 +143,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 	err := b.write(d.ctx, bt)
 	c := &d.o.backendCounters[i]
 	c.batches.Add(1)
-	failed := 0
+	failed, unavailable := 0, 0
 	for j, r := range recs {
 		e := bt.errs[j]
 		if e == nil {
@@ -143,8 +155,10 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 		r.lastErr = &BackendError{Kind: b.kind, Entries: 1, Err: e}
 		if !errors.Is(e, ErrOversize) {
 			r.oversize = false
+			unavailable++
 		}
 	}
+	d.noteResult(i, len(recs)-failed, unavailable)
 	if failed > 0 {
 		if err == nil {
 			err = fmt.Errorf("%d of %d entries failed: %w", failed, len(recs), firstError(bt.errs))

@@ -40,7 +40,9 @@ type drain struct {
 	retryOn    bool
 	backoff    time.Duration
 
-	dirty []bool // backend i was written since its last sync
+	dirty   []bool   // backend i was written since its last sync
+	health  []health // backend i's cool-down after failures
+	probing bool     // Flush or Close: try backends in their cool-down too
 
 	// scratch reused across deliveries
 	arena   []byte
@@ -60,6 +62,7 @@ func (o *Orchestrator) run() {
 		batchTimer: time.NewTimer(time.Hour),
 		retryTimer: time.NewTimer(time.Hour),
 		dirty:      make([]bool, len(o.backends)),
+		health:     make([]health, len(o.backends)),
 	}
 	d.batchTimer.Stop()
 	d.retryTimer.Stop()
@@ -279,6 +282,8 @@ func (d *drain) jittered() time.Duration {
 
 // flush is the barrier behind Orchestrator.Flush.
 func (d *drain) flush() error {
+	d.probing = true
+	defer func() { d.probing = false }()
 	// Everything Sent before the Flush call is in the queue now, or already
 	// taken off it.
 	for n := len(d.o.queue); n > 0; n-- {
@@ -332,6 +337,7 @@ func (d *drain) syncAll(ctx context.Context) error {
 // backends, and accounts for what is left.
 func (d *drain) shutdown(ctx context.Context) error {
 	d.ctx = ctx
+	d.probing = true
 	for {
 		d.takeQueued(d.o.batchSize - len(d.pending))
 		if len(d.pending) == 0 {

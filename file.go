@@ -160,7 +160,6 @@ func (f *fileBackend) writeChunk(bt *batch, from, to int) error {
 		// A torn line is left when the write stopped inside one.
 		f.broken = written > 0 && f.buf[written-1] != '\n'
 	}
-	err = fmt.Errorf("write %s: %w", f.path, err)
 	// Lines wholly within the bytes written are held; the rest failed.
 	end := 0
 	for i := from; i < to; i++ {

@@ -187,6 +187,7 @@ func TestHTTPFailuresFallThroughToFile(t *testing.T) {
 			return true
 		}, "302 Found"},
 		{"hangs past the timeout", func(_ int64, w http.ResponseWriter, r *http.Request) bool {
+			_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client leaving
 			select {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
@@ -329,4 +330,32 @@ func TestRetryAfterParses(t *testing.T) {
 	} {
 		assert.Equal(t, test.want, retryAfter(test.value, now), test.value)
 	}
+}
+
+func TestHTTPDownIsPassedOverNotWaitedOnForEveryBatch(t *testing.T) {
+	var calls atomic.Int64
+	rc := newReceiver(t, false, func(_ int64, w http.ResponseWriter, r *http.Request) bool {
+		calls.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client leaving
+		select {                           // hangs until the client gives up
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+		return true
+	})
+	dir := t.TempDir()
+	cfg := httpConfig(t, rc.srv.URL, dir)
+	cfg.HTTP.TimeoutMS, cfg.HTTP.MaxRetries = 200, 0
+	cfg.BatchSize, cfg.FlushIntervalMS = 1, 1
+	o, err := New(cfg)
+	require.NoError(t, err)
+	ps := payloads(200, "down")
+	sendAll(t, o, ps)
+	require.Eventually(t, func() bool { return o.Stats().Written == 200 }, 30*time.Second, time.Millisecond)
+	closeOK(t, o)
+	requireHolds(t, byPayload(readDir(t, filepath.Join(dir, "svc"))), ps)
+	// 200 batches of one: waiting 200 ms on each would take 40 s. The
+	// hanging server is tried again only as its cool-down runs out.
+	assert.Less(t, calls.Load(), int64(20), "a backend that failed is passed over, not waited on per batch")
+	t.Logf("%d requests to the hanging server for 200 batches", calls.Load())
 }

@@ -56,6 +56,7 @@ func (s *httpSink) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	case httpHang:
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client leaving
 		select {
 		case <-r.Context().Done():
 		case <-time.After(5 * time.Second):
