@@ -82,8 +82,8 @@ type Orchestrator struct {
 	flushReq chan chan error      // Flush asks the drain for a barrier
 	stop     chan context.Context // Close hands the drain its deadline
 	done     chan struct{}        // closed when the drain has returned
-	close    sync.Once
-	closeErr error // set by the drain before done closes
+	closeOnce sync.Once
+	closeErr  error // set by the drain before done closes
 }
 
 // New validates cfg, builds its backends and starts the drain goroutine.
@@ -230,7 +230,7 @@ func (o *Orchestrator) Flush(ctx context.Context) error {
 // "shutdown") and the error says how many. Close is idempotent: later calls
 // wait for the first to finish and return its result.
 func (o *Orchestrator) Close(ctx context.Context) error {
-	o.close.Do(func() {
+	o.closeOnce.Do(func() {
 		begun := o.admission.state.Or(closedBit) &^ closedBit
 		close(o.closing)
 		// Wait for Sends that entered before the closed bit to settle, so
