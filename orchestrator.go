@@ -78,10 +78,10 @@ type Orchestrator struct {
 	backendCounters []backendCounters
 	drained         drainCounters
 
-	closing  chan struct{}        // closed when Close begins
-	flushReq chan chan error      // Flush asks the drain for a barrier
-	stop     chan context.Context // Close hands the drain its deadline
-	done     chan struct{}        // closed when the drain has returned
+	closing   chan struct{}        // closed when Close begins
+	flushReq  chan chan error      // Flush asks the drain for a barrier
+	stop      chan context.Context // Close hands the drain its deadline
+	done      chan struct{}        // closed when the drain has returned
 	closeOnce sync.Once
 	closeErr  error // set by the drain before done closes
 }
