@@ -36,6 +36,7 @@ type drain struct {
 	timerOn    bool
 
 	retry      []*record // entries failed somewhere, waiting for another try
+	unheld     int       // how many of them no backend holds yet
 	retryTimer *time.Timer
 	retryOn    bool
 	backoff    time.Duration
@@ -95,14 +96,7 @@ func (o *Orchestrator) run() {
 
 // backpressure reports whether new entries must wait: some entry is held
 // by no backend and is being retried.
-func (d *drain) backpressure() bool {
-	for _, r := range d.retry {
-		if !r.held {
-			return true
-		}
-	}
-	return false
-}
+func (d *drain) backpressure() bool { return d.unheld > 0 }
 
 // add takes one entry off the queue into the pending batch.
 func (d *drain) add(e Entry) {
@@ -193,6 +187,12 @@ func (d *drain) settleRetries() {
 	clear(d.retry[len(kept):])
 	d.retry = kept
 	d.capCatchUp()
+	d.unheld = 0
+	for _, r := range d.retry {
+		if !r.held {
+			d.unheld++
+		}
+	}
 	if len(d.retry) > 0 && !d.retryOn {
 		d.retryTimer.Reset(d.jittered())
 		d.retryOn = true
@@ -241,13 +241,26 @@ func (d *drain) lose(r *record, reason string, counter interface{ Add(uint64) ui
 	r.held, r.need = true, 0 // nothing more to do with it
 }
 
-// retryRound tries every retry entry once more.
+// retryRound tries the retry entries once more: all of them, or when they
+// are many (a fan-out mirror's long catch-up list) a bounded round, the
+// entries no backend holds first.
 func (d *drain) retryRound() {
 	if len(d.retry) == 0 {
 		return
 	}
-	d.o.drained.retried.Add(uint64(len(d.retry)))
-	progress := d.deliver(d.retry)
+	round := d.retry
+	if limit := maxRoundBatches * d.o.batchSize; len(round) > limit {
+		round = make([]*record, 0, limit)
+		for _, held := range []bool{false, true} {
+			for _, r := range d.retry {
+				if r.held == held && len(round) < limit {
+					round = append(round, r)
+				}
+			}
+		}
+	}
+	d.o.drained.retried.Add(uint64(len(round)))
+	progress := d.deliver(round)
 	if progress {
 		d.backoff = 0
 	} else {
@@ -255,6 +268,9 @@ func (d *drain) retryRound() {
 	}
 	d.settleRetries()
 }
+
+// maxRoundBatches bounds a retry round, in batches.
+const maxRoundBatches = 16
 
 const (
 	defaultInitialBackoffMS = 100

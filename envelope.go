@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -28,7 +29,7 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(e.Attempts), 10)
 	dst = append(dst, `,"payload":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, e.Payload)
+	dst = appendBase64(dst, e.Payload)
 	dst = append(dst, '"')
 	if e.Destination != "" {
 		dst = append(dst, `,"destination":`...)
@@ -105,6 +106,10 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainWord(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8 // eight bytes that need no escaping
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -140,6 +145,55 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plainWord reports whether none of the eight bytes in w needs attention in
+// a JSON string: no control character, quote, backslash or non-ASCII byte.
+func plainWord(w uint64) bool {
+	return (below(w, 0x20)|hasByte(w, '"')|hasByte(w, '\\')|w)&msb == 0
+}
+
+// hasByte sets the high bit of each byte of w equal to c (and maybe of
+// bytes above one that is: false alarms only send a word the slow way).
+func hasByte(w uint64, c byte) uint64 {
+	x := w ^ lsb*uint64(c)
+	return (x - lsb) &^ x
+}
+
+// below sets the high bit of each byte of w under n (n <= 0x80), with the
+// same kind of false alarms.
+func below(w uint64, n byte) uint64 { return (w - lsb*uint64(n)) &^ w }
+
+const base64Std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// base64Pairs maps twelve bits to their two base64 characters, big-endian
+// in a uint16: a read-only table, built once.
+var base64Pairs = func() (t [4096]uint16) {
+	for i := range t {
+		t[i] = uint16(base64Std[i>>6])<<8 | uint16(base64Std[i&0x3f])
+	}
+	return t
+}()
+
+// appendBase64 appends src in standard base64 with padding, as
+// base64.StdEncoding does, six input bytes per step.
+func appendBase64(dst, src []byte) []byte {
+	n := base64.StdEncoding.EncodedLen(len(src))
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
+	si, di := 0, 0
+	for ; si+8 <= len(src) && di+8 <= len(out); si, di = si+6, di+8 {
+		v := binary.BigEndian.Uint64(src[si:]) // the top 48 bits are six input bytes
+		binary.BigEndian.PutUint64(out[di:], uint64(base64Pairs[v>>52&0xfff])<<48|uint64(base64Pairs[v>>40&0xfff])<<32|
+			uint64(base64Pairs[v>>28&0xfff])<<16|uint64(base64Pairs[v>>16&0xfff]))
+	}
+	base64.StdEncoding.Encode(out[di:], src[si:])
+	return dst[:len(dst)+n]
 }
 
 // wireEnvelope is the decoding shape of the envelope. Pointers tell absent

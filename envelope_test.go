@@ -3,6 +3,7 @@ package dlq
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"strings"
@@ -86,6 +87,30 @@ func TestEnvelopeEscapesWhatJSONForbids(t *testing.T) {
 	assert.Equal(t, strings.Replace(reason, "\xff\xfe", "\ufffd\ufffd", 1), m["reason"])
 	assert.Equal(t, "\ufffd", m["error"])
 	assert.Equal(t, "s\x7f", m["service"])
+}
+
+func TestEnvelopeEscapesInsideLongPlainRuns(t *testing.T) {
+	// Eight-byte words are checked at once: put each special byte at every
+	// position of a word among plain ones.
+	for _, special := range []string{`"`, `\`, "\x00", "\x1f", "\n", "\x7f", "é", "\xff"} {
+		for pos := range 17 {
+			s := strings.Repeat("a", pos) + special + strings.Repeat("b", 16-pos)
+			got := appendString(nil, s)
+			var back string
+			require.NoError(t, json.Unmarshal(got, &back), "%q gave %s", s, got)
+			assert.Equal(t, strings.ToValidUTF8(s, "\ufffd"), back, "%q gave %s", s, got)
+		}
+	}
+}
+
+func TestBase64MatchesStdlib(t *testing.T) {
+	data := make([]byte, 300)
+	for i := range data {
+		data[i] = byte(i * 37)
+	}
+	for n := range len(data) {
+		assert.Equal(t, base64.StdEncoding.EncodeToString(data[:n]), string(appendBase64([]byte("x"), data[:n]))[1:], "length %d", n)
+	}
 }
 
 func TestEnvelopeMatchesEncodingJSON(t *testing.T) {
