@@ -5,7 +5,6 @@ package dlq
 import (
 	"bytes"
 	stdgzip "compress/gzip"
-	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -28,34 +27,14 @@ func BenchmarkHTTP(b *testing.B) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	defer srv.Close()
-	ctx := context.Background()
 	e := benchEntry
 	e.Timestamp = time.Time{}
 
 	for _, gz := range []bool{false, true} {
 		name := map[bool]string{false: "dlq", true: "dlq-gzip"}[gz]
 		b.Run(name, func(b *testing.B) {
-			o, err := New(Config{Service: "bench", File: FileConfig{Disabled: true},
-				HTTP: HTTPConfig{URL: srv.URL, Gzip: gz}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for range b.N {
-				if err := o.SendContext(ctx, e); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := o.Flush(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
-			b.StopTimer()
-			if err := o.Close(ctx); err != nil {
-				b.Fatal(err)
-			}
+			benchSendFlush(b, Config{Service: "bench", File: FileConfig{Disabled: true},
+				HTTP: HTTPConfig{URL: srv.URL, Gzip: gz}}, e)
 		})
 	}
 	b.Run("net-http-batches-256", func(b *testing.B) {

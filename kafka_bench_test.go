@@ -23,27 +23,8 @@ func BenchmarkKafka(b *testing.B) {
 	e.Timestamp = time.Time{}
 
 	b.Run("dlq", func(b *testing.B) {
-		o, err := New(Config{Service: "bench", File: FileConfig{Disabled: true},
-			Kafka: KafkaConfig{Brokers: []string{broker.Addr}, CommonTopic: "bench-dlq"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			if err := o.SendContext(ctx, e); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := o.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
-		b.StopTimer()
-		if err := o.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
+		o := benchSendFlush(b, Config{Service: "bench", File: FileConfig{Disabled: true},
+			Kafka: KafkaConfig{Brokers: []string{broker.Addr}, CommonTopic: "bench-dlq"}}, e)
 		if s := o.Stats(); s.Backends[0].Entries != uint64(b.N) {
 			b.Fatalf("kafka holds %d of %d", s.Backends[0].Entries, b.N)
 		}

@@ -137,15 +137,9 @@ func newOrchestrator(cfg Config, backends []Backend) *Orchestrator {
 // has begun; both refusals are counted in Stats.Dropped. A nil return means
 // the entry is accepted: it will be written, or counted in Stats.Lost.
 func (o *Orchestrator) Send(e Entry) error {
-	if o.disabled {
-		o.admission.disabled.Add(1)
-		return nil
+	if refusal, ok := o.enter(&e); !ok {
+		return refusal
 	}
-	if o.admission.state.Add(1)&closedBit != 0 {
-		o.admission.closed.Add(1)
-		return ErrClosed
-	}
-	o.fill(&e)
 	select {
 	case o.queue <- e:
 		o.admission.accepted.Add(1)
@@ -156,19 +150,30 @@ func (o *Orchestrator) Send(e Entry) error {
 	}
 }
 
+// enter admits one Send or SendContext and fills e's defaults. It reports
+// false with what to return when the DLQ is disabled (nil: accepted and
+// discarded) or closing (ErrClosed). A call that entered ends in exactly one
+// of accepted, queueFull, canceled or closedWaiting: Close counts on it.
+func (o *Orchestrator) enter(e *Entry) (refusal error, ok bool) {
+	if o.disabled {
+		o.admission.disabled.Add(1)
+		return nil, false
+	}
+	if o.admission.state.Add(1)&closedBit != 0 {
+		o.admission.closed.Add(1)
+		return ErrClosed, false
+	}
+	o.fill(e)
+	return nil, true
+}
+
 // SendContext is Send that waits for room in the queue until ctx ends. It
 // returns ctx's error if it ends first (the entry is then not accepted) and
 // ErrClosed if Close begins while it waits.
 func (o *Orchestrator) SendContext(ctx context.Context, e Entry) error {
-	if o.disabled {
-		o.admission.disabled.Add(1)
-		return nil
+	if refusal, ok := o.enter(&e); !ok {
+		return refusal
 	}
-	if o.admission.state.Add(1)&closedBit != 0 {
-		o.admission.closed.Add(1)
-		return ErrClosed
-	}
-	o.fill(&e)
 	select {
 	case o.queue <- e:
 		o.admission.accepted.Add(1)

@@ -25,27 +25,8 @@ func BenchmarkRedis(b *testing.B) {
 
 	b.Run("dlq", func(b *testing.B) {
 		defer c.Del(ctx, key)
-		o, err := New(Config{Service: "bench", File: FileConfig{Disabled: true},
-			Redis: RedisConfig{URL: "redis://" + addr, Stream: key}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			if err := o.SendContext(ctx, e); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := o.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
-		b.StopTimer()
-		if err := o.Close(ctx); err != nil {
-			b.Fatal(err)
-		}
+		benchSendFlush(b, Config{Service: "bench", File: FileConfig{Disabled: true},
+			Redis: RedisConfig{URL: "redis://" + addr, Stream: key}}, e)
 	})
 	b.Run("go-redis-pipeline-256", func(b *testing.B) {
 		defer c.Del(ctx, key)
