@@ -75,8 +75,6 @@ type batch struct {
 	errs  []error
 }
 
-func (b *batch) len() int { return len(b.recs) }
-
 // write sends the batch and fills b.errs. It returns a summary of the
 // failures, nil when every entry was written.
 func (b *Backend) write(ctx context.Context, bt *batch) error {

@@ -1,3 +1,5 @@
+//go:build dlq_kafka || dlq_http || dlq_all
+
 package dlq
 
 import (

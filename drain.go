@@ -150,7 +150,6 @@ func (d *drain) writePending() {
 	for _, r := range d.ptrs {
 		if !r.done() {
 			kept := *r
-			kept.line = nil
 			d.retry = append(d.retry, &kept)
 		}
 	}
@@ -282,11 +281,11 @@ func (r *RetryConfig) initialBackoffMS() int {
 }
 
 func (r *RetryConfig) initialBackoff() time.Duration {
-	return time.Duration(r.initialBackoffMS()) * time.Millisecond
+	return ms(r.initialBackoffMS())
 }
 
 func (r *RetryConfig) maxBackoff() time.Duration {
-	return time.Duration(max(orDefault(r.MaxBackoffMS, defaultMaxBackoffMS), r.initialBackoffMS())) * time.Millisecond
+	return ms(max(orDefault(r.MaxBackoffMS, defaultMaxBackoffMS), r.initialBackoffMS()))
 }
 
 // jittered returns the current backoff with jitter: a uniform draw from its

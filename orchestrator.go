@@ -20,7 +20,7 @@ var defaultOrder = []Kind{KindKafka, KindRedis, KindHTTP, KindFile}
 func (cfg *Config) queueCapacity() int { return orDefault(cfg.QueueCapacity, defaultQueueCapacity) }
 func (cfg *Config) batchSize() int     { return orDefault(cfg.BatchSize, defaultBatchSize) }
 func (cfg *Config) flushInterval() time.Duration {
-	return time.Duration(orDefault(cfg.FlushIntervalMS, defaultFlushIntervalMS)) * time.Millisecond
+	return ms(orDefault(cfg.FlushIntervalMS, defaultFlushIntervalMS))
 }
 
 func (cfg *Config) order() []Kind {

@@ -77,10 +77,10 @@ func (r *redisBackend) streamFor(dest string) string {
 
 func (r *redisBackend) write(ctx context.Context, bt *batch) error {
 	pipe := r.client.Pipeline()
-	if cap(r.args) < bt.len() {
-		r.args = make([]redis.XAddArgs, bt.len())
+	if cap(r.args) < len(bt.recs) {
+		r.args = make([]redis.XAddArgs, len(bt.recs))
 	}
-	args := r.args[:bt.len()]
+	args := r.args[:len(bt.recs)]
 	defer clear(args) // drop references to the batch's lines
 	cmds := r.cmds[:0]
 	for i, rec := range bt.recs {

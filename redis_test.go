@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -130,32 +129,13 @@ func TestRedisKilledMidStreamFallsBackAndRecovers(t *testing.T) {
 	require.NoError(t, err)
 
 	before, after := payloads(3000, "before"), payloads(300, "after")
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i, p := range before {
-			require.NoError(t, o.SendContext(context.Background(), Entry{Reason: "r", Payload: []byte(p)}))
-			if i%100 == 0 {
-				time.Sleep(time.Millisecond)
-			}
-		}
-	})
-	require.Eventually(t, func() bool { return o.Stats().Backends[0].Entries > 500 }, 10*time.Second, time.Millisecond)
-	srv.Kill()
-	wg.Wait()
-	flushOK(t, o)
-	down := o.Stats()
+	down := sendThroughOutage(t, o, before, 500, srv.Kill)
 	assert.NotZero(t, down.Backends[1].Entries, "the file took over while Redis was down")
 	assert.NotEmpty(t, down.Backends[0].LastError)
 
 	srv.Restart()
 	// go-redis redials a pool that failed to dial about once a second.
-	probe := 0
-	require.Eventually(t, func() bool {
-		probe++
-		require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "probe-%d", probe)}))
-		flushOK(t, o)
-		return o.Stats().Backends[0].Entries > down.Backends[0].Entries
-	}, 20*time.Second, 50*time.Millisecond, "Redis is used again once it is back, without restarting the DLQ")
+	probe := probeUntilUsed(t, o, down, 20*time.Second, "Redis is used again once it is back, without restarting the DLQ")
 	sendAll(t, o, after)
 	flushOK(t, o)
 	closeOK(t, o)
