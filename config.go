@@ -89,8 +89,8 @@ type RetryConfig struct {
 }
 
 // FileConfig configures the file backend: NDJSON lines in
-// <Dir>/<service>/dlq.ndjson, rotated and pruned by lumberjack. Its keys
-// follow DESIGN's contract rather than lumberjack's own tags.
+// <Dir>/<service>/dlq.ndjson, rotated, gzipped and pruned by the backend.
+// Its keys follow DESIGN's contract rather than lumberjack's tags.
 type FileConfig struct {
 	// Disabled turns the file backend off. Defaults to false.
 	Disabled bool `json:"disabled" yaml:"disabled"`
@@ -110,6 +110,10 @@ type FileConfig struct {
 	MaxBackups int `json:"max_backups" yaml:"max_backups"`
 	// Compress gzips rotated files. Defaults to false.
 	Compress bool `json:"compress" yaml:"compress"`
+	// SyncIntervalMS is the longest, in milliseconds, a written line waits
+	// for an fsync when nobody calls Flush: it bounds what a power loss can
+	// take. Defaults to 1000.
+	SyncIntervalMS int `json:"sync_interval_ms" yaml:"sync_interval_ms"`
 }
 
 // Rotation says when the file backend starts a new file.

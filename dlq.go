@@ -20,10 +20,11 @@ func DefaultConfig(service string) Config {
 			MaxBackoffMS:     defaultMaxBackoffMS,
 		},
 		File: FileConfig{
-			Dir:        defaultFileDir,
-			Rotation:   RotateHourly,
-			MaxSizeMB:  defaultMaxSizeMB,
-			MaxAgeDays: defaultMaxAgeDays,
+			Dir:            defaultFileDir,
+			Rotation:       RotateHourly,
+			MaxSizeMB:      defaultMaxSizeMB,
+			MaxAgeDays:     defaultMaxAgeDays,
+			SyncIntervalMS: defaultSyncIntervalMS,
 		},
 		Kafka: KafkaConfig{
 			Routing:        defaultKafkaRouting,

@@ -30,6 +30,10 @@ var (
 	// before the call could not be written to any backend yet. It wraps the
 	// backends' last errors.
 	ErrNotWritten = errors.New("dlq: entries not yet written")
+	// ErrLocked is wrapped by the error New returns when another
+	// Orchestrator, in this process or another, holds the file backend's
+	// folder. The error names the holder's pid.
+	ErrLocked = errors.New("dlq: file folder locked by another writer")
 )
 
 // BackendError is a failure of one backend on one batch (or one entry). It

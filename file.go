@@ -1,24 +1,29 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 const (
-	defaultFileDir    = "./dlq"
-	defaultMaxSizeMB  = 100
-	defaultMaxAgeDays = 30
-	fileName          = "dlq.ndjson"
-	megabyte          = 1 << 20
+	defaultFileDir        = "./dlq"
+	defaultMaxSizeMB      = 100
+	defaultMaxAgeDays     = 30
+	defaultSyncIntervalMS = 1000
+	fileName              = "dlq.ndjson"
+	megabyte              = 1 << 20
+	// maxUnsynced bounds the copy of the lines written since the last good
+	// fsync: a write that takes it past this many bytes fsyncs at once.
+	maxUnsynced = 16 << 20
 )
 
 func (f *FileConfig) dir() string {
@@ -44,60 +49,86 @@ func (f *FileConfig) maxBytes() int64 {
 	return int64(f.maxSizeMB()) * megabyte
 }
 
-// fileBackend appends NDJSON lines to <dir>/<service>/dlq.ndjson through
-// lumberjack, which renames, compresses and prunes old files. The backend
-// decides every rotation itself, so that it can fsync a file before
-// lumberjack moves it aside.
+func (f *FileConfig) syncInterval() time.Duration {
+	return ms(orDefault(f.SyncIntervalMS, defaultSyncIntervalMS))
+}
+
+// fileBackend appends NDJSON lines to <dir>/<service>/dlq.ndjson, which it
+// alone writes: it holds the folder's lock. It decides every rotation
+// itself and keeps a copy of the lines written since the last good fsync,
+// so that it can write them again when the file vanishes or an fsync fails.
+// Its syncer goroutine fsyncs a dirty file every sync interval, and its mill
+// goroutine compresses and prunes rotated files.
+//
+// The drain calls write, sync and close; the syncer calls backgroundSync.
+// mu serialises them, except for the fsync of the file itself, which the
+// syncer makes without it.
 type fileBackend struct {
 	dir      string // <dir>/<service>
 	path     string
 	rotation Rotation
 	maxBytes int64
 	clock    func() time.Time
-	out      *lumberjack.Logger
+	log      *slog.Logger
+	lock     *os.File // holds the folder's flock until close
+	syncer   fileSyncer
+	mill     *fileMill
+	syncs    atomic.Uint64 // good fsyncs of the file
 
-	size       int64     // bytes in the current file, as lumberjack counts them
-	period     time.Time // start of the hour or day the current file belongs to
-	opened     bool      // the current file exists and size and period are known
-	syncFD     *os.File  // a second descriptor on the current file, for fsync
-	dirChanged bool      // a rotation renamed files since the last sync
-	broken     bool      // the last write stopped inside a line
-	lastRotate time.Time
-	buf        []byte
+	mu       sync.Mutex
+	out      *os.File // the current file, read-write in append mode
+	gen      uint64   // bumped each time out changes
+	size     int64    // bytes in out
+	good     int64    // bytes of out fsynced while it was linked at path
+	unsynced []byte   // out's bytes from good to size: whole lines
+	stale    bool     // out must be reopened and unsynced written again
+	dirDirty bool     // the folder's entries changed since its last fsync
+	period   time.Time
+	closed   bool
 }
 
 func newFileBackend(cfg *Config) (*fileBackend, error) {
 	fc := &cfg.File
 	dir := filepath.Join(fc.dir(), cfg.Service)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+	log := cfg.logger()
+	if err := makeDir(dir, log); err != nil {
+		return nil, err
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("restrict %s to its owner: %w", dir, err)
+	lock, err := lockDir(dir, cfg.Service)
+	if err != nil {
+		return nil, err
 	}
-	path := filepath.Join(dir, fileName)
-	maxBytes := fc.maxBytes()
-	return &fileBackend{
+	f := &fileBackend{
 		dir:      dir,
-		path:     path,
+		path:     filepath.Join(dir, fileName),
 		rotation: fc.rotation(),
-		maxBytes: maxBytes,
+		maxBytes: fc.maxBytes(),
 		clock:    cfg.clock(),
-		out: &lumberjack.Logger{
-			Filename:   path,
-			MaxSize:    int(maxBytes / megabyte),
-			MaxAge:     fc.maxAgeDays(),
-			MaxBackups: fc.MaxBackups,
-			Compress:   fc.Compress,
-		},
-	}, nil
+		log:      log,
+		lock:     lock,
+		syncer:   newFileSyncer(fc.syncInterval()),
+	}
+	if exists(f.path) { // cut a torn line now; create the file at the first write
+		if err := f.reopen(); err != nil {
+			_ = lock.Close()
+			return nil, err
+		}
+	}
+	f.mill = newFileMill(dir, fc, f.clock, log)
+	go f.runSyncer()
+	go f.mill.run()
+	f.mill.wake() // finish what a crash left: compression, pruning
+	return f, nil
 }
 
 // write appends the batch's lines. Lines are grouped into writes that never
-// cross a rotation point; a write that fails part way marks exactly the
-// entries whose lines did not get out whole.
+// cross a rotation point; a write that fails part way is cut back to its
+// last whole line at once, and marks exactly the entries whose lines did not
+// get out whole.
 func (f *fileBackend) write(_ context.Context, bt *batch) error {
-	if err := f.open(); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.ready(); err != nil {
 		for i := range bt.errs {
 			bt.errs[i] = err
 		}
@@ -105,23 +136,23 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 	}
 	periodOver := f.periodOf(f.clock()) != f.period
 	var firstErr error
-	start := 0 // first line of the pending chunk
-	f.buf = f.buf[:0]
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	start, chunk := 0, len(f.unsynced) // first line and first byte of the pending chunk
 	for i, line := range bt.lines {
 		n := int64(len(line) + 1)
 		if n > f.maxBytes {
 			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds the %d-byte file size limit", ErrOversize, n, f.maxBytes)
-			if err := f.writeChunk(bt, start, i); err != nil && firstErr == nil {
-				firstErr = err
-			}
-			start = i + 1
+			keep(f.writeChunk(bt, start, i, chunk))
+			start, chunk = i+1, len(f.unsynced)
 			continue
 		}
-		if f.size+int64(len(f.buf))+n > f.maxBytes || periodOver {
+		if f.size+int64(len(f.unsynced)-chunk)+n > f.maxBytes || periodOver {
 			periodOver = false
-			if err := f.writeChunk(bt, start, i); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			keep(f.writeChunk(bt, start, i, chunk))
 			start = i
 			if err := f.rotate(); err != nil {
 				for j := i; j < len(bt.lines); j++ {
@@ -129,174 +160,76 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 				}
 				return err
 			}
+			chunk = len(f.unsynced)
 		}
-		f.buf = append(f.buf, line...)
-		f.buf = append(f.buf, '\n')
+		f.unsynced = append(f.unsynced, line...)
+		f.unsynced = append(f.unsynced, '\n')
 	}
-	if err := f.writeChunk(bt, start, len(bt.lines)); err != nil && firstErr == nil {
-		firstErr = err
+	keep(f.writeChunk(bt, start, len(bt.lines), chunk))
+	if f.size > f.good {
+		f.syncer.wake()
 	}
-	if cap(f.buf) > maxKeptArena {
-		f.buf = nil
+	if len(f.unsynced) > maxUnsynced {
+		if err := f.syncLocked(); err != nil {
+			// The lines stay in unsynced and are written again.
+			f.log.Warn("dlq: fsync failed", "file", f.path, "error", err)
+		}
 	}
 	return firstErr
 }
 
-// writeChunk writes f.buf, which holds lines [from, to) of bt (less any
-// oversize ones, which already carry their error), and empties it.
-func (f *fileBackend) writeChunk(bt *batch, from, to int) error {
-	if len(f.buf) == 0 {
+// writeChunk writes unsynced[chunk:], which holds lines [from, to) of bt
+// (less any oversize ones, which already carry their error). A write that
+// fails is cut back to its last whole line, so that the next line never
+// glues onto a fragment; the lines not written whole get the error.
+func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
+	data := f.unsynced[chunk:]
+	if len(data) == 0 {
 		return nil
 	}
-	defer func() { f.buf = f.buf[:0] }()
-	written := 0
-	err := f.endTornLine()
+	n, err := f.out.Write(data)
 	if err == nil {
-		written, err = f.out.Write(f.buf)
-		f.size += int64(written)
-		if err == nil {
-			return nil
-		}
-		// A torn line is left when the write stopped inside one.
-		f.broken = written > 0 && f.buf[written-1] != '\n'
+		f.size += int64(n)
+		return nil
 	}
-	// Lines wholly within the bytes written are held; the rest failed.
+	whole := bytes.LastIndexByte(data[:n], '\n') + 1
+	if whole < n {
+		if terr := f.out.Truncate(f.size + int64(whole)); terr != nil {
+			f.stale = true // reopening cuts the torn line
+			f.log.Warn("dlq: cannot cut a torn line", "file", f.path, "error", terr)
+		}
+	}
+	f.size += int64(whole)
+	f.unsynced = f.unsynced[:chunk+whole]
 	end := 0
 	for i := from; i < to; i++ {
 		if bt.errs[i] != nil {
 			continue // oversize: not in the chunk
 		}
 		end += len(bt.lines[i]) + 1
-		if end > written {
+		if end > whole {
 			bt.errs[i] = err
 		}
 	}
 	return err
 }
 
-// endTornLine ends the partial line a failed write left, so that the next
-// line starts on a line of its own. Readers skip the torn line: it is not
-// valid JSON, and its entry was written again whole.
-func (f *fileBackend) endTornLine() error {
-	if !f.broken {
-		return nil
-	}
-	n, err := f.out.Write([]byte{'\n'})
-	f.size += int64(n)
-	if err != nil {
-		return err
-	}
-	f.broken = false
-	return nil
-}
-
-// open learns the size and period of the current file before the first
-// write.
-func (f *fileBackend) open() error {
-	if f.opened {
-		return nil
-	}
-	info, err := os.Stat(f.path)
-	switch {
-	case err == nil:
-		f.size = info.Size()
-		f.period = f.periodOf(info.ModTime())
-	case errors.Is(err, fs.ErrNotExist):
-		f.size = 0
-		f.period = f.periodOf(f.clock())
-		f.dirChanged = true // the file's name is new to the folder
-	default:
-		return fmt.Errorf("stat %s: %w", f.path, err)
-	}
-	f.opened = true
-	return nil
-}
-
-// periodOf returns the start of the hour or day t belongs to, in UTC; the
-// zero time when rotation is not by time.
-func (f *fileBackend) periodOf(t time.Time) time.Time {
-	switch f.rotation {
-	case RotateHourly:
-		return t.UTC().Truncate(time.Hour)
-	case RotateDaily:
-		y, m, d := t.UTC().Date()
-		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	default:
-		return time.Time{}
-	}
-}
-
-// rotate makes the current file durable, then has lumberjack move it aside
-// (and compress and prune old ones) and start a new one.
-func (f *fileBackend) rotate() error {
-	if err := f.syncFile(); err != nil {
-		return err
-	}
-	// lumberjack names a rotated file by the millisecond: two rotations in
-	// one millisecond would give the second the first one's name.
-	if wait := time.Millisecond - time.Since(f.lastRotate); wait > 0 {
-		time.Sleep(wait)
-	}
-	if err := f.out.Rotate(); err != nil {
-		return fmt.Errorf("rotate %s: %w", f.path, err)
-	}
-	f.lastRotate = time.Now()
-	if f.syncFD != nil {
-		_ = f.syncFD.Close() // read-only descriptor: nothing to lose
-		f.syncFD = nil
-	}
-	f.size = 0
-	f.period = f.periodOf(f.clock())
-	f.dirChanged = true
-	return nil
-}
-
-// sync fsyncs the current file and, after a rotation or creation, its
-// folder.
-func (f *fileBackend) sync(context.Context) error {
-	if err := f.syncFile(); err != nil {
-		return err
-	}
-	if !f.dirChanged {
-		return nil
-	}
-	dir, err := os.Open(f.dir)
-	if err != nil {
-		return fmt.Errorf("open %s for fsync: %w", f.dir, err)
-	}
-	defer dir.Close()
-	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", f.dir, err)
-	}
-	f.dirChanged = false
-	return nil
-}
-
-// syncFile fsyncs the current file through a descriptor of its own:
-// lumberjack does not expose its *os.File.
-func (f *fileBackend) syncFile() error {
-	if f.syncFD == nil {
-		fd, err := os.Open(f.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // nothing written yet
-		}
-		if err != nil {
-			return fmt.Errorf("open %s for fsync: %w", f.path, err)
-		}
-		f.syncFD = fd
-	}
-	if err := f.syncFD.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", f.path, err)
-	}
-	return nil
-}
-
+// close makes what is unsynced durable, stops the goroutines and releases
+// the folder's lock. It waits for a compression in progress.
 func (f *fileBackend) close() error {
+	f.syncer.stopAndWait()
+	f.mu.Lock()
 	var errs []error
-	if f.syncFD != nil {
-		errs = append(errs, f.syncFD.Close())
-		f.syncFD = nil
+	if f.size > f.good || f.stale || f.dirDirty {
+		errs = append(errs, f.syncLocked())
 	}
-	errs = append(errs, f.out.Close())
+	if f.out != nil {
+		errs = append(errs, f.out.Close())
+		f.out = nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	f.mill.stopAndWait()
+	errs = append(errs, f.lock.Close())
 	return errors.Join(errs...)
 }

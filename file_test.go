@@ -55,7 +55,7 @@ func TestFileAppendsToAnExistingFile(t *testing.T) {
 		closeOK(t, o)
 	}
 	assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 2)
-	files, _ := filepath.Glob(filepath.Join(dir, "svc", "*"))
+	files, _ := filepath.Glob(filepath.Join(dir, "svc", "dlq*"))
 	assert.Len(t, files, 1)
 }
 

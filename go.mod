@@ -10,7 +10,6 @@ require (
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.6
-	gopkg.in/natefinch/lumberjack.v2 v2.2.1
 )
 
 require (

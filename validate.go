@@ -72,6 +72,7 @@ func checkFile(c *configCheck, f *FileConfig) {
 	c.nonNegative("file.max_size_mb", f.MaxSizeMB)
 	c.nonNegative("file.max_age_days", f.MaxAgeDays)
 	c.nonNegative("file.max_backups", f.MaxBackups)
+	c.nonNegative("file.sync_interval_ms", f.SyncIntervalMS)
 }
 
 func checkKafka(c *configCheck, k *KafkaConfig) {

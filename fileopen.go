@@ -1,0 +1,155 @@
+package dlq
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// ready makes out the file linked at path, with the lines since the last
+// good fsync in it: it reopens a stale file and notices one deleted or
+// renamed under the writer. It costs two stat calls when nothing changed.
+func (f *fileBackend) ready() error {
+	if f.stale || f.out == nil {
+		return f.reopen()
+	}
+	linked, err := f.linked()
+	if err != nil {
+		return err
+	}
+	if !linked {
+		f.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
+			"file", f.path, "rewritten_bytes", len(f.unsynced))
+		return f.reopen()
+	}
+	return nil
+}
+
+// linked reports whether path still names out's file.
+func (f *fileBackend) linked() (bool, error) {
+	at, err := os.Stat(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	own, err := f.out.Stat()
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(at, own), nil
+}
+
+// reopen opens the file at path, creating it, cuts a torn last line off it,
+// and writes there again the lines since the last good fsync. It leaves the
+// file stale when that fails, to be tried again.
+func (f *fileBackend) reopen() error {
+	f.stale = true
+	first := f.out == nil && f.gen == 0
+	if f.out != nil {
+		_ = f.out.Close() // what it held unsynced is written again below
+		f.out = nil
+	}
+	out, created, err := openFile(f.path)
+	if err != nil {
+		return err
+	}
+	f.gen++
+	size, err := f.cutTornLine(out)
+	if err != nil {
+		_ = out.Close()
+		return err
+	}
+	f.out, f.size, f.good = out, size, size
+	if created {
+		f.dirDirty = true
+	}
+	if first {
+		f.period = f.periodOf(f.clock())
+		if info, err := out.Stat(); err == nil && size > 0 {
+			f.period = f.periodOf(info.ModTime())
+		}
+	}
+	if len(f.unsynced) > 0 {
+		n, err := out.Write(f.unsynced)
+		if err != nil {
+			if n > 0 {
+				_ = out.Truncate(f.good) // if this fails, the next reopen cuts the torn line
+			}
+			return fmt.Errorf("rewrite %d unsynced bytes: %w", len(f.unsynced), err)
+		}
+		f.size += int64(n)
+	}
+	f.stale = false
+	return nil
+}
+
+// openFile opens name read-write for appending, creating it 0600, and
+// reports whether it created it.
+func openFile(name string) (out *os.File, created bool, err error) {
+	out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+		created = true
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return out, created, nil
+}
+
+// tailChunk is how much of a file's end cutTornLine reads at a time.
+const tailChunk = 64 << 10
+
+// cutTornLine cuts a file that does not end in a newline back to its last
+// whole line, logging what it cut, and returns the file's size. A process
+// killed mid-write, or a disk that filled up, leaves such a fragment; a new
+// line appended to it would be unreadable.
+func (f *fileBackend) cutTornLine(out *os.File) (int64, error) {
+	info, err := out.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := info.Size()
+	if size == 0 || !info.Mode().IsRegular() {
+		return size, nil
+	}
+	last := make([]byte, 1)
+	if _, err := out.ReadAt(last, size-1); err != nil {
+		return 0, fmt.Errorf("read the end of %s: %w", out.Name(), err)
+	}
+	if last[0] == '\n' {
+		return size, nil
+	}
+	end := lastLineEnd(out, size)
+	if end < 0 {
+		return 0, fmt.Errorf("read the end of %s: %w", out.Name(), io.ErrUnexpectedEOF)
+	}
+	if err := out.Truncate(end); err != nil {
+		return 0, fmt.Errorf("cut the torn last line of %s: %w", out.Name(), err)
+	}
+	f.log.Warn("dlq: cut a torn last line left by a crash or a failed write",
+		"file", out.Name(), "bytes", size-end)
+	return end, nil
+}
+
+// lastLineEnd returns the offset just past the last newline in the file's
+// first size bytes, 0 when there is none, -1 when reading fails.
+func lastLineEnd(out *os.File, size int64) int64 {
+	buf := make([]byte, tailChunk)
+	for end := size; end > 0; {
+		n := min(int64(len(buf)), end)
+		if _, err := out.ReadAt(buf[:n], end-n); err != nil {
+			return -1
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1
+		}
+		end -= n
+	}
+	return 0
+}
