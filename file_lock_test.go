@@ -1,0 +1,73 @@
+package dlq
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFileSecondWriterOnAFolderFailsWithErrLocked(t *testing.T) {
+	t.Run("same process", func(t *testing.T) {
+		dir := t.TempDir()
+		first, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.NoError(t, err)
+
+		_, err = New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.ErrorIs(t, err, ErrLocked, "flock conflicts across open file descriptions in one process")
+		assert.ErrorContains(t, err, "pid "+strconv.Itoa(os.Getpid()))
+		assert.ErrorContains(t, err, "dir: /var/dlq/${HOSTNAME}")
+
+		sendIDs(t, first, idRange("a", 10), 10)
+		closeOK(t, first)
+		second, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.NoError(t, err, "Close releases the lock")
+		sendIDs(t, second, idRange("b", 10), 10)
+		closeOK(t, second)
+		requireAll(t, idCounts(t, filepath.Join(dir, "svc")), idRange("a", 10), idRange("b", 10))
+	})
+	t.Run("other process", func(t *testing.T) {
+		dir := t.TempDir()
+		child := exec.Command(os.Args[0], "-test.run=^TestFileLockHolderChild$")
+		child.Env = append(os.Environ(), "DLQ_LOCK_CHILD_DIR="+dir)
+		stdout, err := child.StdoutPipe()
+		require.NoError(t, err)
+		stdin, err := child.StdinPipe()
+		require.NoError(t, err)
+		require.NoError(t, child.Start())
+		lines := bufio.NewScanner(stdout)
+		require.True(t, lines.Scan(), "the child reports its lock")
+		require.Equal(t, "locked", lines.Text())
+
+		_, err = New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.ErrorIs(t, err, ErrLocked)
+		assert.ErrorContains(t, err, fmt.Sprintf("pid %d", child.Process.Pid))
+
+		require.NoError(t, child.Process.Kill()) // no Close: death releases the lock
+		_ = stdin.Close()
+		_ = child.Wait()
+		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.NoError(t, err, "the lock dies with its holder")
+		closeOK(t, o)
+	})
+}
+
+// TestFileLockHolderChild is the child of the test above: it holds the
+// folder until its stdin closes or it is killed.
+func TestFileLockHolderChild(t *testing.T) {
+	dir := os.Getenv("DLQ_LOCK_CHILD_DIR")
+	if dir == "" {
+		t.Skip("runs as a child of TestFileSecondWriterOnAFolderFailsWithErrLocked")
+	}
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	fmt.Println("locked")
+	_, _ = bufio.NewReader(os.Stdin).ReadByte()
+	closeOK(t, o)
+}
