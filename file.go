@@ -23,7 +23,7 @@ const (
 	megabyte              = 1 << 20
 	// maxUnsynced bounds the copy of the lines written since the last good
 	// fsync: a write that takes it past this many bytes fsyncs at once.
-	maxUnsynced = 16 << 20
+	maxUnsynced = 8 << 20
 )
 
 func (f *FileConfig) dir() string {
@@ -134,6 +134,7 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 		}
 		return err
 	}
+	f.reserve(bt.lines)
 	periodOver := f.periodOf(f.clock()) != f.period
 	var firstErr error
 	keep := func(err error) {
@@ -176,6 +177,21 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 		}
 	}
 	return firstErr
+}
+
+// reserve makes room in unsynced for lines, doubling its capacity: the
+// buffer lives as long as the backend, and growing it by the quarter, as
+// append does at this size, would copy it over and over.
+func (f *fileBackend) reserve(lines [][]byte) {
+	need := len(lines)
+	for _, line := range lines {
+		need += len(line)
+	}
+	if free := cap(f.unsynced) - len(f.unsynced); free < need {
+		grown := make([]byte, len(f.unsynced), max(2*cap(f.unsynced), len(f.unsynced)+need))
+		copy(grown, f.unsynced)
+		f.unsynced = grown
+	}
 }
 
 // writeChunk writes unsynced[chunk:], which holds lines [from, to) of bt

@@ -134,3 +134,24 @@ func TestFileCreatesMissingFoldersPrivate(t *testing.T) {
 	}
 	assert.False(t, strings.Contains(logs.String(), "readable"), "no warning about folders it made")
 }
+
+// BenchmarkFileLinkedCheck measures the identity check each batch and each
+// sync makes: a stat of the path and an fstat of the open file.
+func BenchmarkFileLinkedCheck(b *testing.B) {
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: b.TempDir()}})
+	require.NoError(b, err)
+	sendIDs(b, o, idRange("a", 1), 10)
+	flushOK(b, o)
+	f := fileOf(b, o)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.mu.Lock()
+		linked, err := f.linked()
+		f.mu.Unlock()
+		if err != nil || !linked {
+			b.Fatal(linked, err)
+		}
+	}
+	b.StopTimer()
+	closeOK(b, o)
+}

@@ -193,7 +193,7 @@ func (f *fileBackend) fsyncFailed(err error) {
 func (f *fileBackend) markGood(upto int64) {
 	n := copy(f.unsynced, f.unsynced[upto-f.good:])
 	f.unsynced = f.unsynced[:n]
-	if n == 0 && cap(f.unsynced) > 2*maxUnsynced {
+	if n == 0 && cap(f.unsynced) > 4*maxUnsynced { // after one huge batch
 		f.unsynced = nil
 	}
 	f.good = upto
