@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"compress/gzip"
 	"github.com/stretchr/testify/require"
 )
 

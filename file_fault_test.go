@@ -75,10 +75,20 @@ func TestFileRemovedOrRenamedUnderTheWriter(t *testing.T) {
 	for _, test := range []struct {
 		name  string
 		touch func(path string, n int) error
-		moved bool // the old file still exists, renamed to path.<n>
+		moved bool // the old file's lines are still in path.<n>
 	}{
 		{"rm", func(path string, _ int) error { return os.Remove(path) }, false},
 		{"mv", func(path string, n int) error { return os.Rename(path, fmt.Sprintf("%s.%d", path, n)) }, true},
+		{"copytruncate", func(path string, n int) error {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(fmt.Sprintf("%s.%d", path, n), data, 0o600); err != nil {
+				return err
+			}
+			return os.Truncate(path, 0)
+		}, true},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -146,7 +146,7 @@ func BenchmarkFileLinkedCheck(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.mu.Lock()
-		linked, err := f.linked()
+		linked, _, err := f.linked()
 		f.mu.Unlock()
 		if err != nil || !linked {
 			b.Fatal(linked, err)

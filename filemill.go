@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"compress/gzip"
 )
 
 // fileMill is the file backend's goroutine that compresses and prunes

@@ -16,32 +16,38 @@ func (f *fileBackend) ready() error {
 	if f.stale || f.out == nil {
 		return f.reopen()
 	}
-	linked, err := f.linked()
+	linked, size, err := f.linked()
 	if err != nil {
 		return err
 	}
-	if !linked {
+	switch {
+	case !linked:
 		f.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
 			"file", f.path, "rewritten_bytes", len(f.unsynced))
+		return f.reopen()
+	case size < f.size:
+		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the unsynced lines again",
+			"file", f.path, "rewritten_bytes", len(f.unsynced))
+		f.good = min(f.good, size)
 		return f.reopen()
 	}
 	return nil
 }
 
-// linked reports whether path still names out's file.
-func (f *fileBackend) linked() (bool, error) {
+// linked reports whether path still names out's file, and out's size.
+func (f *fileBackend) linked() (linked bool, size int64, err error) {
 	at, err := os.Stat(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return false, 0, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	own, err := f.out.Stat()
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return os.SameFile(at, own), nil
+	return os.SameFile(at, own), own.Size(), nil
 }
 
 // reopen opens the file at path, creating it, cuts a torn last line off it,

@@ -162,7 +162,7 @@ func (f *fileBackend) confirm() error {
 		}
 		f.dirDirty = false
 	}
-	linked, err := f.linked()
+	linked, _, err := f.linked()
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (f *fileBackend) confirm() error {
 func (f *fileBackend) fsyncFailed(err error) {
 	f.log.Warn("dlq: fsync failed; writing the lines since the last good one again",
 		"file", f.path, "bytes", len(f.unsynced), "error", err)
-	if linked, _ := f.linked(); linked {
+	if linked, size, _ := f.linked(); linked && size >= f.good {
 		// If this fails too, the lines are written again after themselves:
 		// duplicates, not losses.
 		_ = f.out.Truncate(f.good)
