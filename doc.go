@@ -61,9 +61,12 @@
 // Every entry carries an ID (a UUIDv7) given before its first write and kept
 // through retries and fan-out, so a consumer can de-duplicate the rare
 // entry written twice (a write that timed out after it had in fact landed).
-// A write that fails part way (a full disk) can leave a torn last line in
-// the file; the next write starts on a new line, and readers skip lines
-// that do not parse, as ParseEnvelope's error lets them.
+// A write to the file that fails part way (a full disk) is cut back to its
+// last whole line at once, and a line torn by a crash is cut off when the
+// file is next opened: every line of the file parses. The file backend's
+// folder has one writer (a second fails New with ErrLocked); without Flush,
+// a written file is fsynced every File.SyncIntervalMS, which bounds what a
+// power loss can take.
 //
 // # Build tags
 //

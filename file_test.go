@@ -217,3 +217,11 @@ func TestFileConfigKeys(t *testing.T) {
 	assert.Equal(t, 100, cfg.File.MaxSizeMB)
 	assert.Equal(t, 30, cfg.File.MaxAgeDays)
 }
+
+func TestFileSyncIntervalConfig(t *testing.T) {
+	assert.Equal(t, defaultSyncIntervalMS, DefaultConfig("svc").File.SyncIntervalMS)
+	assert.Equal(t, time.Second, (&FileConfig{}).syncInterval(), "0 means the default")
+	_, err := New(Config{Service: "svc", File: FileConfig{Dir: t.TempDir(), SyncIntervalMS: -1}})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	assert.ErrorContains(t, err, "file.sync_interval_ms")
+}
