@@ -21,6 +21,9 @@ type record struct {
 	oversize bool
 	lastErr  error
 	line     []byte // the envelope, valid during one delivery
+	// httpKey is the Idempotency-Key of the HTTP body that last failed r
+	// in a way the receiver may have seen; r is sent again under it.
+	httpKey string
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
