@@ -19,13 +19,15 @@ import (
 
 // cuttableConns tracks the backend's open connections.
 type cuttableConns struct {
-	mu    sync.Mutex
-	conns map[*cuttableConn]struct{}
+	mu     sync.Mutex
+	conns  map[*cuttableConn]struct{}
+	dialed atomic.Int64 // dial attempts, failed ones included
 }
 
 // dialer wraps dial so that the connections it makes can be cut.
 func (cs *cuttableConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cs.dialed.Add(1)
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
