@@ -117,8 +117,11 @@ func TestRetryUntilDiskHasRoomAgain(t *testing.T) {
 	go sendAll(t, o, ps) // SendContext: waits while the drain retries
 
 	require.Eventually(t, func() bool { return o.Stats().Retried > 3 }, 10*time.Second, time.Millisecond)
-	err = o.Flush(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = o.Flush(ctx) // waits while the disk is full, until ctx ends
 	require.ErrorIs(t, err, ErrNotWritten, "Flush reports that the disk is full")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, err, "no space left on device")
 
 	free()
@@ -158,17 +161,18 @@ func TestMaxAttemptsLosesWithReasonAndOnLoss(t *testing.T) {
 	)
 	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 8,
 		Retry: RetryConfig{MaxAttempts: 3, InitialBackoffMS: 1, MaxBackoffMS: 2},
-		OnLoss: func(e Entry, reason error) {
+		OnLoss: func(e Entry, reason LossReason, err error) {
 			mu.Lock()
 			defer mu.Unlock()
-			lostTo = append(lostTo, reason)
+			assert.Equal(t, ReasonAllFailed, reason)
+			lostTo = append(lostTo, err)
 		}})
 	require.NoError(t, err)
 	sendAll(t, o, payloads(20, "l"))
 	require.Eventually(t, func() bool { return o.Stats().Lost == 20 }, 10*time.Second, time.Millisecond)
 	closeOK(t, o)
 	s := o.Stats()
-	assert.Equal(t, map[string]uint64{ReasonAllFailed: 20}, s.LostBy)
+	assert.Equal(t, map[LossReason]uint64{ReasonAllFailed: 20}, s.LostBy)
 	assert.Equal(t, uint64(20*2), s.Retried, "two retries after the first attempt")
 	requireAccounted(t, s)
 	mu.Lock()
@@ -199,7 +203,7 @@ func TestCloseDeadlineCountsUnwrittenAsLost(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, <-waiting, ErrClosed, "a SendContext waiting for room is woken by Close")
 	s := o.Stats()
-	assert.Equal(t, map[string]uint64{ReasonShutdown: 12}, s.LostBy)
+	assert.Equal(t, map[LossReason]uint64{ReasonShutdown: 12}, s.LostBy)
 	assert.Equal(t, uint64(1), s.DroppedBy[ReasonClosed])
 	requireAccounted(t, s)
 }
@@ -210,10 +214,13 @@ func TestOversizeEntryIsLostNotRetried(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, o.Send(Entry{Reason: "huge", Payload: make([]byte, 2<<20)}))
 	require.NoError(t, o.Send(Entry{Reason: "small", Payload: []byte("ok")}))
-	flushOK(t, o)
+	err = o.Flush(context.Background())
+	require.ErrorIs(t, err, ErrLost, "Flush reports the loss")
+	assert.ErrorContains(t, err, "1 entries")
+	flushOK(t, o) // reported once
 	closeOK(t, o)
 	s := o.Stats()
-	assert.Equal(t, map[string]uint64{ReasonOversize: 1}, s.LostBy)
+	assert.Equal(t, map[LossReason]uint64{ReasonOversize: 1}, s.LostBy)
 	assert.Equal(t, uint64(1), s.Written)
 	assert.Contains(t, byPayload(readDir(t, filepath.Join(dir, "svc"))), "ok")
 	requireAccounted(t, s)

@@ -64,9 +64,11 @@ type Config struct {
 	// rotation read it. Defaults to time.Now.
 	Clock func() time.Time `json:"-" yaml:"-"`
 	// OnLoss is called from the drain goroutine for every entry given up as
-	// lost, with the reason (an error wrapping the backends' last failures).
-	// It must not block for long. Defaults to nil.
-	OnLoss func(e Entry, reason error) `json:"-" yaml:"-"`
+	// lost, with the reason (ReasonAllFailed, ReasonOversize or
+	// ReasonShutdown) and an error wrapping the backends' last failures.
+	// It must not block for long: Close's deadline does not stop it.
+	// Defaults to nil.
+	OnLoss func(e Entry, reason LossReason, err error) `json:"-" yaml:"-"`
 	// OnError is called from the drain goroutine for every backend failure,
 	// including those a fallback or retry then mended. It must not block for
 	// long. Defaults to nil.
@@ -80,7 +82,10 @@ type Config struct {
 // them with jittered exponential backoff while new entries wait in the queue.
 type RetryConfig struct {
 	// MaxAttempts is how many write attempts an entry gets before it is lost
-	// with reason "all_failed"; 0 keeps retrying until Close. Defaults to 0.
+	// with reason "all_failed" (or, in fan-out, before a backend that lacks
+	// an entry another holds gives it up as missed); 0 keeps retrying until
+	// Close. Only attempts made count: a backend passed over in its
+	// cool-down spends none. Defaults to 0.
 	MaxAttempts int `json:"max_attempts" yaml:"max_attempts"`
 	// InitialBackoffMS is the first wait, in milliseconds. Defaults to 100.
 	InitialBackoffMS int `json:"initial_backoff_ms" yaml:"initial_backoff_ms"`

@@ -1,29 +1,51 @@
 package dlq
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // deliver makes one write attempt for each of recs: in cascade order, each
 // entry until a backend holds it; in fan-out, to every backend that still
-// lacks it. It reports whether any entry made progress.
-func (d *drain) deliver(recs []*record) (progress bool) {
+// lacks it. Backends in their cool-down are passed over, and once d.ctx
+// has ended no backend is tried. It reports whether any backend was tried
+// and whether any entry made progress.
+func (d *drain) deliver(recs []*record) (attempted, progress bool) {
+	d.round++
 	d.encode(recs)
 	for _, r := range recs {
-		r.tries++
 		r.oversize = true
 	}
 	if d.o.cfg.mode() == ModeFanOut {
-		progress = d.fanOut(recs)
+		attempted, progress = d.fanOut(recs)
 	} else {
-		progress = d.cascade(recs)
+		attempted, progress = d.cascade(recs)
 	}
 	for _, r := range recs {
 		r.line = nil
 	}
-	return progress
+	return attempted, progress
+}
+
+// skip reports whether backend i is to be passed over now, and if so
+// records it on recs.
+func (d *drain) skip(i int, recs []*record) bool {
+	var why error
+	switch {
+	case d.ctx.Err() != nil:
+		why = fmt.Errorf("not tried: %w", context.Cause(d.ctx))
+	case !d.available(i):
+		why = fmt.Errorf("%w (until %s)", errCoolingDown, d.health[i].until.Format(time.RFC3339Nano))
+	default:
+		return false
+	}
+	for _, r := range recs {
+		d.passOver(i, r, why)
+	}
+	return true
 }
 
 // encode writes each record's envelope into the arena once per delivery.
@@ -46,7 +68,7 @@ func (d *drain) encode(recs []*record) {
 const maxKeptArena = 64 << 20
 
 // cascade hands the entries nobody holds to each backend in turn.
-func (d *drain) cascade(recs []*record) (progress bool) {
+func (d *drain) cascade(recs []*record) (attempted, progress bool) {
 	remaining := make([]*record, 0, len(recs))
 	for _, r := range recs {
 		if !r.held {
@@ -57,12 +79,10 @@ func (d *drain) cascade(recs []*record) (progress bool) {
 		if len(remaining) == 0 {
 			break
 		}
-		if !d.available(i) {
-			for _, r := range remaining {
-				d.passOver(i, r)
-			}
+		if d.skip(i, remaining) {
 			continue
 		}
+		attempted = true
 		bt := d.writeTo(i, remaining)
 		next := remaining[:0]
 		for j, r := range bt.recs {
@@ -75,17 +95,11 @@ func (d *drain) cascade(recs []*record) (progress bool) {
 		}
 		remaining = next
 	}
-	return progress
+	return attempted, progress
 }
 
 // fanOut hands each backend the entries that still lack it.
-func (d *drain) fanOut(recs []*record) (progress bool) {
-	all := uint64(1)<<len(d.o.backends) - 1
-	for _, r := range recs {
-		if r.tries == 1 {
-			r.need = all
-		}
-	}
+func (d *drain) fanOut(recs []*record) (attempted, progress bool) {
 	sub := make([]*record, 0, len(recs))
 	for i := range d.o.backends {
 		bit := uint64(1) << i
@@ -95,15 +109,10 @@ func (d *drain) fanOut(recs []*record) (progress bool) {
 				sub = append(sub, r)
 			}
 		}
-		if len(sub) == 0 {
+		if len(sub) == 0 || d.skip(i, sub) {
 			continue
 		}
-		if !d.available(i) {
-			for _, r := range sub {
-				d.passOver(i, r)
-			}
-			continue
-		}
+		attempted = true
 		bt := d.writeTo(i, sub)
 		for j, r := range bt.recs {
 			switch err := bt.errs[j]; {
@@ -117,7 +126,7 @@ func (d *drain) fanOut(recs []*record) (progress bool) {
 			}
 		}
 	}
-	return progress
+	return attempted, progress
 }
 
 // held marks r as held by a backend, counting it written the first time.
@@ -129,14 +138,24 @@ func (d *drain) held(r *record) {
 }
 
 // writeTo writes recs to backend i and returns the batch with its per-entry
-// results, which it also records on each failed entry.
+// results, which it also records on each failed entry. It counts one
+// attempt for each entry, once per delivery.
 func (d *drain) writeTo(i int, recs []*record) *batch {
 	bt := &d.bt
 	bt.recs = recs
 	bt.lines = bt.lines[:0]
+	retried := 0
 	for _, r := range recs {
 		bt.lines = append(bt.lines, r.line)
+		if r.round != d.round {
+			r.round = d.round
+			r.tries++
+			if r.tries > 1 {
+				retried++
+			}
+		}
 	}
+	d.o.drained.retried.Add(uint64(retried))
 	bt.errs = slices.Grow(bt.errs[:0], len(recs))[:len(recs)]
 	clear(bt.errs)
 	b := &d.o.backends[i]

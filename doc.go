@@ -53,7 +53,7 @@
 //     is lost with reason "shutdown".
 //   - A backend that fails a whole batch is passed over for a cool-down
 //     that follows the retry backoff, so a dead broker's timeout is not paid
-//     on every batch; Flush and Close try every backend regardless.
+//     on every batch; Flush and Close respect the cool-down too.
 //   - Flush returns nil only once everything accepted before it is durable:
 //     fsynced to the file (and its folder after a rotation), acknowledged by
 //     the broker, answered 2xx by the server, or replied to by Redis.

@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -13,7 +12,8 @@ import (
 type record struct {
 	entry Entry
 	seq   uint64 // order of arrival, from 1
-	tries int    // write attempts so far
+	tries int    // write attempts so far: backends passed over do not count
+	round uint64 // the last delivery in which tries counted
 	held  bool   // some backend holds it: counted in Written
 	need  uint64 // fan-out: bit i set while backend i still lacks it
 	// oversize stays true while every failure of the last attempt was
@@ -21,15 +21,25 @@ type record struct {
 	oversize bool
 	lastErr  error
 	line     []byte // the envelope, valid during one delivery
+	// httpKey is the Idempotency-Key of the HTTP body that last failed r
+	// in a way the receiver may have seen; r is sent again under it.
+	httpKey string
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
 type drain struct {
-	o        *Orchestrator
-	ctx      context.Context // for backend writes; Close's ctx at shutdown
+	o *Orchestrator
+	// ctx is what backend writes run under: the drain's own (o.base), or
+	// while a Flush or Close waits, one that ends when that caller gives up.
+	ctx      context.Context
 	log      *slog.Logger
+	warn     *warner
 	ids      *idSource
 	received uint64
+	taken    int    // entries taken off the queue whose room is not given back
+	round    uint64 // deliveries so far
+	allNeed  uint64 // fan-out: the need of a new entry, one bit per backend
+	lost     int    // entries lost since a Flush last reported losses
 
 	pending    []record // the batch being filled
 	batchTimer *time.Timer
@@ -41,9 +51,8 @@ type drain struct {
 	retryOn    bool
 	backoff    time.Duration
 
-	dirty   []bool   // backend i was written since its last sync
-	health  []health // backend i's cool-down after failures
-	probing bool     // Flush or Close: try backends in their cool-down too
+	dirty  []bool   // backend i was written since its last sync
+	health []health // backend i's cool-down after failures
 
 	// scratch reused across deliveries
 	arena   []byte
@@ -56,14 +65,18 @@ func (o *Orchestrator) run() {
 	defer close(o.done)
 	d := &drain{
 		o:          o,
-		ctx:        context.Background(),
+		ctx:        o.base,
 		log:        o.cfg.logger(),
+		warn:       newWarner(o.cfg.logger(), o.cfg.clock()),
 		ids:        newIDSource(),
 		pending:    make([]record, 0, o.batchSize),
 		batchTimer: time.NewTimer(time.Hour),
 		retryTimer: time.NewTimer(time.Hour),
 		dirty:      make([]bool, len(o.backends)),
 		health:     make([]health, len(o.backends)),
+	}
+	if o.cfg.mode() == ModeFanOut {
+		d.allNeed = uint64(1)<<len(o.backends) - 1
 	}
 	d.batchTimer.Stop()
 	d.retryTimer.Stop()
@@ -85,12 +98,23 @@ func (o *Orchestrator) run() {
 		case <-d.retryTimer.C:
 			d.retryOn = false
 			d.retryRound()
-		case reply := <-o.flushReq:
-			reply <- d.flush()
+		case req := <-o.flushReq:
+			req.reply <- d.flush(req.ctx)
 		case ctx := <-o.stop:
 			o.closeErr = d.shutdown(ctx)
 			return
 		}
+		d.release()
+	}
+}
+
+// release gives back the room of the entries that left memory since the
+// last call: written where they are needed, lost, or given up.
+func (d *drain) release() {
+	held := len(d.pending) + len(d.retry)
+	if freed := d.taken - held; freed > 0 {
+		d.taken = held
+		d.o.giveRoom(freed)
 	}
 }
 
@@ -101,10 +125,14 @@ func (d *drain) backpressure() bool { return d.unheld > 0 }
 // add takes one entry off the queue into the pending batch.
 func (d *drain) add(e Entry) {
 	d.received++
+	d.taken++
+	if held := int64(d.taken + len(d.o.queue)); held > d.o.peakHeld.Load() {
+		d.o.peakHeld.Store(held)
+	}
 	if e.ID == "" {
 		e.ID = d.ids.next(e.Timestamp)
 	}
-	d.pending = append(d.pending, record{entry: e, seq: d.received})
+	d.pending = append(d.pending, record{entry: e, seq: d.received, need: d.allNeed})
 }
 
 // takeQueued moves up to n queued entries into the pending batch without
@@ -193,15 +221,23 @@ func (d *drain) settleRetries() {
 		}
 	}
 	if len(d.retry) > 0 && !d.retryOn {
-		d.retryTimer.Reset(d.jittered())
-		d.retryOn = true
+		d.armRetry()
 	}
 }
 
-// capCatchUp bounds the fan-out catch-up list to the queue capacity: the
-// oldest entries that some backend already holds are given up first.
+// armRetry starts the retry timer: the jittered backoff, or longer when
+// every backend is in its cool-down until later, since a round before that
+// could try nothing.
+func (d *drain) armRetry() {
+	d.retryTimer.Reset(max(d.jittered(), d.untilAvailable()))
+	d.retryOn = true
+}
+
+// capCatchUp bounds the fan-out catch-up list to half the queue capacity,
+// so that a mirror's outage leaves room for new entries: the oldest
+// entries that some backend already holds are given up first.
 func (d *drain) capCatchUp() {
-	excess := len(d.retry) - cap(d.o.queue)
+	excess := len(d.retry) - max(cap(d.o.queue)/2, 1)
 	if excess <= 0 {
 		return
 	}
@@ -225,17 +261,18 @@ func (d *drain) miss(r *record) {
 			d.o.backendCounters[i].missed.Add(1)
 		}
 	}
-	d.log.Warn("dlq: fan-out backend gave up on entry", "id", r.entry.ID, "error", r.lastErr)
+	d.warn.logf("missed", slog.LevelWarn, "dlq: fan-out backend gave up on entry", "id", r.entry.ID, "error", r.lastErr)
 	r.need = 0
 }
 
 // lose counts r as lost and tells the OnLoss hook.
-func (d *drain) lose(r *record, reason string, counter interface{ Add(uint64) uint64 }) {
+func (d *drain) lose(r *record, reason LossReason, counter interface{ Add(uint64) uint64 }) {
 	counter.Add(1)
+	d.lost++
 	err := fmt.Errorf("dlq: entry %s lost (%s) after %d attempts: %w", r.entry.ID, reason, r.tries, r.lastErr)
-	d.log.Error("dlq: entry lost", "id", r.entry.ID, "reason", reason, "attempts", r.tries, "error", r.lastErr)
+	d.warn.logf("lost "+string(reason), slog.LevelError, "dlq: entry lost", "id", r.entry.ID, "reason", string(reason), "attempts", r.tries, "error", r.lastErr)
 	if d.o.cfg.OnLoss != nil {
-		d.o.cfg.OnLoss(r.entry, err)
+		d.o.cfg.OnLoss(r.entry, reason, err)
 	}
 	r.held, r.need = true, 0 // nothing more to do with it
 }
@@ -258,14 +295,19 @@ func (d *drain) retryRound() {
 			}
 		}
 	}
-	d.o.drained.retried.Add(uint64(len(round)))
-	progress := d.deliver(round)
-	if progress {
+	attempted, progress := d.deliver(round)
+	switch {
+	case progress:
 		d.backoff = 0
-	} else {
-		d.backoff = min(max(2*d.backoff, d.o.cfg.Retry.initialBackoff()), d.o.cfg.Retry.maxBackoff())
+	case attempted:
+		d.backOff()
 	}
 	d.settleRetries()
+}
+
+// backOff doubles the retry backoff within its bounds.
+func (d *drain) backOff() {
+	d.backoff = min(max(2*d.backoff, d.o.cfg.Retry.initialBackoff()), d.o.cfg.Retry.maxBackoff())
 }
 
 // maxRoundBatches bounds a retry round, in batches.
@@ -295,117 +337,12 @@ func (d *drain) jittered() time.Duration {
 	return b/2 + rand.N(b/2+1)
 }
 
-// flush is the barrier behind Orchestrator.Flush.
-func (d *drain) flush() error {
-	d.probing = true
-	defer func() { d.probing = false }()
-	// Everything Sent before the Flush call is in the queue now, or already
-	// taken off it.
-	for n := len(d.o.queue); n > 0; n-- {
-		d.add(<-d.o.queue)
-		if len(d.pending) >= d.o.batchSize {
-			d.writePending()
-		}
-	}
-	d.writePending()
-	barrier := d.received
-	if len(d.retry) > 0 {
-		d.retryRound()
-	}
-	var unwritten []error
-	count := 0
-	for _, r := range d.retry {
-		if !r.held && r.seq <= barrier {
-			count++
-			if len(unwritten) < 3 {
-				unwritten = append(unwritten, r.lastErr)
-			}
-		}
-	}
-	syncErr := d.syncAll(d.ctx)
-	if count > 0 {
-		return fmt.Errorf("%w: %d entries, retrying: %w", ErrNotWritten, count, errors.Join(append(unwritten, syncErr)...))
-	}
-	return syncErr
-}
-
-// syncAll makes every backend written since its last sync durable.
-func (d *drain) syncAll(ctx context.Context) error {
-	var errs []error
-	for i := range d.o.backends {
-		if !d.dirty[i] {
-			continue
-		}
-		b := &d.o.backends[i]
-		if err := b.sync(ctx); err != nil {
-			err = &BackendError{Kind: b.kind, Err: fmt.Errorf("sync: %w", err)}
-			d.backendFailed(i, err, 0)
-			errs = append(errs, err)
-			continue
-		}
-		d.dirty[i] = false
-	}
-	return errors.Join(errs...)
-}
-
-// shutdown drains the queue, retries until ctx ends, syncs and closes the
-// backends, and accounts for what is left.
-func (d *drain) shutdown(ctx context.Context) error {
-	d.ctx = ctx
-	d.probing = true
-	for {
-		d.takeQueued(d.o.batchSize - len(d.pending))
-		if len(d.pending) == 0 {
-			break
-		}
-		d.writePending()
-	}
-	for len(d.retry) > 0 && ctx.Err() == nil {
-		select {
-		case <-d.retryTimer.C:
-			d.retryOn = false
-			d.retryRound()
-		case <-ctx.Done():
-		}
-	}
-	var errs []error
-	if err := d.syncAll(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	lost, missed := 0, 0
-	for _, r := range d.retry {
-		if r.held {
-			missed++
-			d.miss(r)
-			continue
-		}
-		lost++
-		if r.lastErr == nil {
-			r.lastErr = ctx.Err()
-		}
-		d.lose(r, ReasonShutdown, &d.o.drained.shutdown)
-	}
-	d.retry = nil
-	if lost > 0 {
-		errs = append(errs, fmt.Errorf("dlq: close: %d entries lost: %w", lost, ctx.Err()))
-	}
-	if missed > 0 {
-		errs = append(errs, fmt.Errorf("dlq: close: %d entries missing from some fan-out backend: %w", missed, ctx.Err()))
-	}
-	for i := range d.o.backends {
-		if err := d.o.backends[i].close(); err != nil {
-			errs = append(errs, &BackendError{Kind: d.o.backends[i].kind, Err: fmt.Errorf("close: %w", err)})
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // backendFailed records a backend failure concerning n entries.
 func (d *drain) backendFailed(i int, err error, n int) {
 	c := &d.o.backendCounters[i]
 	c.errors.Add(uint64(n))
 	c.setError(err)
-	d.log.Warn("dlq: backend failed", "backend", d.o.backends[i].kind.String(), "entries", n, "error", err)
+	d.warn.logf("failed "+d.o.backends[i].kind.String(), slog.LevelWarn, "dlq: backend failed", "backend", d.o.backends[i].kind.String(), "entries", n, "error", err)
 	if d.o.cfg.OnError != nil {
 		d.o.cfg.OnError(err)
 	}

@@ -80,22 +80,73 @@ func appendSource(dst []byte, s *Source) []byte {
 
 // appendMetadata writes the pairs sorted by key, so equal entries encode to
 // equal bytes. Metadata is rare and off the hot path; sorting allocates.
+//
+// A key that is not valid UTF-8 is written with U+FFFD for each invalid
+// byte, so two keys can come out the same ("\xff" and "\xfe"). No pair is
+// dropped and no JSON key repeats: in byte order of the original keys, a
+// key whose written form is taken gets " (2)", " (3)", ... appended, the
+// first free one.
 func appendMetadata(dst []byte, m map[string]string) []byte {
 	keys := make([]string, 0, len(m))
+	sanitized := false
 	for k := range m {
 		keys = append(keys, k)
+		sanitized = sanitized || !utf8.ValidString(k)
 	}
 	slices.Sort(keys)
+	var names map[string]string // original key -> name written, when one was sanitized
+	if sanitized {
+		names = metadataNames(keys)
+	}
 	dst = append(dst, `,"metadata":{`...)
 	for i, k := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		if name, ok := names[k]; ok {
+			dst = appendString(dst, name)
+		} else {
+			dst = appendString(dst, k)
+		}
 		dst = append(dst, ':')
 		dst = appendString(dst, m[k])
 	}
 	return append(dst, '}')
+}
+
+// metadataNames gives each of the sorted keys a distinct name, valid
+// UTF-8: the key with each invalid byte replaced by U+FFFD, and a suffix
+// when that name is taken.
+func metadataNames(keys []string) map[string]string {
+	taken := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if utf8.ValidString(k) {
+			taken[k] = true
+		}
+	}
+	names := map[string]string{}
+	for _, k := range keys {
+		if utf8.ValidString(k) {
+			continue
+		}
+		var b []byte
+		for i := 0; i < len(k); {
+			r, size := utf8.DecodeRuneInString(k[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, "\ufffd"...)
+			} else {
+				b = append(b, k[i:i+size]...)
+			}
+			i += size
+		}
+		name := string(b)
+		for n := 2; taken[name]; n++ {
+			name = fmt.Sprintf("%s (%d)", b, n)
+		}
+		taken[name] = true
+		names[k] = name
+	}
+	return names
 }
 
 const hexDigits = "0123456789abcdef"

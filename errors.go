@@ -26,14 +26,19 @@ var (
 	// larger than that backend can ever take. An entry every backend refuses
 	// as oversize is lost with reason "oversize" instead of retried.
 	ErrOversize = errors.New("dlq: entry too large")
-	// ErrNotWritten is returned by Flush and Close when entries accepted
-	// before the call could not be written to any backend yet. It wraps the
-	// backends' last errors.
+	// ErrNotWritten is matched by Flush's error when its context ended (or
+	// Close began) before every entry accepted before the call was durable.
+	// The error also matches the context's error and wraps the backends'
+	// last errors; the entries stay with the drain, which goes on retrying.
 	ErrNotWritten = errors.New("dlq: entries not yet written")
 	// ErrLocked is wrapped by the error New returns when another
 	// Orchestrator, in this process or another, holds the file backend's
 	// folder. The error names the holder's pid.
 	ErrLocked = errors.New("dlq: file folder locked by another writer")
+	// ErrLost is matched by Flush's error when entries were lost since the
+	// previous Flush (Retry.MaxAttempts spent, too large for every backend);
+	// the message gives the count and Stats.LostBy the reasons.
+	ErrLost = errors.New("dlq: entries lost")
 )
 
 // BackendError is a failure of one backend on one batch (or one entry). It

@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -24,13 +23,25 @@ type health struct {
 }
 
 // available reports whether backend i may be tried now. Flush and Close
-// try every backend: they are the caller asking for the best attempt.
+// respect the cool-down too: trying a backend that hangs on every batch
+// would make every batch pay the hang.
 func (d *drain) available(i int) bool {
-	if d.probing {
-		return true
-	}
 	h := &d.health[i]
 	return h.until.IsZero() || !time.Now().Before(h.until)
+}
+
+// untilAvailable returns how long until some backend is out of its
+// cool-down: 0 when one is now.
+func (d *drain) untilAvailable() time.Duration {
+	now := time.Now()
+	soonest := time.Duration(-1)
+	for i := range d.health {
+		wait := max(d.health[i].until.Sub(now), 0)
+		if soonest < 0 || wait < soonest {
+			soonest = wait
+		}
+	}
+	return max(soonest, 0)
 }
 
 // noteResult updates backend i's health after a write of which written
@@ -47,11 +58,11 @@ func (d *drain) noteResult(i, written, unavailable int) {
 	}
 }
 
-// passOver records on r that backend i was skipped.
-func (d *drain) passOver(i int, r *record) {
+// passOver records on r that backend i was skipped, and why. It is no
+// attempt: r.tries stays as it was.
+func (d *drain) passOver(i int, r *record, why error) {
 	r.oversize = false // a skipped backend might have taken it
 	if r.lastErr == nil {
-		r.lastErr = &BackendError{Kind: d.o.backends[i].kind, Entries: 1,
-			Err: fmt.Errorf("%w (until %s)", errCoolingDown, d.health[i].until.Format(time.RFC3339Nano))}
+		r.lastErr = &BackendError{Kind: d.o.backends[i].kind, Entries: 1, Err: why}
 	}
 }

@@ -27,6 +27,9 @@ const (
 	httpFirstBackoff = 100 * time.Millisecond
 	httpMaxBackoff   = 5 * time.Second
 	maxDrainedBody   = 64 << 10 // read at most this much of a response to reuse the connection
+	// maxRetryAfter caps a Retry-After value, so that a huge one cannot
+	// overflow time.Duration into a short wait.
+	maxRetryAfter = 24 * time.Hour
 )
 
 // httpBackend POSTs batches as NDJSON bodies.
@@ -97,79 +100,113 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 	}, nil
 }
 
-// write splits the batch into bodies of at most maxBody bytes and POSTs
-// each; a failed body fails its entries only.
+// write POSTs the batch as NDJSON bodies of at most maxBody bytes; a failed
+// body fails its entries only. Entries a body already carried that failed
+// in a way the receiver may have seen (5xx, 429, a timeout, a lost
+// connection) are sent again as that same body, under that body's key;
+// only the other entries are grouped into new bodies.
 func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 	var firstErr error
-	from := 0
-	h.body.Reset()
-	flush := func(to int) {
-		if h.body.Len() == 0 {
+	body := make([]int, 0, len(bt.lines)) // the entries of the body being built
+	send := func(key string) {
+		if len(body) == 0 {
 			return
 		}
-		if err := h.post(ctx, bt, from, to); err != nil {
-			for i := from; i < to; i++ {
-				if bt.errs[i] == nil {
-					bt.errs[i] = err
-				}
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
+		if err := h.post(ctx, bt, body, key); err != nil && firstErr == nil {
+			firstErr = err
 		}
-		h.body.Reset()
+		body = body[:0]
 	}
+	var again map[string][]int // key -> the entries that failed under it
+	var keys []string          // again's keys in batch order
+	size := 0
 	for i, line := range bt.lines {
 		n := len(line) + 1
 		if n > h.maxBody {
 			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds http.max_body_bytes %d", ErrOversize, n, h.maxBody)
 			continue
 		}
-		if h.body.Len()+n > h.maxBody {
-			flush(i)
-			from = i
+		if key := bt.recs[i].httpKey; key != "" {
+			if again == nil {
+				again = map[string][]int{}
+			}
+			if _, ok := again[key]; !ok {
+				keys = append(keys, key)
+			}
+			again[key] = append(again[key], i)
+			continue
 		}
-		h.body.Write(line)
-		h.body.WriteByte('\n')
+		if size+n > h.maxBody {
+			send("")
+			size = 0
+		}
+		body = append(body, i)
+		size += n
 	}
-	flush(len(bt.lines))
+	send("")
+	for _, key := range keys {
+		body = append(body[:0], again[key]...)
+		send(key)
+	}
 	if h.body.Cap() > maxKeptArena {
 		h.body = bytes.Buffer{}
 	}
 	return firstErr
 }
 
-// idempotencyKey is the same for the same entries in the same body, so a
-// receiver can de-duplicate a retried request, from this backend's own
-// retries or from the drain's.
-func idempotencyKey(bt *batch, from, to int) string {
+// idempotencyKey is the key of a new body: a digest of its entries' ids.
+// Entries that fail a body in a way the receiver may have seen keep that
+// key (record.httpKey) and are sent again in that body under it, both by
+// this backend's own retries and by the drain's: an entry that reaches the
+// receiver twice carries the same key both times.
+func idempotencyKey(bt *batch, body []int) string {
 	sum := sha256.New()
-	for i := from; i < to; i++ {
-		if bt.errs[i] == nil {
-			sum.Write([]byte(bt.recs[i].entry.ID))
-			sum.Write([]byte{0})
-		}
+	for _, i := range body {
+		sum.Write([]byte(bt.recs[i].entry.ID))
+		sum.Write([]byte{0})
 	}
 	return hex.EncodeToString(sum.Sum(nil)[:16])
 }
 
-// post sends the body holding entries [from, to) of bt, retrying 429, 503,
-// other 5xx and connection errors up to maxRetries times.
-func (h *httpBackend) post(ctx context.Context, bt *batch, from, to int) error {
-	body, encoding, err := h.encodedBody()
-	if err != nil {
-		return err
+// post sends the entries body of bt under key (a new key when empty),
+// retrying 429, 503, other 5xx and connection errors up to maxRetries
+// times, and records the outcome on each entry.
+func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key string) error {
+	if key == "" {
+		key = idempotencyKey(bt, body)
 	}
-	key := idempotencyKey(bt, from, to)
-	entries := 0
-	for i := from; i < to; i++ {
-		if bt.errs[i] == nil {
-			entries++
+	err := h.postBody(ctx, bt, body, key)
+	var permanent *permanentError
+	for _, i := range body {
+		switch {
+		case err == nil:
+			bt.recs[i].httpKey = ""
+		case errors.As(err, &permanent):
+			// The receiver refused it: the next body may group it anew.
+			bt.recs[i].httpKey = ""
+			bt.errs[i] = err
+		default:
+			bt.recs[i].httpKey = key
+			bt.errs[i] = err
 		}
+	}
+	return err
+}
+
+// postBody builds the body and POSTs it.
+func (h *httpBackend) postBody(ctx context.Context, bt *batch, body []int, key string) error {
+	h.body.Reset()
+	for _, i := range body {
+		h.body.Write(bt.lines[i])
+		h.body.WriteByte('\n')
+	}
+	payload, encoding, err := h.encodedBody()
+	if err != nil {
+		return &permanentError{err}
 	}
 	backoff := httpFirstBackoff
 	for attempt := 0; ; attempt++ {
-		wait, err := h.attempt(ctx, body, encoding, key, entries)
+		wait, err := h.attempt(ctx, payload, encoding, key, len(body))
 		if err == nil {
 			return nil
 		}
@@ -258,7 +295,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter // any wait this long is past the timeout
+		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -71,11 +71,11 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 	writeTimeout := ms(orDefault(kc.WriteTimeoutMS, defaultKafkaWriteTimeoutMS))
 	return &kafkaBackend{
 		writer: &kafka.Writer{
-			Addr:                   kafka.TCP(kc.Brokers...),
-			Balancer:               &kafka.Hash{}, // one destination keeps its order in one partition
-			MaxAttempts:            3,
-			WriteBackoffMin:        10 * time.Millisecond,
-			WriteBackoffMax:        200 * time.Millisecond,
+			Addr:     kafka.TCP(kc.Brokers...),
+			Balancer: &kafka.Hash{}, // one destination keeps its order in one partition
+			// The drain retries; kafka-go's own attempts would stack on top
+			// of it and duplicate what a broker applied but did not answer.
+			MaxAttempts:            1,
 			BatchSize:              cfg.batchSize(), // one drain batch goes out at once
 			BatchBytes:             kafkaMaxMessageBytes,
 			BatchTimeout:           time.Millisecond,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +68,7 @@ func orDefault(v, def int) int {
 // with Close.
 type Orchestrator struct {
 	admission admissionCounters
+	roomFreed waiters // SendContext calls waiting for room
 	queue     chan Entry
 	service   string
 	clock     func() time.Time
@@ -78,12 +80,24 @@ type Orchestrator struct {
 	backendCounters []backendCounters
 	drained         drainCounters
 
+	// base is the drain's own context; cancelBase ends it, and with it any
+	// write in flight, when Close's context ends.
+	base       context.Context
+	cancelBase context.CancelFunc
+	peakHeld   atomic.Int64 // the most entries held in memory, as the drain saw it
+
 	closing   chan struct{}        // closed when Close begins
-	flushReq  chan chan error      // Flush asks the drain for a barrier
+	flushReq  chan flushRequest    // Flush asks the drain for a barrier
 	stop      chan context.Context // Close hands the drain its deadline
 	done      chan struct{}        // closed when the drain has returned
 	closeOnce sync.Once
 	closeErr  error // set by the drain before done closes
+}
+
+// flushRequest is one Flush call waiting for the drain.
+type flushRequest struct {
+	ctx   context.Context
+	reply chan error
 }
 
 // New validates cfg, builds its backends and starts the drain goroutine.
@@ -115,7 +129,8 @@ func New(cfg Config) (*Orchestrator, error) {
 // newOrchestrator builds an Orchestrator around backends without starting
 // its drain.
 func newOrchestrator(cfg Config, backends []Backend) *Orchestrator {
-	return &Orchestrator{
+	base, cancelBase := context.WithCancel(context.Background())
+	o := &Orchestrator{
 		queue:           make(chan Entry, cfg.queueCapacity()),
 		service:         cfg.Service,
 		clock:           cfg.clock(),
@@ -124,12 +139,20 @@ func newOrchestrator(cfg Config, backends []Backend) *Orchestrator {
 		batchSize:       cfg.batchSize(),
 		backends:        backends,
 		backendCounters: make([]backendCounters, len(backends)),
+		base:            base,
+		cancelBase:      cancelBase,
 		closing:         make(chan struct{}),
-		flushReq:        make(chan chan error),
+		flushReq:        make(chan flushRequest),
 		stop:            make(chan context.Context),
 		done:            make(chan struct{}),
 	}
+	o.admission.room.Store(int64(o.heldLimit()))
+	return o
 }
+
+// heldLimit is the most entries the Orchestrator holds in memory at once:
+// queued, batched, waiting for a retry or for a fan-out catch-up.
+func (o *Orchestrator) heldLimit() int { return cap(o.queue) + o.batchSize }
 
 // Send hands e to the DLQ without blocking and without I/O. It fills a zero
 // Timestamp from the clock and an empty Service from Config.Service. It
@@ -140,14 +163,17 @@ func (o *Orchestrator) Send(e Entry) error {
 	if refusal, ok := o.enter(&e); !ok {
 		return refusal
 	}
-	select {
-	case o.queue <- e:
-		o.admission.accepted.Add(1)
-		return nil
-	default:
-		o.admission.queueFull.Add(1)
-		return ErrQueueFull
+	if o.admission.takeRoom() {
+		select {
+		case o.queue <- e:
+			o.admission.accepted.Add(1)
+			return nil
+		default:
+			o.giveRoom(1)
+		}
 	}
+	o.admission.queueFull.Add(1)
+	return ErrQueueFull
 }
 
 // enter admits one Send or SendContext and fills e's defaults. It reports
@@ -174,6 +200,9 @@ func (o *Orchestrator) SendContext(ctx context.Context, e Entry) error {
 	if refusal, ok := o.enter(&e); !ok {
 		return refusal
 	}
+	if err := o.waitRoom(ctx); err != nil {
+		return err
+	}
 	select {
 	case o.queue <- e:
 		o.admission.accepted.Add(1)
@@ -185,12 +214,47 @@ func (o *Orchestrator) SendContext(ctx context.Context, e Entry) error {
 		o.admission.accepted.Add(1)
 		return nil
 	case <-ctx.Done():
+		o.giveRoom(1)
 		o.admission.canceled.Add(1)
 		return ctx.Err()
 	case <-o.closing:
+		o.giveRoom(1)
 		o.admission.closedWaiting.Add(1)
 		return ErrClosed
 	}
+}
+
+// waitRoom takes one unit of room for a SendContext, waiting until the
+// drain frees some, ctx ends (counted canceled) or Close begins (counted
+// closedWaiting).
+func (o *Orchestrator) waitRoom(ctx context.Context) error {
+	for !o.admission.takeRoom() {
+		wake := o.roomFreed.wait()
+		if o.admission.takeRoom() {
+			o.roomFreed.leave()
+			return nil
+		}
+		select {
+		case <-wake:
+			o.roomFreed.leave()
+		case <-ctx.Done():
+			o.roomFreed.leave()
+			o.admission.canceled.Add(1)
+			return ctx.Err()
+		case <-o.closing:
+			o.roomFreed.leave()
+			o.admission.closedWaiting.Add(1)
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// giveRoom returns n units of room and wakes SendContext calls waiting
+// for it.
+func (o *Orchestrator) giveRoom(n int) {
+	o.admission.room.Add(int64(n))
+	o.roomFreed.wake()
 }
 
 func (o *Orchestrator) fill(e *Entry) {
@@ -204,36 +268,46 @@ func (o *Orchestrator) fill(e *Entry) {
 
 // Flush is a barrier: it returns nil once every entry accepted before the
 // call is durable in at least one backend (fsynced to the file, acknowledged
-// by the broker or server). When entries could not be written it returns an
-// error wrapping ErrNotWritten and the backends' errors; they stay queued for
-// retry, and a later Flush may succeed. If ctx ends first Flush returns its
-// error, and the entries are neither known durable nor abandoned: the drain
-// goes on with them. After Close, Flush returns ErrClosed.
+// by the broker, answered 2xx by the server, replied to by Redis). Until
+// then it waits while the drain retries them with the usual backoff,
+// backends in their cool-down included only once it is over.
+//
+// When ctx ends first, Flush returns an error matching both ErrNotWritten
+// and ctx's error: the entries are neither known durable nor abandoned, and
+// the drain goes on with them in its normal rhythm. Writes in flight on the
+// caller's behalf are cancelled with ctx.
+//
+// When any entry was lost since the previous Flush returned (Retry.MaxAttempts
+// spent, too large for every backend), Flush returns an error matching
+// ErrLost that gives the count, even if everything else is durable: a
+// caller that commits upstream offsets only on nil never commits past a
+// lost entry. After Close has begun, Flush returns ErrClosed.
 func (o *Orchestrator) Flush(ctx context.Context) error {
 	if o.admission.state.Load()&closedBit != 0 {
 		return ErrClosed
 	}
-	reply := make(chan error, 1)
+	req := flushRequest{ctx: ctx, reply: make(chan error, 1)}
 	select {
-	case o.flushReq <- reply:
+	case o.flushReq <- req:
 	case <-ctx.Done():
-		return ctx.Err()
-	case <-o.done:
+		return fmt.Errorf("dlq: flush: %w: %w", ErrNotWritten, ctx.Err())
+	case <-o.closing:
 		return ErrClosed
 	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// The drain has the request: it answers as soon as ctx ends, having
+	// cancelled the write in flight, and its answer says what is missing.
+	return <-req.reply
 }
 
 // Close stops admission, drains the queue, retries what failed until ctx
 // ends, flushes and closes the backends, and stops the drain goroutine.
 // Entries still unwritten when ctx ends are counted as lost (reason
-// "shutdown") and the error says how many. Close is idempotent: later calls
-// wait for the first to finish and return its result.
+// "shutdown") and the error says how many. Close returns by ctx's deadline
+// plus the time to close the backends, whatever a backend does: the write
+// in flight when ctx ends is cancelled, and no write starts after it. A
+// Flush waiting when Close begins returns an error matching ErrClosed.
+// Close is idempotent: later calls wait for the first to finish and return
+// its result.
 func (o *Orchestrator) Close(ctx context.Context) error {
 	o.closeOnce.Do(func() {
 		begun := o.admission.state.Or(closedBit) &^ closedBit
@@ -243,7 +317,13 @@ func (o *Orchestrator) Close(ctx context.Context) error {
 		for o.admission.settled() < begun {
 			runtime.Gosched()
 		}
+		// When ctx ends, so does whatever the drain is writing, even a
+		// write it began on its own before Close.
+		stop := context.AfterFunc(ctx, o.cancelBase)
+		defer stop()
 		o.stop <- ctx
+		<-o.done
+		o.cancelBase()
 	})
 	<-o.done
 	return o.closeErr

@@ -21,6 +21,7 @@ const destinationPlaceholder = "{destination}"
 // redisBackend writes each batch as one pipeline of XADDs.
 type redisBackend struct {
 	client       *redis.Client
+	conns        *cuttableConns
 	stream       string
 	commonStream string
 	perDest      bool
@@ -42,9 +43,13 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.DialTimeout = ms(orDefault(rc.DialTimeoutMS, defaultRedisDialTimeoutMS))
 	opts.ReadTimeout = ms(orDefault(rc.TimeoutMS, defaultRedisTimeoutMS))
 	opts.WriteTimeout = opts.ReadTimeout
-	opts.MaxRetries = -1 // the drain retries; a blind resend could add an entry twice
+	opts.MaxRetries = -1   // the drain retries; a blind resend could add an entry twice
+	opts.DialerRetries = 1 // a refused connection costs one dial per batch, not five
+	opts.PoolSize = 1      // only the drain uses the client, one command or pipeline at a time
 	opts.DisableIdentity = true
 	opts.ContextTimeoutEnabled = true
+	conns := &cuttableConns{}
+	opts.Dialer = conns.dialer(redis.NewDialer(opts))
 	stream := rc.Stream
 	if stream == "" {
 		stream = defaultRedisStream
@@ -55,6 +60,7 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	}
 	return &redisBackend{
 		client:       redis.NewClient(opts),
+		conns:        conns,
 		stream:       stream,
 		commonStream: common,
 		perDest:      strings.Contains(stream, destinationPlaceholder),
@@ -76,6 +82,7 @@ func (r *redisBackend) streamFor(dest string) string {
 }
 
 func (r *redisBackend) write(ctx context.Context, bt *batch) error {
+	defer context.AfterFunc(ctx, r.conns.cut)()
 	pipe := r.client.Pipeline()
 	if cap(r.args) < len(bt.recs) {
 		r.args = make([]redis.XAddArgs, len(bt.recs))
@@ -121,6 +128,7 @@ func (r *redisBackend) sync(ctx context.Context) error {
 	if r.waitReplicas <= 0 {
 		return nil
 	}
+	defer context.AfterFunc(ctx, r.conns.cut)()
 	n, err := r.client.Wait(ctx, r.waitReplicas, r.waitTimeout).Result()
 	if err != nil {
 		return fmt.Errorf("WAIT %d: %w", r.waitReplicas, err)

@@ -222,8 +222,11 @@ func TestRedisReplicaReadonlyFallsToFileAndWaitReplicas(t *testing.T) {
 			Redis: RedisConfig{URL: "redis://" + primary.Addr, WaitReplicas: 2, WaitTimeoutMS: 50}})
 		require.NoError(t, err)
 		sendAll(t, o, payloads(2, "w2"))
-		err = o.Flush(context.Background())
-		require.Error(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err = o.Flush(ctx) // retries the WAIT until ctx ends
+		require.ErrorIs(t, err, ErrNotWritten)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.ErrorContains(t, err, "only 1 replicas acknowledged")
 		_ = o.Close(context.Background())
 	})

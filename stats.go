@@ -4,8 +4,7 @@ import (
 	"sync/atomic"
 )
 
-// The reasons an entry is refused at admission (Stats.DroppedBy) or lost
-// after it was accepted (Stats.LostBy).
+// The reasons an entry is refused at admission (Stats.DroppedBy).
 const (
 	// ReasonQueueFull: Send found the queue full.
 	ReasonQueueFull = "queue_full"
@@ -15,13 +14,21 @@ const (
 	ReasonDisabled = "disabled"
 	// ReasonCanceled: SendContext's context ended before there was room.
 	ReasonCanceled = "canceled"
+)
+
+// LossReason says why an accepted entry was lost. It keys Stats.LostBy and
+// is handed to Config.OnLoss, so a program can switch on it.
+type LossReason string
+
+// The reasons an accepted entry is lost.
+const (
 	// ReasonAllFailed: every backend failed the entry for
 	// Retry.MaxAttempts attempts.
-	ReasonAllFailed = "all_failed"
+	ReasonAllFailed LossReason = "all_failed"
 	// ReasonOversize: every backend refused the entry as too large.
-	ReasonOversize = "oversize"
+	ReasonOversize LossReason = "oversize"
 	// ReasonShutdown: Close's context ended before the entry was written.
-	ReasonShutdown = "shutdown"
+	ReasonShutdown LossReason = "shutdown"
 )
 
 // Stats is a snapshot of an Orchestrator's counters. Counters are
@@ -42,6 +49,10 @@ type Stats struct {
 	Lost uint64
 	// Pending is how many accepted entries are neither written nor lost yet.
 	Pending int
+	// Held is how many entries are in memory now: queued, batched, waiting
+	// for a retry or for a fan-out catch-up. It never exceeds
+	// QueueCapacity + BatchSize.
+	Held int
 	// QueueDepth is how many entries wait in the queue now.
 	QueueDepth int
 	// QueueCapacity is the configured queue capacity.
@@ -53,7 +64,7 @@ type Stats struct {
 	DroppedBy map[string]uint64
 	// LostBy counts losses by reason (ReasonAllFailed, ReasonOversize,
 	// ReasonShutdown); reasons never seen are absent.
-	LostBy map[string]uint64
+	LostBy map[LossReason]uint64
 	// Backends holds one entry per backend, in cascade order.
 	Backends []BackendStats
 }
@@ -79,7 +90,8 @@ type BackendStats struct {
 type admissionCounters struct {
 	state    atomic.Uint64 // closedBit | number of Sends begun before Close
 	accepted atomic.Uint64
-	_        [48]byte
+	room     atomic.Int64 // units of memory left for entries; see room.go
+	_        [40]byte
 	// Refusals of Sends begun before Close; Close waits until accepted plus
 	// these reach the begun count.
 	queueFull     atomic.Uint64
@@ -140,7 +152,8 @@ func (o *Orchestrator) Stats() Stats {
 		QueueCapacity: cap(o.queue),
 		BatchSize:     o.batchSize,
 		DroppedBy:     map[string]uint64{},
-		LostBy:        map[string]uint64{},
+		LostBy:        map[LossReason]uint64{},
+		Held:          o.heldLimit() - int(max(a.room.Load(), 0)),
 	}
 	if accepted > written+lost {
 		s.Pending = int(accepted - written - lost)
@@ -156,7 +169,7 @@ func (o *Orchestrator) Stats() Stats {
 			s.Dropped += n
 		}
 	}
-	for reason, n := range map[string]uint64{
+	for reason, n := range map[LossReason]uint64{
 		ReasonAllFailed: d.allFailed.Load(),
 		ReasonOversize:  d.oversize.Load(),
 		ReasonShutdown:  d.shutdown.Load(),

@@ -72,10 +72,10 @@ func runChaos(t *testing.T, mode dlq.Mode, diskBytes int) {
 		lostMu sync.Mutex
 		lost   = map[string]string{}
 	)
-	cfg.OnLoss = func(e dlq.Entry, reason error) {
+	cfg.OnLoss = func(e dlq.Entry, _ dlq.LossReason, err error) {
 		lostMu.Lock()
 		defer lostMu.Unlock()
-		lost[e.ID] = reason.Error()
+		lost[e.ID] = err.Error()
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	o, err := dlq.New(cfg)

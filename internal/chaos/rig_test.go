@@ -156,7 +156,7 @@ type summary struct {
 	stats                   dlq.Stats
 	held                    map[string]int // backend -> distinct entries held
 	duplicates              int            // extra copies beyond one per entry
-	lostBy                  map[string]uint64
+	lostBy                  map[dlq.LossReason]uint64
 	faults                  map[string]int
 	unaccounted, notInEvery int
 }
@@ -173,7 +173,7 @@ func (s *summary) String() string {
 	fmt.Fprintf(&b, "| written (stats) | %d |\n| duplicates | %d |\n", s.stats.Written, s.duplicates)
 	lost := map[string]int{}
 	for k, v := range s.lostBy {
-		lost[k] = int(v)
+		lost[string(k)] = int(v)
 	}
 	fmt.Fprintf(&b, "| lost | %d %s |\n| retried | %d |\n", s.stats.Lost, formatCounts(lost), s.stats.Retried)
 	fmt.Fprintf(&b, "| faults injected | %s |\n", formatCounts(s.faults))

@@ -1,0 +1,142 @@
+//go:build dlq_http || dlq_redis || dlq_all
+
+package dlq
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// hangingListener accepts TCP connections, reads what comes and never
+// answers: a server that hangs.
+type hangingListener struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	mu       sync.Mutex
+	conns    []net.Conn
+	wg       sync.WaitGroup
+}
+
+func startHanging(t *testing.T) *hangingListener {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	h := &hangingListener{ln: ln}
+	h.wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			h.accepted.Add(1)
+			h.mu.Lock()
+			h.conns = append(h.conns, conn)
+			h.mu.Unlock()
+			h.wg.Go(func() { _, _ = io.Copy(io.Discard, conn) })
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		h.mu.Lock()
+		for _, c := range h.conns {
+			_ = c.Close()
+		}
+		h.mu.Unlock()
+		h.wg.Wait()
+	})
+	return h
+}
+
+func (h *hangingListener) addr() string { return h.ln.Addr().String() }
+
+// closeDeadline is how long the tests give Flush and Close; liveness is
+// the bound within which they must have returned: ten times as long, so
+// that a loaded machine cannot fail the test, while a write that waits for
+// the backend's own 60 s timeout does.
+const (
+	closeDeadline = time.Second
+	liveness      = 10 * closeDeadline
+)
+
+// within runs f and fails the test unless it returns within liveness.
+func within(t *testing.T, what string, f func() error) (error, time.Duration) {
+	t.Helper()
+	result := make(chan error, 1)
+	start := time.Now()
+	go func() { result <- f() }()
+	select {
+	case err := <-result:
+		return err, time.Since(start)
+	case <-time.After(liveness):
+		require.FailNow(t, what+" did not return", "still blocked after %s", liveness)
+		return nil, 0
+	}
+}
+
+// requireDeadlinesHold runs the shutdown patterns of real programs against
+// a backend that hangs (cfg's only backend, with a 60 s timeout of its
+// own): Flush then Close, with the same expired context or a fresh one,
+// and Close alone while a write is in flight. Each returns by its
+// deadline, and the entries count as lost with reason shutdown.
+func requireDeadlinesHold(t *testing.T, cfg Config, hanging *hangingListener) {
+	const n = 50
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	start := func(t *testing.T) *Orchestrator {
+		o, err := New(cfg)
+		require.NoError(t, err)
+		for i := range n {
+			require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "%d", i)}))
+		}
+		return o
+	}
+	flush := func(t *testing.T, o *Orchestrator, ctx context.Context) {
+		err, took := within(t, "Flush", func() error { return o.Flush(ctx) })
+		require.ErrorIs(t, err, ErrNotWritten)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		t.Logf("Flush returned %s after its deadline", took-closeDeadline)
+	}
+	closeLosing := func(t *testing.T, o *Orchestrator, ctx context.Context) {
+		err, took := within(t, "Close", func() error { return o.Close(ctx) })
+		require.Error(t, err)
+		assert.ErrorContains(t, err, fmt.Sprintf("%d entries lost", n))
+		s := o.Stats()
+		assert.Equal(t, map[LossReason]uint64{ReasonShutdown: n}, s.LostBy)
+		assert.Zero(t, s.Held)
+		requireAccounted(t, s)
+		t.Logf("Close took %s", took)
+	}
+	t.Run("Flush then Close with the same expired context", func(t *testing.T) {
+		o := start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel()
+		flush(t, o, ctx)
+		closeLosing(t, o, ctx)
+	})
+	t.Run("Flush then Close with a fresh deadline", func(t *testing.T) {
+		o := start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel()
+		flush(t, o, ctx)
+		ctx2, cancel2 := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel2()
+		closeLosing(t, o, ctx2)
+	})
+	t.Run("Close while a write is in flight", func(t *testing.T) {
+		before := hanging.accepted.Load()
+		o := start(t)
+		require.Eventually(t, func() bool { return hanging.accepted.Load() > before }, liveness, time.Millisecond,
+			"the drain is writing to the hanging server")
+		ctx, cancel := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel()
+		closeLosing(t, o, ctx)
+	})
+}

@@ -1,0 +1,169 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// flush is the barrier behind Orchestrator.Flush. It writes what was
+// queued before the call, then waits for the retry rounds (the usual
+// backoff, cool-downs respected) until every entry taken so far is held
+// by a backend and synced, or lost, or ctx ends. Writes run under a
+// context that ends with ctx, or when Close's deadline passes.
+func (d *drain) flush(ctx context.Context) error {
+	fctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.o.base, cancel)
+	d.ctx = fctx
+	defer func() {
+		stop()
+		cancel()
+		d.ctx = d.o.base // the normal rhythm again
+	}()
+	// Everything Sent before the Flush call is in the queue now, or already
+	// taken off it.
+	for n := len(d.o.queue); n > 0; n-- {
+		d.add(<-d.o.queue)
+		if len(d.pending) >= d.o.batchSize {
+			d.writePending()
+		}
+	}
+	d.writePending()
+	barrier := d.received
+	var syncErr error // the last sync failure not caused by fctx's end
+	for {
+		d.release()
+		count, causes := d.unwritten(barrier)
+		if count == 0 {
+			err := d.syncAll(fctx)
+			if err == nil {
+				return d.lossReport(nil)
+			}
+			if fctx.Err() == nil || syncErr == nil {
+				syncErr = err
+			}
+			if !d.retryOn { // try the sync again after a backoff
+				d.backOff()
+				d.armRetry()
+			}
+		}
+		select {
+		case <-d.retryTimer.C:
+			d.retryOn = false
+			d.retryRound()
+		case <-fctx.Done():
+			cause := ctx.Err()
+			if cause == nil { // Close's deadline passed
+				cause = ErrClosed
+			}
+			var err error
+			if count > 0 {
+				err = fmt.Errorf("dlq: flush: %w: %d entries: %w", ErrNotWritten, count, errors.Join(append(causes, cause)...))
+			} else {
+				err = fmt.Errorf("dlq: flush: %w: not synced: %w", ErrNotWritten, errors.Join(syncErr, cause))
+			}
+			return d.lossReport(err)
+		case <-d.o.closing:
+			err := fmt.Errorf("dlq: flush: %w: %d entries: %w", ErrNotWritten, count, ErrClosed)
+			return d.lossReport(err)
+		}
+	}
+}
+
+// unwritten counts the entries up to barrier no backend holds, with the
+// first few of their last errors.
+func (d *drain) unwritten(barrier uint64) (count int, causes []error) {
+	for _, r := range d.retry {
+		if !r.held && r.seq <= barrier {
+			count++
+			if len(causes) < 3 && r.lastErr != nil {
+				causes = append(causes, r.lastErr)
+			}
+		}
+	}
+	return count, causes
+}
+
+// lossReport adds to err the entries lost since a Flush last reported
+// losses, and starts counting again.
+func (d *drain) lossReport(err error) error {
+	if d.lost == 0 {
+		return err
+	}
+	lost := fmt.Errorf("dlq: flush: %w: %d entries since the previous Flush (see Stats.LostBy)", ErrLost, d.lost)
+	d.lost = 0
+	return errors.Join(err, lost)
+}
+
+// syncAll makes every backend written since its last sync durable.
+func (d *drain) syncAll(ctx context.Context) error {
+	var errs []error
+	for i := range d.o.backends {
+		if !d.dirty[i] {
+			continue
+		}
+		b := &d.o.backends[i]
+		if err := b.sync(ctx); err != nil {
+			err = &BackendError{Kind: b.kind, Err: fmt.Errorf("sync: %w", err)}
+			d.backendFailed(i, err, 0)
+			errs = append(errs, err)
+			continue
+		}
+		d.dirty[i] = false
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown drains the queue, retries until ctx ends, syncs and closes the
+// backends, and accounts for what is left. No write starts after ctx ends,
+// and the one in flight then is cancelled.
+func (d *drain) shutdown(ctx context.Context) error {
+	d.ctx = ctx
+	for {
+		d.takeQueued(d.o.batchSize - len(d.pending))
+		if len(d.pending) == 0 {
+			break
+		}
+		d.writePending()
+	}
+	for len(d.retry) > 0 && ctx.Err() == nil {
+		select {
+		case <-d.retryTimer.C:
+			d.retryOn = false
+			d.retryRound()
+		case <-ctx.Done():
+		}
+	}
+	var errs []error
+	if err := d.syncAll(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	lost, missed := 0, 0
+	for _, r := range d.retry {
+		if r.held {
+			missed++
+			d.miss(r)
+			continue
+		}
+		lost++
+		if r.lastErr == nil {
+			r.lastErr = ctx.Err()
+		}
+		d.lose(r, ReasonShutdown, &d.o.drained.shutdown)
+	}
+	d.retry = nil
+	d.release()
+	d.warn.summarize()
+	if lost > 0 {
+		errs = append(errs, fmt.Errorf("dlq: close: %d entries lost: %w", lost, ctx.Err()))
+	}
+	if missed > 0 {
+		errs = append(errs, fmt.Errorf("dlq: close: %d entries missing from some fan-out backend: %w", missed, ctx.Err()))
+	}
+	for i := range d.o.backends {
+		if err := d.o.backends[i].close(); err != nil {
+			errs = append(errs, &BackendError{Kind: d.o.backends[i].kind, Err: fmt.Errorf("close: %w", err)})
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,86 @@
+//go:build dlq_redis || dlq_all
+
+package dlq
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// go-redis bounds a read by the context's deadline but does not notice a
+// context cancelled without one, nor a deadline that comes after the read
+// began. So that a write ends when the Flush or Close waiting for it gives
+// up, the backend dials through cuttableConns, and cuts every connection
+// when the write's context ends: a blocked read or write returns at once,
+// and go-redis drops the connection as broken.
+
+// cuttableConns tracks the backend's open connections.
+type cuttableConns struct {
+	mu     sync.Mutex
+	conns  map[*cuttableConn]struct{}
+	dialed atomic.Int64 // dial attempts, failed ones included
+}
+
+// dialer wraps dial so that the connections it makes can be cut.
+func (cs *cuttableConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		cs.dialed.Add(1)
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := &cuttableConn{Conn: conn, owner: cs}
+		cs.mu.Lock()
+		defer cs.mu.Unlock()
+		if cs.conns == nil {
+			cs.conns = map[*cuttableConn]struct{}{}
+		}
+		cs.conns[c] = struct{}{}
+		return c, nil
+	}
+}
+
+// cut makes every open connection fail its pending and future reads and
+// writes.
+func (cs *cuttableConns) cut() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for c := range cs.conns {
+		c.cut.Store(true)
+		_ = c.Conn.SetDeadline(past)
+	}
+}
+
+// past is a deadline that has passed.
+var past = time.Unix(1, 0)
+
+// cuttableConn is a connection whose deadlines cut overrides for good.
+type cuttableConn struct {
+	net.Conn
+	owner *cuttableConns
+	cut   atomic.Bool
+}
+
+func (c *cuttableConn) SetDeadline(t time.Time) error      { return c.set(c.Conn.SetDeadline, t) }
+func (c *cuttableConn) SetReadDeadline(t time.Time) error  { return c.set(c.Conn.SetReadDeadline, t) }
+func (c *cuttableConn) SetWriteDeadline(t time.Time) error { return c.set(c.Conn.SetWriteDeadline, t) }
+
+// set applies t, or the past once the connection is cut: a cut that races
+// with go-redis setting its own deadline still wins.
+func (c *cuttableConn) set(apply func(time.Time) error, t time.Time) error {
+	err := apply(t)
+	if c.cut.Load() {
+		return apply(past)
+	}
+	return err
+}
+
+func (c *cuttableConn) Close() error {
+	c.owner.mu.Lock()
+	delete(c.owner.conns, c)
+	c.owner.mu.Unlock()
+	return c.Conn.Close()
+}
