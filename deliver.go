@@ -140,6 +140,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 	bt.errs = slices.Grow(bt.errs[:0], len(recs))[:len(recs)]
 	clear(bt.errs)
 	b := &d.o.backends[i]
+	start := d.batchStart()
 	err := b.write(d.ctx, bt)
 	c := &d.o.backendCounters[i]
 	c.batches.Add(1)
@@ -165,6 +166,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 		}
 		d.backendFailed(i, &BackendError{Kind: b.kind, Entries: failed, Err: err}, failed)
 	}
+	d.batchDone(i, start, len(recs), failed, err)
 	return bt
 }
 

@@ -21,6 +21,8 @@ type record struct {
 	oversize bool
 	lastErr  error
 	line     []byte // the envelope, valid during one delivery
+	// since is when the drain took it, to within a batch (observe.go).
+	since time.Time
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
@@ -50,6 +52,8 @@ type drain struct {
 	ptrs    []*record
 	bt      batch
 	offsets []int
+
+	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
 }
 
 func (o *Orchestrator) run() {
@@ -105,6 +109,7 @@ func (d *drain) add(e Entry) {
 		e.ID = d.ids.next(e.Timestamp)
 	}
 	d.pending = append(d.pending, record{entry: e, seq: d.received})
+	d.took(&d.pending[len(d.pending)-1])
 }
 
 // takeQueued moves up to n queued entries into the pending batch without
@@ -196,6 +201,7 @@ func (d *drain) settleRetries() {
 		d.retryTimer.Reset(d.jittered())
 		d.retryOn = true
 	}
+	d.noteOldest()
 }
 
 // capCatchUp bounds the fan-out catch-up list to the queue capacity: the
@@ -386,6 +392,7 @@ func (d *drain) shutdown(ctx context.Context) error {
 		d.lose(r, ReasonShutdown, &d.o.drained.shutdown)
 	}
 	d.retry = nil
+	d.noteOldest()
 	if lost > 0 {
 		errs = append(errs, fmt.Errorf("dlq: close: %d entries lost: %w", lost, ctx.Err()))
 	}
