@@ -202,7 +202,6 @@ func TestEntryLogValue(t *testing.T) {
 	assert.Equal(t, map[string]any{"reason": "r", "payload_bytes": 0.0}, line.Entry)
 }
 
-
 func TestNoteOldestPicksTheOldestUnheldEntry(t *testing.T) {
 	t0 := time.Unix(1764200000, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
