@@ -166,7 +166,7 @@ func TestScrapeThroughOutage(t *testing.T) {
 		OnBatch: h.Observe,
 		Logger:  slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	defer o.Close(context.Background()) // a failed test must not leave the tmpfs busy
+	defer o.Close(context.Background())     // a failed test must not leave the tmpfs busy
 	reg := prometheus.NewPedanticRegistry() // checks Collect against Describe
 	require.NoError(t, reg.Register(dlqprom.New(o, dlqprom.WithBatchObserver(h))))
 	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
