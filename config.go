@@ -73,6 +73,12 @@ type Config struct {
 	// including those a fallback or retry then mended. It must not block for
 	// long. Defaults to nil.
 	OnError func(err error) `json:"-" yaml:"-"`
+	// OnBatch is called from the drain goroutine after every batch write to
+	// a backend, with its size, duration and outcome: the hook behind
+	// write-latency histograms (dlqprom, dlqotel). The drain waits for it,
+	// so it must be fast and must not block; hand the event to another
+	// goroutine for anything slow. Defaults to nil.
+	OnBatch func(BatchEvent) `json:"-" yaml:"-"`
 	// Logger receives warnings about backend failures and losses. Defaults
 	// to slog.Default().
 	Logger *slog.Logger `json:"-" yaml:"-"`

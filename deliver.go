@@ -159,6 +159,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 	bt.errs = slices.Grow(bt.errs[:0], len(recs))[:len(recs)]
 	clear(bt.errs)
 	b := &d.o.backends[i]
+	start := d.batchStart()
 	err := b.write(d.ctx, bt)
 	c := &d.o.backendCounters[i]
 	c.batches.Add(1)
@@ -184,6 +185,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 		}
 		d.backendFailed(i, &BackendError{Kind: b.kind, Entries: failed, Err: err}, failed)
 	}
+	d.batchDone(i, start, len(recs), failed, err)
 	return bt
 }
 

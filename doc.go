@@ -81,6 +81,18 @@
 // Without its tag a backend's config still parses, and enabling it makes
 // New return an error matching ErrBackendNotBuilt that names the tag.
 //
+// # Metrics
+//
+// Orchestrator.Stats is a snapshot of cumulative counters, among them the
+// accepted entries by their own Reason (Stats.ByReason, at most 100 distinct
+// reasons, then ReasonOther), the age of the oldest pending entry, and
+// whether each backend is in its cool-down. Config.OnBatch hears of every
+// batch write with its backend, size, duration and error. The nested
+// modules github.com/dlqkit/dlq/dlqprom (a prometheus.Collector) and
+// github.com/dlqkit/dlq/dlqotel (OpenTelemetry instruments) export both,
+// keeping their dependencies out of this module. An Entry logs through
+// slog without its payload (Entry.LogValue).
+//
 // # Performance
 //
 // Send is a non-blocking channel send guarded by two atomic counters: no

@@ -24,6 +24,8 @@ type record struct {
 	// httpKey is the Idempotency-Key of the HTTP body that last failed r
 	// in a way the receiver may have seen; r is sent again under it.
 	httpKey string
+	// since is when the drain took it, to within a batch (observe.go).
+	since time.Time
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
@@ -59,6 +61,8 @@ type drain struct {
 	ptrs    []*record
 	bt      batch
 	offsets []int
+
+	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
 }
 
 func (o *Orchestrator) run() {
@@ -133,6 +137,7 @@ func (d *drain) add(e Entry) {
 		e.ID = d.ids.next(e.Timestamp)
 	}
 	d.pending = append(d.pending, record{entry: e, seq: d.received, need: d.allNeed})
+	d.took(&d.pending[len(d.pending)-1])
 }
 
 // takeQueued moves up to n queued entries into the pending batch without
@@ -223,6 +228,7 @@ func (d *drain) settleRetries() {
 	if len(d.retry) > 0 && !d.retryOn {
 		d.armRetry()
 	}
+	d.noteOldest()
 }
 
 // armRetry starts the retry timer: the jittered backoff, or longer when

@@ -152,6 +152,7 @@ func (d *drain) shutdown(ctx context.Context) error {
 		d.lose(r, ReasonShutdown, &d.o.drained.shutdown)
 	}
 	d.retry = nil
+	d.noteOldest()
 	d.release()
 	d.warn.summarize()
 	if lost > 0 {

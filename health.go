@@ -56,6 +56,7 @@ func (d *drain) noteResult(i, written, unavailable int) {
 		h.cooldown = min(max(2*h.cooldown, retry.initialBackoff()), retry.maxBackoff())
 		h.until = time.Now().Add(h.cooldown)
 	}
+	d.noteCoolDown(i)
 }
 
 // passOver records on r that backend i was skipped, and why. It is no

@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"sync/atomic"
+	"time"
 )
 
 // The reasons an entry is refused at admission (Stats.DroppedBy).
@@ -65,6 +66,14 @@ type Stats struct {
 	// LostBy counts losses by reason (ReasonAllFailed, ReasonOversize,
 	// ReasonShutdown); reasons never seen are absent.
 	LostBy map[LossReason]uint64
+	// ByReason counts accepted entries by their own Entry.Reason, as the
+	// drain takes them off the queue: at most 100 distinct reasons, and the
+	// entries with any further reason under ReasonOther.
+	ByReason map[string]uint64
+	// OldestPendingAge is how long the oldest pending entry has waited since
+	// the drain took it off the queue (to within one flush interval); 0 when
+	// nothing is pending.
+	OldestPendingAge time.Duration
 	// Backends holds one entry per backend, in cascade order.
 	Backends []BackendStats
 }
@@ -83,6 +92,11 @@ type BackendStats struct {
 	Missed uint64
 	// LastError is the backend's most recent error, or "".
 	LastError string
+	// CoolingDown reports that the backend failed a whole batch and has
+	// written nothing since: the drain passes it over for a cool-down that
+	// grows while it keeps failing, then tries it again. Metrics report the
+	// backend down while this holds.
+	CoolingDown bool
 }
 
 // admissionCounters are written by senders. Send touches state and accepted
@@ -116,6 +130,9 @@ type drainCounters struct {
 	allFailed atomic.Uint64
 	oversize  atomic.Uint64
 	shutdown  atomic.Uint64
+
+	byReason      reasonCounts
+	oldestPending atomic.Int64 // UnixNano; 0 when the drain holds nothing unwritten
 }
 
 func (d *drainCounters) lost() uint64 {
@@ -129,6 +146,8 @@ type backendCounters struct {
 	errors    atomic.Uint64
 	missed    atomic.Uint64
 	lastError atomic.Pointer[string]
+	// coolingDown mirrors the drain's health of the backend.
+	coolingDown atomic.Bool
 }
 
 func (b *backendCounters) setError(err error) {
@@ -154,10 +173,12 @@ func (o *Orchestrator) Stats() Stats {
 		DroppedBy:     map[string]uint64{},
 		LostBy:        map[LossReason]uint64{},
 		Held:          o.heldLimit() - int(max(a.room.Load(), 0)),
+		ByReason:      d.byReason.snapshot(),
 	}
 	if accepted > written+lost {
 		s.Pending = int(accepted - written - lost)
 	}
+	s.OldestPendingAge = o.oldestPendingAge(s.Pending)
 	for reason, n := range map[string]uint64{
 		ReasonQueueFull: a.queueFull.Load(),
 		ReasonClosed:    a.closed.Load() + a.closedWaiting.Load(),
@@ -186,6 +207,8 @@ func (o *Orchestrator) Stats() Stats {
 			Entries: c.entries.Load(),
 			Errors:  c.errors.Load(),
 			Missed:  c.missed.Load(),
+
+			CoolingDown: c.coolingDown.Load(),
 		}
 		if p := c.lastError.Load(); p != nil {
 			bs.LastError = *p
