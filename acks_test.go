@@ -87,11 +87,3 @@ func TestKafkaAcksAndCompressionReachTheBroker(t *testing.T) {
 		})
 	}
 }
-
-func keysOf[K comparable, V any](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
