@@ -169,8 +169,10 @@ func (b *Broker) readPartition(ctx context.Context, topic string, partition int)
 		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
 			b.t.Fatalf("seek %s/%d to %d: %v", topic, partition, offset, err)
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		batch := conn.ReadBatch(1, 64<<20)
+		// Smaller fetches and a generous deadline: a -race run of the chaos
+		// suite reads 100k messages from a broker on a busy machine.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		batch := conn.ReadBatch(1, 8<<20)
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {
