@@ -228,3 +228,37 @@ func mustGlob(t *testing.T, pattern string) []string {
 	require.NoError(t, err)
 	return files
 }
+
+// TestPowerLossTornTailIsCutBack: a power cut can leave part of an
+// unsynced write on disk, a line cut in the middle. The next process to
+// open the file cuts it back to the last whole line: a new entry never
+// glues onto the fragment, and every line parses.
+func TestPowerLossTornTailIsCutBack(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	cfg := Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone}}
+	o, err := New(cfg)
+	require.NoError(t, err)
+	confirmed := sendPayloads(t, o, "a", 20, 100)
+	flushOK(t, o)
+	sendPayloads(t, o, "b", 21, 100) // written, never fsynced
+	require.Eventually(t, func() bool { return o.Stats().Written == 41 }, 30*time.Second, time.Millisecond)
+	m.CrashTorn()
+	abandon(o)
+	dir := filepath.Join(m.Dir(), "svc")
+	before, err := os.ReadFile(filepath.Join(dir, fileName))
+	require.NoError(t, err)
+	require.False(t, bytes.HasSuffix(before, []byte("\n")), "the test needs the crash to leave a torn line")
+
+	o, err = New(cfg)
+	require.NoError(t, err)
+	after := sendPayloads(t, o, "c", 5, 100)
+	flushOK(t, o)
+	closeOK(t, o)
+	requireSurvived(t, dir, append(confirmed, after...))
+	data, err := os.ReadFile(filepath.Join(dir, fileName))
+	require.NoError(t, err)
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		_, err := ParseEnvelope(line)
+		assert.NoError(t, err, "line %d does not parse: %.60q…", i+1, line)
+	}
+}

@@ -83,12 +83,26 @@ func (m *FS) Backing() string { return m.backing }
 // folder, and a fresh mount comes up at Dir.
 func (m *FS) Crash() {
 	m.t.Helper()
+	m.crash(false)
+}
+
+// CrashTorn is Crash, except that every file surviving the crash keeps the
+// first half (at least a byte) of what was appended to it since its last
+// fsync: a power cut that let some pages reach the disk leaves a torn tail,
+// usually a line cut in the middle.
+func (m *FS) CrashTorn() {
+	m.t.Helper()
+	m.crash(true)
+}
+
+func (m *FS) crash(torn bool) {
+	m.t.Helper()
 	m.kill()
 	if err := syscall.Unmount(m.mnt, syscall.MNT_DETACH); err != nil {
 		m.t.Fatalf("lossyfs: unmount %s: %v", m.mnt, err)
 	}
 	m.mu.Lock()
-	err := m.st.rewind(m.backing, m.work)
+	err := m.st.rewind(m.backing, m.work, torn)
 	m.mu.Unlock()
 	if err != nil {
 		m.t.Fatalf("lossyfs: rewind to the durable state: %v", err)

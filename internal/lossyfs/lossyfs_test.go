@@ -107,6 +107,20 @@ func TestFileData(t *testing.T) {
 	})
 }
 
+func TestCrashTornKeepsHalfTheUnsyncedTail(t *testing.T) {
+	m := lossyfs.Mount(t, "")
+	p := filepath.Join(m.Dir(), "f")
+	durable(t, m.Dir(), "f", "one\n")
+	appendTo(t, p, "two\nthree\n", false)
+	m.CrashTorn()
+	assert.Equal(t, "one\ntwo\nt", content(t, p))
+	t.Run("a file whose name was never durable still vanishes", func(t *testing.T) {
+		appendTo(t, filepath.Join(m.Dir(), "new"), "data", true)
+		m.CrashTorn()
+		assert.NoFileExists(t, filepath.Join(m.Dir(), "new"))
+	})
+}
+
 func TestDirectoryEntries(t *testing.T) {
 	t.Run("a new file fsynced in a folder never fsynced vanishes", func(t *testing.T) {
 		m := lossyfs.Mount(t, "")

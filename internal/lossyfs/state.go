@@ -144,8 +144,10 @@ func (s *state) changing(ino uint64, path string, off, end int64) error {
 }
 
 // rewind puts the backing folder at root back into its durable state.
-// work is an empty folder on the same file system, for hard links.
-func (s *state) rewind(root, work string) error {
+// work is an empty folder on the same file system, for hard links. With
+// torn, each file keeps the first half of what was appended to it since
+// its last fsync, as when a power cut lets some pages reach the disk.
+func (s *state) rewind(root, work string, torn bool) error {
 	// Find every file inode: in the tree, or kept in the trash when it
 	// was unlinked or replaced.
 	stage := filepath.Join(work, "stage")
@@ -189,7 +191,7 @@ func (s *state) rewind(root, work string) error {
 	// Rewind the data of every file.
 	for ino, p := range staged {
 		if st := s.files[ino]; st != nil {
-			if err := st.rewind(p); err != nil {
+			if err := st.rewind(p, torn); err != nil {
 				return err
 			}
 		}
@@ -241,18 +243,27 @@ func (s *state) build(dir uint64, path string, staged map[uint64]string, seen ma
 	return nil
 }
 
-// rewind puts the file at path back to its durable bytes and size.
-func (st *fileState) rewind(path string) error {
+// rewind puts the file at path back to its durable bytes and size; torn
+// keeps the first half of the bytes appended since.
+func (st *fileState) rewind(path string, torn bool) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.size
+	if torn && info.Size() > size {
+		size += max(1, (info.Size()-size)/2)
+	}
 	for i := len(st.undos) - 1; i >= 0; i-- {
 		u := st.undos[i]
 		if _, err := f.WriteAt(u.data, u.off); err != nil {
 			return err
 		}
 	}
-	return f.Truncate(st.size)
+	return f.Truncate(size)
 }
