@@ -115,6 +115,16 @@ func (m *FS) crash(torn bool) {
 	}
 }
 
+// FailFsyncs makes the next n fsyncs of files fail with EIO, as a disk
+// error does. Like Linux after a writeback error, what such an fsync was to
+// make durable is lost for good: after a crash those bytes read as zeros,
+// even if a later fsync succeeded, unless they were written again.
+func (m *FS) FailFsyncs(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.st.failFsyncs = n
+}
+
 // kill marks the current mount dead: once it returns, no operation through
 // that mount changes the backing folder.
 func (m *FS) kill() {

@@ -121,6 +121,44 @@ func TestCrashTornKeepsHalfTheUnsyncedTail(t *testing.T) {
 	})
 }
 
+func TestFailedFsyncLosesTheData(t *testing.T) {
+	t.Run("a later good fsync does not bring it back", func(t *testing.T) {
+		m := lossyfs.Mount(t, "")
+		p := filepath.Join(m.Dir(), "f")
+		durable(t, m.Dir(), "f", "one\n")
+		m.FailFsyncs(1)
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		require.NoError(t, err)
+		defer f.Close()
+		_, err = f.WriteString("two\n")
+		require.NoError(t, err)
+		require.Error(t, f.Sync(), "the injected EIO")
+		_, err = f.WriteString("three\n")
+		require.NoError(t, err)
+		require.NoError(t, f.Sync())
+		m.Crash()
+		assert.Equal(t, "one\n\x00\x00\x00\x00three\n", content(t, p))
+	})
+	t.Run("written again, it is durable", func(t *testing.T) {
+		m := lossyfs.Mount(t, "")
+		p := filepath.Join(m.Dir(), "f")
+		durable(t, m.Dir(), "f", "one\n")
+		m.FailFsyncs(1)
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		defer f.Close()
+		_, err = f.WriteAt([]byte("two\n"), 4)
+		require.NoError(t, err)
+		require.Error(t, f.Sync())
+		require.NoError(t, f.Truncate(4)) // cut back to the last good fsync
+		_, err = f.WriteAt([]byte("TWO\n"), 4)
+		require.NoError(t, err)
+		require.NoError(t, f.Sync())
+		m.Crash()
+		assert.Equal(t, "one\nTWO\n", content(t, p))
+	})
+}
+
 func TestDirectoryEntries(t *testing.T) {
 	t.Run("a new file fsynced in a folder never fsynced vanishes", func(t *testing.T) {
 		m := lossyfs.Mount(t, "")

@@ -263,6 +263,11 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 	if info.IsDir() {
 		return fs.ToErrno(n.st().syncDir(p))
 	}
+	if n.st().failFsyncs > 0 {
+		n.st().failFsyncs--
+		n.st().failSync(inoOf(info), info.Size())
+		return syscall.EIO
+	}
 	n.st().syncFile(inoOf(info), info.Size())
 	return 0
 }

@@ -29,10 +29,12 @@ type fileState struct {
 // state is the durable view of the backing folder, keyed by the backing
 // file system's inode numbers.
 type state struct {
-	dirs  map[uint64]map[string]uint64 // directory → its durable entries (name → inode)
-	isDir map[uint64]bool
-	modes map[uint64]os.FileMode // directory permissions, to recreate them
-	files map[uint64]*fileState
+	failFsyncs int                          // file fsyncs still to fail
+	lost       map[uint64][]span            // file → ranges a failed fsync lost: zeros after a crash
+	dirs       map[uint64]map[string]uint64 // directory → its durable entries (name → inode)
+	isDir      map[uint64]bool
+	modes      map[uint64]os.FileMode // directory permissions, to recreate them
+	files      map[uint64]*fileState
 }
 
 func inoOf(info fs.FileInfo) uint64 { return info.Sys().(*syscall.Stat_t).Ino }
@@ -40,6 +42,7 @@ func inoOf(info fs.FileInfo) uint64 { return info.Sys().(*syscall.Stat_t).Ino }
 // snapshot takes everything under root as durable.
 func snapshot(root string) (*state, error) {
 	s := &state{
+		lost:  map[uint64][]span{},
 		dirs:  map[uint64]map[string]uint64{},
 		isDir: map[uint64]bool{},
 		modes: map[uint64]os.FileMode{},
@@ -115,6 +118,40 @@ func (s *state) syncFile(ino uint64, size int64) {
 	s.files[ino] = &fileState{size: size}
 }
 
+// span is the byte range [off, end) of a file.
+type span struct{ off, end int64 }
+
+// failSync records a failed fsync of a file of size bytes: the bytes
+// written since its last good fsync never reach the disk, even if a later
+// fsync succeeds (the kernel marked the pages clean), unless written again.
+func (s *state) failSync(ino uint64, size int64) {
+	st := s.files[ino]
+	if st == nil {
+		return
+	}
+	if size > st.size {
+		s.lost[ino] = append(s.lost[ino], span{st.size, size})
+	}
+	// Overwrites of durable bytes are lost too: keep their undo records
+	// past the next good fsync by recording them as a fresh state.
+	s.files[ino] = &fileState{size: st.size, undos: st.undos}
+}
+
+// rewritten forgets what a failed fsync lost in [off, end): the bytes were
+// written again.
+func (s *state) rewritten(ino uint64, off, end int64) {
+	var keep []span
+	for _, l := range s.lost[ino] {
+		if l.off < off {
+			keep = append(keep, span{l.off, min(l.end, off)})
+		}
+		if l.end > end {
+			keep = append(keep, span{max(l.off, end), l.end})
+		}
+	}
+	s.lost[ino] = keep
+}
+
 // changing records the durable bytes of [off, end) of the file (inode ino,
 // readable at path) before a write or truncate changes them. end < 0 means
 // to the durable size.
@@ -122,6 +159,11 @@ func (s *state) changing(ino uint64, path string, off, end int64) error {
 	st := s.files[ino]
 	if st == nil {
 		return nil // not a regular file we know of: not tracked
+	}
+	if end < 0 { // a truncate to off: what lay beyond is gone, lost or not
+		s.rewritten(ino, off, 1<<62)
+	} else {
+		s.rewritten(ino, off, end)
 	}
 	if end < 0 || end > st.size {
 		end = st.size
@@ -191,7 +233,7 @@ func (s *state) rewind(root, work string, torn bool) error {
 	// Rewind the data of every file.
 	for ino, p := range staged {
 		if st := s.files[ino]; st != nil {
-			if err := st.rewind(p, torn); err != nil {
+			if err := st.rewind(p, torn, s.lost[ino]); err != nil {
 				return err
 			}
 		}
@@ -243,9 +285,10 @@ func (s *state) build(dir uint64, path string, staged map[uint64]string, seen ma
 	return nil
 }
 
-// rewind puts the file at path back to its durable bytes and size; torn
-// keeps the first half of the bytes appended since.
-func (st *fileState) rewind(path string, torn bool) error {
+// rewind puts the file at path back to its durable bytes and size, with
+// zeros where a failed fsync lost bytes; torn keeps the first half of the
+// bytes appended since the last fsync.
+func (st *fileState) rewind(path string, torn bool, lost []span) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -262,6 +305,11 @@ func (st *fileState) rewind(path string, torn bool) error {
 	for i := len(st.undos) - 1; i >= 0; i-- {
 		u := st.undos[i]
 		if _, err := f.WriteAt(u.data, u.off); err != nil {
+			return err
+		}
+	}
+	for _, l := range lost {
+		if _, err := f.WriteAt(make([]byte, l.end-l.off), l.off); err != nil {
 			return err
 		}
 	}
