@@ -7,8 +7,10 @@
 //	go run ./internal/mutants            # every mutation
 //	go run ./internal/mutants -only fsync
 //
-// It needs what the tests need (root for the power-loss and tmpfs tests,
-// redis-server). It exits 1 when a mutation is missed or stale.
+// Each mutation's tests first run unmutated: a mutation whose tests already
+// fail is reported BASE, not caught. It needs what the tests need (root for
+// the power-loss and tmpfs tests, redis-server). It exits 1 when a mutation
+// is missed, stale or BASE.
 package main
 
 import (
@@ -38,8 +40,22 @@ func main() {
 		fatal(fmt.Errorf("copy the module: %v: %s", err, out))
 	}
 	var caught, missed, stale int
+	baseline := map[string]error{} // by test command: nil when it passes unmutated
 	for _, m := range mutations {
 		if *only != "" && !strings.Contains(m.name, *only) {
+			continue
+		}
+		key := strings.Join(testArgs(m), " ")
+		if _, done := baseline[key]; !done {
+			out, err := runTests(work, m)
+			if err != nil {
+				err = fmt.Errorf("%w\n%s", err, indent(out))
+			}
+			baseline[key] = err
+		}
+		if err := baseline[key]; err != nil {
+			stale++
+			fmt.Printf("%-7s %-66s (its tests fail without the mutation)\n%v\n", "BASE", m.name, err)
 			continue
 		}
 		verdict, out, took := try(work, m)
@@ -57,7 +73,7 @@ func main() {
 		}
 	}
 	total := caught + missed + stale
-	fmt.Printf("\nscore: %d of %d mutations caught (%d missed, %d stale)\n", caught, total, missed, stale)
+	fmt.Printf("\nscore: %d of %d mutations caught (%d missed, %d stale or failing without the mutation)\n", caught, total, missed, stale)
 	if missed+stale > 0 {
 		os.Exit(1)
 	}
@@ -77,19 +93,8 @@ func try(work string, m mutation) (verdict, output string, took time.Duration) {
 		return "STALE", err.Error(), 0
 	}
 	defer os.WriteFile(path, orig, 0o644)
-	pkg := m.pkg
-	if pkg == "" {
-		pkg = "."
-	}
-	args := []string{"test", "-count=1", "-timeout", "600s", "-run", m.run}
-	if m.tags != "" {
-		args = append(args, "-tags", m.tags)
-	}
-	args = append(args, pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = work
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	out, err := runTests(work, m)
 	took = time.Since(start)
 	if err == nil {
 		return "MISSED", string(out), took
@@ -98,6 +103,29 @@ func try(work string, m mutation) (verdict, output string, took time.Duration) {
 		return "BROKEN", string(out), took // the mutation does not compile: fix it
 	}
 	return "caught", string(out), took
+}
+
+// testArgs is the go test command line of m's tests.
+func testArgs(m mutation) []string {
+	pkg := m.pkg
+	if pkg == "" {
+		pkg = "."
+	}
+	args := []string{"test", "-count=1", "-timeout", "600s", "-run", m.run}
+	if m.skip != "" {
+		args = append(args, "-skip", m.skip)
+	}
+	if m.tags != "" {
+		args = append(args, "-tags", m.tags)
+	}
+	return append(args, pkg)
+}
+
+func runTests(work string, m mutation) (string, error) {
+	cmd := exec.Command("go", testArgs(m)...)
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 func moduleRoot() (string, error) {

@@ -9,7 +9,16 @@ type mutation struct {
 	tags     string
 	pkg      string // "" is the module root
 	run      string
+	skip     string // tests that fail without the mutation, for a known reason
 }
+
+// skipUnfixed leaves out the power-loss cases the base file backend fails
+// on its own (a folder New creates is never made durable): with them in, a
+// mutation would be "caught" by a failure it did not cause.
+const skipUnfixed = "TestPowerLossKeepsEveryFlushedEntry/service_folder_created_by_New"
+
+// powerLossRun is the power-loss tests that pass on the base file backend.
+const powerLossRun = "^TestPowerLoss(KeepsEveryFlushedEntry|AcrossSizeRotation|AcrossTimeRotation)$"
 
 // mutations lists the promises the issue named (the first five) and others.
 // A mutation whose old text is no longer in the file is reported stale:
@@ -17,14 +26,14 @@ type mutation struct {
 var mutations = []mutation{
 	{name: "file backend: no fsync of the file", file: "file.go",
 		old: "if err := f.syncFD.Sync(); err != nil {", new: "if err := error(nil); err != nil {",
-		run: "TestPowerLoss"},
+		run: powerLossRun, skip: skipUnfixed},
 	{name: "file backend: no fsync of the folder", file: "file.go",
 		old: "if err := dir.Sync(); err != nil {", new: "if err := error(nil); err != nil {",
-		run: "TestPowerLoss"},
+		run: powerLossRun, skip: skipUnfixed},
 	{name: "file backend: folder not fsynced after a rotation", file: "file.go",
 		old: "\tf.period = f.periodOf(f.clock())\n\tf.dirChanged = true\n\treturn nil",
 		new: "\tf.period = f.periodOf(f.clock())\n\treturn nil",
-		run: "TestPowerLoss"},
+		run: powerLossRun, skip: skipUnfixed},
 	{name: "Config.Order ignored", file: "orchestrator.go",
 		old: "\treturn cfg.Order\n", new: "\treturn defaultOrder\n",
 		tags: "dlq_all", run: "TestConfigOrderIsHonoured|TestCascade"},
