@@ -1,6 +1,8 @@
 package dlq
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestFileLayoutAndPermissions(t *testing.T) {
@@ -211,11 +214,43 @@ func TestFileMaxBackupsAndMaxAgePrune(t *testing.T) {
 
 func TestFileConfigKeys(t *testing.T) {
 	// FileConfig's keys are DESIGN's contract; lumberjack's own tags differ.
-	cfg := DefaultConfig("svc")
-	assert.Equal(t, "./dlq", cfg.File.Dir)
-	assert.Equal(t, RotateHourly, cfg.File.Rotation)
-	assert.Equal(t, 100, cfg.File.MaxSizeMB)
-	assert.Equal(t, 30, cfg.File.MaxAgeDays)
+	const doc = "disabled: true\ndir: /d\nrotation: size\nmax_size_mb: 7\nmax_age_days: 8\nmax_backups: 9\ncompress: true\n"
+	want := FileConfig{Disabled: true, Dir: "/d", Rotation: RotateSize, MaxSizeMB: 7, MaxAgeDays: 8, MaxBackups: 9, Compress: true}
+	keys := []string{"disabled", "dir", "rotation", "max_size_mb", "max_age_days", "max_backups", "compress"}
+	t.Run("yaml decodes every key", func(t *testing.T) {
+		var got FileConfig
+		dec := yaml.NewDecoder(strings.NewReader(doc))
+		dec.KnownFields(true)
+		require.NoError(t, dec.Decode(&got))
+		assert.Equal(t, want, got)
+	})
+	t.Run("json decodes every key", func(t *testing.T) {
+		var generic map[string]any
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &generic))
+		data, err := json.Marshal(generic)
+		require.NoError(t, err)
+		var got FileConfig
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&got))
+		assert.Equal(t, want, got)
+	})
+	t.Run("encoding writes the keys", func(t *testing.T) {
+		for name, marshal := range map[string]func(any) ([]byte, error){"json": json.Marshal, "yaml": yaml.Marshal} {
+			data, err := marshal(want)
+			require.NoError(t, err)
+			var generic map[string]any
+			require.NoError(t, yaml.Unmarshal(data, &generic), name)
+			assert.Subset(t, keysOf(generic), keys, name)
+		}
+	})
+	t.Run("defaults", func(t *testing.T) {
+		cfg := DefaultConfig("svc")
+		assert.Equal(t, "./dlq", cfg.File.Dir)
+		assert.Equal(t, RotateHourly, cfg.File.Rotation)
+		assert.Equal(t, 100, cfg.File.MaxSizeMB)
+		assert.Equal(t, 30, cfg.File.MaxAgeDays)
+	})
 }
 
 func TestFileSyncIntervalConfig(t *testing.T) {

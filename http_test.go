@@ -222,24 +222,6 @@ func TestHTTPFailuresFallThroughToFile(t *testing.T) {
 	}
 }
 
-func TestHTTPFollows307WithBody(t *testing.T) {
-	rc := newReceiver(t, false, func(_ int64, w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path == "/old" {
-			http.Redirect(w, r, "/new", http.StatusTemporaryRedirect)
-			return true
-		}
-		return false
-	})
-	o, err := New(httpConfig(t, rc.srv.URL+"/old", t.TempDir()))
-	require.NoError(t, err)
-	sendAll(t, o, payloads(5, "r"))
-	closeOK(t, o)
-	entries, requests := rc.got()
-	assert.Len(t, entries, 5)
-	require.Len(t, requests, 1)
-	assert.Equal(t, "/new", requests[0].URL.Path)
-}
-
 func TestHTTPSplitsBodiesAtTheByteLimit(t *testing.T) {
 	rc := newReceiver(t, false, nil)
 	dir := t.TempDir()

@@ -30,8 +30,12 @@ func BenchmarkKafka(b *testing.B) {
 		}
 	})
 	raw := func(b *testing.B, topic string, slice int, batchTimeout time.Duration) {
+		// A transport of its own, closed at the end: kafka-go's default
+		// one keeps its connection goroutines (goleak).
+		transport := &kafka.Transport{}
+		defer transport.CloseIdleConnections()
 		w := &kafka.Writer{Addr: kafka.TCP(broker.Addr), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true}
+			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true, Transport: transport}
 		defer w.Close()
 		ids := newIDSource()
 		msgs := make([]kafka.Message, 0, slice)

@@ -18,9 +18,12 @@ import (
 func sendThroughOutage(t *testing.T, o *Orchestrator, ps []string, heldFirst uint64, kill func()) Stats {
 	t.Helper()
 	var wg sync.WaitGroup
-	wg.Go(func() {
+	wg.Go(func() { // not the test goroutine: t.Errorf, never require
 		for i, p := range ps {
-			require.NoError(t, o.SendContext(context.Background(), Entry{Reason: "r", Payload: []byte(p)}))
+			if err := o.SendContext(context.Background(), Entry{Reason: "r", Payload: []byte(p)}); err != nil {
+				t.Errorf("SendContext %s: %v", p, err)
+				return
+			}
 			if i%100 == 0 {
 				time.Sleep(time.Millisecond)
 			}
@@ -38,12 +41,18 @@ func sendThroughOutage(t *testing.T, o *Orchestrator, ps []string, heldFirst uin
 // many probes that took.
 func probeUntilUsed(t *testing.T, o *Orchestrator, down Stats, within time.Duration, msg string) int {
 	t.Helper()
-	probes := 0
-	require.Eventually(t, func() bool {
-		probes++
+	// A loop of its own: require.Eventually runs its condition on another
+	// goroutine, where require must not be called.
+	deadline := time.Now().Add(within)
+	for probes := 1; ; probes++ {
 		require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "probe-%d", probes)}))
 		flushOK(t, o)
-		return o.Stats().Backends[0].Entries > down.Backends[0].Entries
-	}, within, 50*time.Millisecond, msg)
-	return probes
+		if o.Stats().Backends[0].Entries > down.Backends[0].Entries {
+			return probes
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still unused after %d probes in %s", msg, probes, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

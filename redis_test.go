@@ -236,10 +236,13 @@ func TestRedisURLForms(t *testing.T) {
 	const password = "s3cret-pa55"
 	sock := filepath.Join(t.TempDir(), "redis.sock")
 	srv := testenv.StartRedis(t, "--requirepass", password, "--unixsocket", sock, "--unixsocketperm", "700")
-	for _, test := range []struct{ name, url string }{
-		{"redis with password and db", "redis://:" + password + "@" + srv.Addr + "/2"},
-		{"redis with user", "redis://default:" + password + "@" + srv.Addr},
-		{"unix", "unix://:" + password + "@" + sock + "?db=3"},
+	for _, test := range []struct {
+		name, url string
+		db        int // the database the URL names: each case its own
+	}{
+		{"redis with password and db", "redis://:" + password + "@" + srv.Addr + "/2", 2},
+		{"redis with user", "redis://default:" + password + "@" + srv.Addr, 0},
+		{"unix", "unix://:" + password + "@" + sock + "?db=3", 3},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			o, err := New(Config{Service: "svc", File: FileConfig{Disabled: true}, Redis: RedisConfig{URL: test.url}})
@@ -248,6 +251,9 @@ func TestRedisURLForms(t *testing.T) {
 			flushOK(t, o)
 			closeOK(t, o)
 			assert.Equal(t, uint64(3), o.Stats().Backends[0].Entries)
+			c := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: password, DB: test.db, DisableIdentity: true})
+			defer c.Close()
+			assert.Len(t, readStream(t, c, "dlq"), 3, "the entries are in database %d", test.db)
 		})
 	}
 	t.Run("wrong password never shown", func(t *testing.T) {

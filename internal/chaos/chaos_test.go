@@ -295,4 +295,33 @@ func runChaos(t *testing.T, mode dlq.Mode, diskBytes int) {
 	}
 	t.Log(sum)
 	t.Logf("Flush calls that returned an error under faults: %d", flushErrors.Load())
+
+	// The run proves something only if the faults happened and hit.
+	for _, name := range []string{"kafka_stopped", "redis_sigkill", "disk_full", "flush_call"} {
+		if faults[name] == 0 {
+			t.Errorf("no %s during the run: lengthen -chaos.duration", name)
+		}
+	}
+	httpFaults := 0
+	for _, name := range httpFaultNames[1:] {
+		httpFaults += faults[name]
+	}
+	if httpFaults == 0 {
+		t.Errorf("no HTTP fault during the run: lengthen -chaos.duration")
+	}
+	if s.Backends[0].Errors == 0 {
+		t.Errorf("%s was stopped %d times but failed no entry", s.Backends[0].Kind, faults["kafka_stopped"])
+	}
+	if mode == dlq.ModeCascade && s.Backends[0].Entries == s.Written {
+		t.Errorf("cascade: %s took every entry through its outages: nothing fell through", s.Backends[0].Kind)
+	}
+	// A copy beyond the first is a write reported failed that had landed:
+	// there are no more of them than failures.
+	var failures uint64
+	for _, bs := range s.Backends {
+		failures += bs.Errors
+	}
+	if uint64(sum.duplicates) > failures {
+		t.Errorf("%d duplicate copies, but the backends failed only %d entries", sum.duplicates, failures)
+	}
 }

@@ -114,8 +114,13 @@ func TestEdgeInputs(t *testing.T) {
 	if s.Written != uint64(len(entries)) || s.Lost != 0 {
 		t.Errorf("written %d of %d, lost %d", s.Written, len(entries), s.Lost)
 	}
+	var held uint64
 	for _, bs := range s.Backends {
+		held += bs.Entries
 		t.Logf("%s: %d entries, %d errors, last error %.120q", bs.Kind, bs.Entries, bs.Errors, bs.LastError)
+	}
+	if held != s.Written {
+		t.Errorf("cascade: the backends hold %d entries, Written is %d", held, s.Written)
 	}
 }
 
@@ -148,11 +153,7 @@ func readEntries(t *testing.T, b *backends) map[string]dlq.Entry {
 		out[id] = e
 	}
 	b.http.mu.Unlock()
-	ids := map[string]int{}
-	readFiles(t, filepath.Join(b.disk.Dir, "chaos"), true, ids)
-	if len(ids) > 0 {
-		t.Logf("the file holds %d entries", len(ids))
-	}
+	eachFileEntry(t, filepath.Join(b.disk.Dir, "chaos"), true, func(e dlq.Entry) { out[e.ID] = e })
 	return out
 }
 

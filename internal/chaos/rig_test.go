@@ -104,9 +104,16 @@ func (b *backends) readAll(t *testing.T) holdings {
 	return h
 }
 
-// readFiles reads every file, rotated and gzipped ones too, once
-// lumberjack's background compression (when compressed) has finished.
+// readFiles counts each entry id in every file, rotated and gzipped ones
+// too, once lumberjack's background compression (when compressed) has
+// finished.
 func readFiles(t *testing.T, dir string, compressed bool, into map[string]int) {
+	t.Helper()
+	eachFileEntry(t, dir, compressed, func(e dlq.Entry) { into[e.ID]++ })
+}
+
+// eachFileEntry calls fn with every entry in every file of dir.
+func eachFileEntry(t *testing.T, dir string, compressed bool, fn func(dlq.Entry)) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for compressed {
@@ -141,7 +148,7 @@ func readFiles(t *testing.T, dir string, compressed bool, into map[string]int) {
 			if err != nil {
 				continue // a torn line left by a write to a full disk
 			}
-			into[e.ID]++
+			fn(e)
 		}
 	}
 }

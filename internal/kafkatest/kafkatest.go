@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Broker is a Kafka-protocol broker for one test.
@@ -26,6 +28,9 @@ type Broker struct {
 	dir     string
 	opts    []kfake.Opt
 	cluster *kfake.Cluster // nil for a real cluster, or while stopped
+
+	mu        sync.Mutex
+	observers map[int16][]func(kmsg.Request)
 }
 
 // Start starts a kfake broker on a free loopback port, with extra kfake
@@ -37,6 +42,13 @@ func Start(t testing.TB, opts ...kfake.Opt) *Broker {
 	if addrs := os.Getenv("DLQ_KAFKA_BROKERS"); addrs != "" && len(opts) == 0 {
 		return &Broker{Addr: strings.Split(addrs, ",")[0], t: t}
 	}
+	return StartInProcess(t, opts...)
+}
+
+// StartInProcess starts a kfake broker whatever $DLQ_KAFKA_BROKERS says, for
+// tests that stop the broker or watch the requests it handles.
+func StartInProcess(t testing.TB, opts ...kfake.Opt) *Broker {
+	t.Helper()
 	b := &Broker{t: t, port: testenv.FreePort(t), dir: t.TempDir(), opts: opts}
 	b.Addr = fmt.Sprintf("127.0.0.1:%d", b.port)
 	b.start()
@@ -52,11 +64,46 @@ func (b *Broker) start() {
 	var err error
 	for range 50 { // the port may linger briefly after a stop
 		if b.cluster, err = kfake.NewCluster(opts...); err == nil {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			for key, fns := range b.observers {
+				for _, fn := range fns {
+					b.control(key, fn)
+				}
+			}
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.t.Fatalf("start kfake on %s: %v", b.Addr, err)
+}
+
+// Observe calls fn with every request of the given kind (a kmsg key:
+// kmsg.Produce.Int16(), …) the broker handles, before the broker answers it
+// as usual, from now on and across restarts. fn runs on the broker's
+// goroutine: it must not block. A real cluster cannot be observed: the test
+// fails.
+func (b *Broker) Observe(key int16, fn func(kmsg.Request)) {
+	b.t.Helper()
+	if b.Real() {
+		b.t.Fatal("observing requests needs the in-process kfake: use StartInProcess")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.observers == nil {
+		b.observers = map[int16][]func(kmsg.Request){}
+	}
+	b.observers[key] = append(b.observers[key], fn)
+	b.control(key, fn)
+}
+
+func (b *Broker) control(key int16, fn func(kmsg.Request)) {
+	c := b.cluster
+	c.ControlKey(key, func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		fn(req)
+		return nil, nil, false // not handled: the broker answers
+	})
 }
 
 // Real reports whether the broker is a real cluster, which the tests cannot
@@ -122,8 +169,10 @@ func (b *Broker) readPartition(ctx context.Context, topic string, partition int)
 		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
 			b.t.Fatalf("seek %s/%d to %d: %v", topic, partition, offset, err)
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		batch := conn.ReadBatch(1, 64<<20)
+		// Smaller fetches and a generous deadline: a -race run of the chaos
+		// suite reads 100k messages from a broker on a busy machine.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		batch := conn.ReadBatch(1, 8<<20)
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {

@@ -1,0 +1,293 @@
+package dlq
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/lossyfs"
+)
+
+// These tests cut the power under the file backend (internal/lossyfs drops
+// whatever was not fsynced, file data and folder entries) and check that
+// every entry Flush confirmed is still there. A SIGKILL cannot show this: a
+// killed process's writes survive in the page cache.
+
+// survivors reads every entry in dir after a crash, rotated and gzipped
+// files included, by payload. A file that cannot be read whole (a gzip
+// cut short) gives what it held before the cut: the caller sees the rest
+// as missing.
+func survivors(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	files, err := filepath.Glob(filepath.Join(dir, "dlq*.ndjson*"))
+	require.NoError(t, err)
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		require.NoError(t, err)
+		if strings.HasSuffix(name, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				t.Logf("%s: unreadable after the crash (%d bytes): %v", filepath.Base(name), len(data), err)
+				continue
+			}
+			data, err = io.ReadAll(zr)
+			if err != nil {
+				t.Logf("%s: cut short after the crash: %v", filepath.Base(name), err)
+			}
+		}
+		scanner := bufio.NewScanner(bytes.NewReader(data))
+		scanner.Buffer(nil, 64<<20)
+		for scanner.Scan() {
+			if e, err := ParseEnvelope(scanner.Bytes()); err == nil {
+				got[string(e.Payload)] = true
+			}
+		}
+	}
+	return got
+}
+
+// requireSurvived fails naming how many of the confirmed payloads are gone
+// and what the folder holds.
+func requireSurvived(t *testing.T, dir string, confirmed []string) {
+	t.Helper()
+	got := survivors(t, dir)
+	var missing []string
+	for _, p := range confirmed {
+		if !got[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("after the power cut %d of %d entries Flush confirmed are gone (first: %.40s); %s holds: %s",
+			len(missing), len(confirmed), missing[0], dir, listing(dir))
+	}
+}
+
+func listing(dir string) string {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, de := range des {
+		info, err := de.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%d bytes)", de.Name(), info.Size()))
+	}
+	sort.Strings(out)
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+// sendPayloads sends n entries "<prefix>-<i>-xxx…" of about size bytes and
+// returns their payloads.
+func sendPayloads(t *testing.T, o *Orchestrator, prefix string, n, size int) []string {
+	t.Helper()
+	var sent []string
+	for i := range n {
+		p := fmt.Sprintf("%s-%05d-%s", prefix, i, strings.Repeat("x", size))
+		require.NoError(t, o.SendContext(t.Context(), Entry{Reason: "r", Payload: []byte(p)}))
+		sent = append(sent, p)
+	}
+	return sent
+}
+
+// abandon closes an orchestrator whose files died in a crash: its writes
+// and fsyncs fail, so Close may report loss; only its goroutine matters.
+func abandon(o *Orchestrator) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = o.Close(ctx)
+}
+
+// mountWithDir mounts a lossy file system whose backing folder already
+// holds the folder rel, durable, as a folder an operator created long ago.
+func mountWithDir(t *testing.T, rel string) *lossyfs.FS {
+	t.Helper()
+	backing := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(backing, rel), 0o700))
+	return lossyfs.Mount(t, backing)
+}
+
+// quiet is the logger for orchestrators whose disk dies under them.
+var quiet = slog.New(slog.DiscardHandler)
+
+func TestPowerLossKeepsEveryFlushedEntry(t *testing.T) {
+	t.Run("service folder already there", func(t *testing.T) {
+		m := mountWithDir(t, "svc")
+		o, err := New(Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone}})
+		require.NoError(t, err)
+		confirmed := sendPayloads(t, o, "a", 50, 100)
+		flushOK(t, o)
+		confirmed = append(confirmed, sendPayloads(t, o, "b", 50, 100)...)
+		flushOK(t, o)
+		m.Crash()
+		abandon(o)
+		requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
+	})
+	t.Run("service folder created by New", func(t *testing.T) {
+		m := lossyfs.Mount(t, "")
+		o, err := New(Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: filepath.Join(m.Dir(), "dlq"), Rotation: RotateNone}})
+		require.NoError(t, err)
+		confirmed := sendPayloads(t, o, "a", 50, 100)
+		flushOK(t, o)
+		m.Crash()
+		abandon(o)
+		requireSurvived(t, filepath.Join(m.Dir(), "dlq", "svc"), confirmed)
+	})
+	t.Run("entries not flushed may go, the file stays valid", func(t *testing.T) {
+		m := mountWithDir(t, "svc")
+		o, err := New(Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone}})
+		require.NoError(t, err)
+		confirmed := sendPayloads(t, o, "a", 20, 100)
+		flushOK(t, o)
+		sendPayloads(t, o, "b", 20, 100) // not flushed: may or may not survive
+		m.Crash()
+		abandon(o)
+		requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
+	})
+}
+
+func TestPowerLossAcrossSizeRotation(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	o, err := New(Config{Service: "svc", Logger: quiet, BatchSize: 64,
+		File: FileConfig{Dir: m.Dir(), Rotation: RotateSize, MaxSizeMB: 1}})
+	require.NoError(t, err)
+	// A first Flush makes the new file's name durable; then 2.5 MB of
+	// entries: two rotations, whose new names only a folder fsync after
+	// the rotation makes durable.
+	confirmed := sendPayloads(t, o, "first", 1, 100)
+	flushOK(t, o)
+	confirmed = append(confirmed, sendPayloads(t, o, "a", 625, 4000)...)
+	flushOK(t, o)
+	dir := filepath.Join(m.Dir(), "svc")
+	require.GreaterOrEqual(t, len(backups(t, dir)), 2, "the test must rotate: %s", listing(dir))
+	m.Crash()
+	abandon(o)
+	requireSurvived(t, dir, confirmed)
+}
+
+func TestPowerLossAcrossTimeRotation(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	clock := newFakeClock(time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC))
+	o, err := New(Config{Service: "svc", Logger: quiet, Clock: clock.Now,
+		File: FileConfig{Dir: m.Dir(), Rotation: RotateHourly}})
+	require.NoError(t, err)
+	confirmed := sendPayloads(t, o, "a", 20, 100)
+	flushOK(t, o)
+	clock.Add(time.Hour)
+	confirmed = append(confirmed, sendPayloads(t, o, "b", 20, 100)...)
+	flushOK(t, o)
+	dir := filepath.Join(m.Dir(), "svc")
+	require.Len(t, backups(t, dir), 1, "the test must rotate: %s", listing(dir))
+	m.Crash()
+	abandon(o)
+	requireSurvived(t, dir, confirmed)
+}
+
+func TestPowerLossAcrossCompressedRotation(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	o, err := New(Config{Service: "svc", Logger: quiet, BatchSize: 64,
+		File: FileConfig{Dir: m.Dir(), Rotation: RotateSize, MaxSizeMB: 1, Compress: true}})
+	require.NoError(t, err)
+	confirmed := sendPayloads(t, o, "a", 375, 4000) // 1.5 MB: one rotation
+	dir := filepath.Join(m.Dir(), "svc")
+	// Let the rotated file be compressed (lumberjack does it in the
+	// background) before Flush: the .gz must be durable before the plain
+	// file it replaces goes.
+	require.Eventually(t, func() bool {
+		gz, _ := filepath.Glob(filepath.Join(dir, "dlq-*.ndjson.gz"))
+		plain, _ := filepath.Glob(filepath.Join(dir, "dlq-*.ndjson"))
+		return o.Stats().Written == uint64(len(confirmed)) && len(gz) == 1 && len(plain) == 0
+	}, 30*time.Second, 5*time.Millisecond, "the rotated file is compressed: %s", listing(dir))
+	flushOK(t, o)
+	m.Crash()
+	abandon(o)
+	requireSurvived(t, dir, confirmed)
+	assert.Empty(t, mustGlob(t, filepath.Join(dir, "dlq-*.ndjson")), "no plain rotated file next to its .gz")
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	return files
+}
+
+// TestPowerLossTornTailIsCutBack: a power cut can leave part of an
+// unsynced write on disk, a line cut in the middle. The next process to
+// open the file cuts it back to the last whole line: a new entry never
+// glues onto the fragment, and every line parses.
+func TestPowerLossTornTailIsCutBack(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	cfg := Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone}}
+	o, err := New(cfg)
+	require.NoError(t, err)
+	confirmed := sendPayloads(t, o, "a", 20, 100)
+	flushOK(t, o)
+	sendPayloads(t, o, "b", 21, 100) // written, never fsynced
+	require.Eventually(t, func() bool { return o.Stats().Written == 41 }, 30*time.Second, time.Millisecond)
+	m.CrashTorn()
+	abandon(o)
+	dir := filepath.Join(m.Dir(), "svc")
+	before, err := os.ReadFile(filepath.Join(dir, fileName))
+	require.NoError(t, err)
+	require.False(t, bytes.HasSuffix(before, []byte("\n")), "the test needs the crash to leave a torn line")
+
+	o, err = New(cfg)
+	require.NoError(t, err)
+	after := sendPayloads(t, o, "c", 5, 100)
+	flushOK(t, o)
+	closeOK(t, o)
+	requireSurvived(t, dir, append(confirmed, after...))
+	data, err := os.ReadFile(filepath.Join(dir, fileName))
+	require.NoError(t, err)
+	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		_, err := ParseEnvelope(line)
+		assert.NoError(t, err, "line %d does not parse: %.60q…", i+1, line)
+	}
+}
+
+// TestPowerLossAfterAFailedFsync: a failed fsync may have dropped the
+// pages it was to write (Linux marks them clean), so the entries written
+// since the last good fsync must be written again before Flush reports
+// them durable; after a power cut every entry a Flush confirmed is there.
+func TestPowerLossAfterAFailedFsync(t *testing.T) {
+	m := mountWithDir(t, "svc")
+	o, err := New(Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone},
+		Retry: RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 10}})
+	require.NoError(t, err)
+	confirmed := sendPayloads(t, o, "a", 20, 100)
+	flushOK(t, o)
+	m.FailFsyncs(1)
+	confirmed = append(confirmed, sendPayloads(t, o, "b", 20, 100)...)
+	// Flush may report the failure or mend it itself; it must end nil.
+	var flushErr error
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		flushErr = o.Flush(ctx)
+		cancel()
+		if flushErr == nil {
+			break
+		}
+	}
+	require.NoError(t, flushErr, "Flush succeeds once fsync works again")
+	m.Crash()
+	abandon(o)
+	requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
+}
