@@ -136,8 +136,9 @@ func TestPowerLossKeepsEveryFlushedEntry(t *testing.T) {
 		flushOK(t, o)
 		confirmed = append(confirmed, sendPayloads(t, o, "b", 50, 100)...)
 		flushOK(t, o)
-		m.Crash()
+		m.PowerOff()
 		abandon(o)
+		m.PowerOn()
 		requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
 	})
 	t.Run("service folder created by New", func(t *testing.T) {
@@ -146,8 +147,9 @@ func TestPowerLossKeepsEveryFlushedEntry(t *testing.T) {
 		require.NoError(t, err)
 		confirmed := sendPayloads(t, o, "a", 50, 100)
 		flushOK(t, o)
-		m.Crash()
+		m.PowerOff()
 		abandon(o)
+		m.PowerOn()
 		requireSurvived(t, filepath.Join(m.Dir(), "dlq", "svc"), confirmed)
 	})
 	t.Run("entries not flushed may go, the file stays valid", func(t *testing.T) {
@@ -157,8 +159,9 @@ func TestPowerLossKeepsEveryFlushedEntry(t *testing.T) {
 		confirmed := sendPayloads(t, o, "a", 20, 100)
 		flushOK(t, o)
 		sendPayloads(t, o, "b", 20, 100) // not flushed: may or may not survive
-		m.Crash()
+		m.PowerOff()
 		abandon(o)
+		m.PowerOn()
 		requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
 	})
 }
@@ -177,8 +180,9 @@ func TestPowerLossAcrossSizeRotation(t *testing.T) {
 	flushOK(t, o)
 	dir := filepath.Join(m.Dir(), "svc")
 	require.GreaterOrEqual(t, len(backups(t, dir)), 2, "the test must rotate: %s", listing(dir))
-	m.Crash()
+	m.PowerOff()
 	abandon(o)
+	m.PowerOn()
 	requireSurvived(t, dir, confirmed)
 }
 
@@ -195,8 +199,9 @@ func TestPowerLossAcrossTimeRotation(t *testing.T) {
 	flushOK(t, o)
 	dir := filepath.Join(m.Dir(), "svc")
 	require.Len(t, backups(t, dir), 1, "the test must rotate: %s", listing(dir))
-	m.Crash()
+	m.PowerOff()
 	abandon(o)
+	m.PowerOn()
 	requireSurvived(t, dir, confirmed)
 }
 
@@ -216,8 +221,9 @@ func TestPowerLossAcrossCompressedRotation(t *testing.T) {
 		return o.Stats().Written == uint64(len(confirmed)) && len(gz) == 1 && len(plain) == 0
 	}, 30*time.Second, 5*time.Millisecond, "the rotated file is compressed: %s", listing(dir))
 	flushOK(t, o)
-	m.Crash()
+	m.PowerOff()
 	abandon(o)
+	m.PowerOn()
 	requireSurvived(t, dir, confirmed)
 	assert.Empty(t, mustGlob(t, filepath.Join(dir, "dlq-*.ndjson")), "no plain rotated file next to its .gz")
 }
@@ -235,19 +241,21 @@ func mustGlob(t *testing.T, pattern string) []string {
 // glues onto the fragment, and every line parses.
 func TestPowerLossTornTailIsCutBack(t *testing.T) {
 	m := mountWithDir(t, "svc")
-	cfg := Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone}}
+	// No background fsync during the test: the "b" lines must stay unsynced.
+	cfg := Config{Service: "svc", Logger: quiet, File: FileConfig{Dir: m.Dir(), Rotation: RotateNone, SyncIntervalMS: 3600000}}
 	o, err := New(cfg)
 	require.NoError(t, err)
 	confirmed := sendPayloads(t, o, "a", 20, 100)
 	flushOK(t, o)
 	sendPayloads(t, o, "b", 21, 100) // written, never fsynced
 	require.Eventually(t, func() bool { return o.Stats().Written == 41 }, 30*time.Second, time.Millisecond)
-	m.CrashTorn()
+	m.PowerOffTorn()
 	abandon(o)
+	m.PowerOn()
 	dir := filepath.Join(m.Dir(), "svc")
 	before, err := os.ReadFile(filepath.Join(dir, fileName))
 	require.NoError(t, err)
-	require.False(t, bytes.HasSuffix(before, []byte("\n")), "the test needs the crash to leave a torn line")
+	require.False(t, bytes.HasSuffix(before, []byte("\n")), "the test needs the crash to leave a torn line: %d bytes, %d lines", len(before), bytes.Count(before, []byte("\n")))
 
 	o, err = New(cfg)
 	require.NoError(t, err)
@@ -287,7 +295,8 @@ func TestPowerLossAfterAFailedFsync(t *testing.T) {
 		}
 	}
 	require.NoError(t, flushErr, "Flush succeeds once fsync works again")
-	m.Crash()
+	m.PowerOff()
 	abandon(o)
+	m.PowerOn()
 	requireSurvived(t, filepath.Join(m.Dir(), "svc"), confirmed)
 }

@@ -77,25 +77,41 @@ func (m *FS) Dir() string { return m.mnt }
 // Backing returns the folder the mount passes through to.
 func (m *FS) Backing() string { return m.backing }
 
-// Crash cuts the power: every later operation through the current mount
-// (files the code under test still holds open included) fails with EIO,
-// everything not made durable by an fsync is dropped from the backing
-// folder, and a fresh mount comes up at Dir.
+// Crash cuts the power and brings it back: PowerOff, then PowerOn.
 func (m *FS) Crash() {
 	m.t.Helper()
-	m.crash(false)
+	m.PowerOff()
+	m.PowerOn()
 }
 
-// CrashTorn is Crash, except that every file surviving the crash keeps the
-// first half (at least a byte) of what was appended to it since its last
-// fsync: a power cut that let some pages reach the disk leaves a torn tail,
-// usually a line cut in the middle.
+// CrashTorn is Crash with PowerOffTorn.
 func (m *FS) CrashTorn() {
 	m.t.Helper()
-	m.crash(true)
+	m.PowerOffTorn()
+	m.PowerOn()
 }
 
-func (m *FS) crash(torn bool) {
+// PowerOff cuts the power: every later operation through the current
+// mount (files the code under test still holds open included) fails with
+// EIO, and everything not made durable by an fsync is dropped from the
+// backing folder. Until PowerOn, Dir is an empty folder of no file system
+// under test: a process that "died" with the power can be stopped then
+// (its Close may still try to write) without touching what survived.
+func (m *FS) PowerOff() {
+	m.t.Helper()
+	m.powerOff(false)
+}
+
+// PowerOffTorn is PowerOff, except that every file surviving the cut keeps
+// the first half (at least a byte) of what was appended to it since its
+// last fsync: a power cut that let some pages reach the disk leaves a torn
+// tail, usually a line cut in the middle.
+func (m *FS) PowerOffTorn() {
+	m.t.Helper()
+	m.powerOff(true)
+}
+
+func (m *FS) powerOff(torn bool) {
 	m.t.Helper()
 	m.kill()
 	if err := syscall.Unmount(m.mnt, syscall.MNT_DETACH); err != nil {
@@ -106,6 +122,21 @@ func (m *FS) crash(torn bool) {
 	m.mu.Unlock()
 	if err != nil {
 		m.t.Fatalf("lossyfs: rewind to the durable state: %v", err)
+	}
+}
+
+// PowerOn brings a fresh mount of what survived up at Dir. Whatever a dead
+// process wrote into Dir while the power was off is cleared away first.
+func (m *FS) PowerOn() {
+	m.t.Helper()
+	des, err := os.ReadDir(m.mnt)
+	if err != nil {
+		m.t.Fatalf("lossyfs: %v", err)
+	}
+	for _, de := range des {
+		if err := os.RemoveAll(filepath.Join(m.mnt, de.Name())); err != nil {
+			m.t.Fatalf("lossyfs: %v", err)
+		}
 	}
 	if err := m.reset(); err != nil {
 		m.t.Fatalf("lossyfs: %v", err)
