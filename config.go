@@ -89,8 +89,11 @@ type RetryConfig struct {
 }
 
 // FileConfig configures the file backend: NDJSON lines in
-// <Dir>/<service>/dlq.ndjson, rotated and pruned by lumberjack. Its keys
-// follow DESIGN's contract rather than lumberjack's own tags.
+// <Dir>/<service>/dlq.ndjson, rotated and pruned by lumberjack. A rotated
+// file is named after its rotation in UTC, to the millisecond:
+// dlq-2026-11-27T10-00-00.004.ndjson, and .gz appended once compressed. Its
+// keys are this package's config keys (max_size_mb, max_age_days), not
+// lumberjack's own tags (maxsize, maxage).
 type FileConfig struct {
 	// Disabled turns the file backend off. Defaults to false.
 	Disabled bool `json:"disabled" yaml:"disabled"`
