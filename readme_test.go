@@ -85,7 +85,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	sum, err := os.ReadFile("go.sum")
 	require.NoError(t, err)
 	for name, text := range map[string]string{
-		"go.mod": "module example.com/loader\n\ngo 1.26.0\n\nrequire github.com/dlqkit/dlq v0.0.0\n\nreplace github.com/dlqkit/dlq => " + repo + "\n",
+		"go.mod":    "module example.com/loader\n\ngo 1.26.0\n\nrequire github.com/dlqkit/dlq v0.0.0\n\nreplace github.com/dlqkit/dlq => " + repo + "\n",
 		"go.sum":    string(sum),
 		"main.go":   program,
 		"dlq.yaml":  config,
