@@ -30,8 +30,12 @@ func BenchmarkKafka(b *testing.B) {
 		}
 	})
 	raw := func(b *testing.B, topic string, slice int, batchTimeout time.Duration) {
+		// Its own Transport, closed after the writer: on DefaultTransport the
+		// connection pool's discover goroutine outlives the benchmark (goleak).
+		tr := &kafka.Transport{}
+		defer tr.CloseIdleConnections()
 		w := &kafka.Writer{Addr: kafka.TCP(broker.Addr), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true}
+			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true, Transport: tr}
 		defer w.Close()
 		ids := newIDSource()
 		msgs := make([]kafka.Message, 0, slice)
