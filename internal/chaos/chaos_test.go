@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 // over a minute. CI runs the long one.
 const (
 	shortScheduleTime = 3 * time.Second
-	shortScheduleRate = 1000// entries per second per sender
+	shortScheduleRate = 1000 // entries per second per sender
 	longScheduleTime  = 10 * time.Second
 )
 
