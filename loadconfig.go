@@ -84,7 +84,7 @@ func parseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 // holds the problems found and the line of every key.
 func decodeConfig(data []byte, lookup func(string) (string, bool)) (Config, *loader) {
 	var cfg Config
-	l := &loader{lookup: lookup, lines: map[string]int{}, expanded: map[*yaml.Node]bool{}}
+	l := &loader{lookup: lookup, lines: map[string]int{}, expanded: map[*yaml.Node]bool{}, active: map[*yaml.Node]bool{}}
 	if root := l.parse(data); root != nil {
 		l.decodeStruct(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
@@ -113,6 +113,7 @@ type loader struct {
 	fields     []*FieldError
 	lines      map[string]int      // key path, e.g. "kafka.acks" or "order[1]", to its line
 	expanded   map[*yaml.Node]bool // nodes whose references are expanded (an anchor once)
+	active     map[*yaml.Node]bool // mappings being decoded, to catch an alias to itself
 }
 
 func (l *loader) fail(line int, field, format string, args ...any) {
@@ -183,6 +184,12 @@ func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		l.fail(n.Line, path, "want a mapping of %s keys, got %s", what, describe(n))
 		return
 	}
+	if l.active[n] {
+		l.fail(n.Line, path, "an alias refers to the mapping that holds it")
+		return
+	}
+	l.active[n] = true
+	defer delete(l.active, n)
 	keys := yamlKeys(v.Type())
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

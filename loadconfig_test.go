@@ -80,6 +80,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"only a comment", "# nothing yet\n", "service", 0, "service: must be set"},
 		{"a list document", "- service: x\n", "", 1, "want a mapping of the config keys, got a list"},
 		{"syntax error", "service: x\nfile: {dir: /a\n", "", -1, "did not find expected ',' or '}'"},
+		{"a merge of itself", "service: x\nfile: &f\n  <<: *f\n", "file", 2, "an alias refers to the mapping that holds it"},
+		{"an alias to itself in a value", "service: x\nfile: &f\n  dir: *f\n", "file.dir", 2, "want a string, got a mapping"},
 		{"two documents", "service: x\n---\nservice: y\n", "", 2, "a second YAML document"},
 		{"json typo", `{"service": "x", "queue_capacty": 5}`, "queue_capacty", 1, `(did you mean "queue_capacity"?)`},
 		{"json typo on a later line", "{\n\t\"service\": \"x\",\n\t\"file\": {\"dirr\": \"/a\"}\n}\n", "file.dirr", 3, `(did you mean "dir"?)`},
@@ -339,7 +341,7 @@ func TestErrorsCarryOnePrefix(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	for _, seed := range []string{configYAML, "", "service: x\n", "service: ${A:-${B:-c}}\n", "{\"service\": \"x\"}",
-		"a: &a [*a]\n", "service: x\n<<: {mode: fan_out}\n", "file: !!binary aGk=\n", "service: x\norder: [1, file]\n"} {
+		"a: &a [*a]\n", "service: x\n<<: {mode: fan_out}\n", "file: &f\n  <<: *f\n", "http: &h\n  headers: *h\n", "file: !!binary aGk=\n", "service: x\norder: [1, file]\n"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
