@@ -3,6 +3,7 @@ package dlq
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Kind names a backend variant.
@@ -48,7 +49,7 @@ func (k *Kind) UnmarshalText(text []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("dlq: unknown backend %q (want file, kafka, http or redis)", text)
+	return fmt.Errorf("dlq: %s", unknownKind(string(text)))
 }
 
 // Backend is one configured destination of entries: a kind tag and one
@@ -165,6 +166,16 @@ func built(kind Kind) bool {
 
 // errNotBuilt says which tag would build kind's backend.
 func errNotBuilt(kind Kind) error {
-	return fmt.Errorf("%w: the %s backend needs build tag %s or dlq_all (go build -tags %s)",
-		ErrBackendNotBuilt, kind, buildTags[kind], buildTags[kind])
+	return fmt.Errorf("%w: %s", ErrBackendNotBuilt, needsTag(kind))
+}
+
+// notBuiltProblem is errNotBuilt's message without the package prefix, for a
+// FieldError inside a ConfigError that carries the prefix already.
+func notBuiltProblem(kind Kind) string {
+	return strings.TrimPrefix(ErrBackendNotBuilt.Error(), "dlq: ") + ": " + needsTag(kind)
+}
+
+// needsTag names the build tags that would build kind's backend.
+func needsTag(kind Kind) string {
+	return fmt.Sprintf("the %s backend needs build tag %s or dlq_all (go build -tags %s)", kind, buildTags[kind], buildTags[kind])
 }

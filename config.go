@@ -100,8 +100,9 @@ type RetryConfig struct {
 }
 
 // FileConfig configures the file backend: NDJSON lines in
-// <Dir>/<service>/dlq.ndjson, rotated, gzipped and pruned by the backend.
-// Its keys follow DESIGN's contract rather than lumberjack's tags.
+// <Dir>/<service>/dlq.ndjson, rotated, gzipped and pruned by the backend. A
+// rotated file is named after its rotation in UTC, to the millisecond:
+// dlq-2026-11-27T10-00-00.004.ndjson, and .gz appended once compressed.
 type FileConfig struct {
 	// Disabled turns the file backend off. Defaults to false.
 	Disabled bool `json:"disabled" yaml:"disabled"`

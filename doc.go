@@ -8,25 +8,47 @@
 //
 // # Quick start
 //
-//	o, err := dlq.New(dlq.Config{Service: "loader"})
+// With a config file dlq.yaml holding "service: loader":
+//
+//	cfg, err := dlq.LoadConfig("dlq.yaml")
+//	if err != nil { ... } // a misspelled key is an error naming it and its line
+//	q, err := dlq.New(cfg)
 //	if err != nil { ... }
-//	defer o.Close(ctx)
+//	defer q.Close(ctx)
 //
 //	// on the hot path: never blocks, never does I/O
-//	if err := o.Send(dlq.Entry{Reason: "parse_error", Error: err.Error(), Payload: msg}); err != nil {
-//		// dlq.ErrQueueFull or dlq.ErrClosed: refused and counted
+//	if perr := json.Unmarshal(msg, &v); perr != nil {
+//		if err := q.Send(dlq.Entry{Reason: "parse_error", Error: perr.Error(), Payload: msg}); err != nil {
+//			// dlq.ErrQueueFull or dlq.ErrClosed: refused and counted
+//		}
 //	}
 //
 //	// at shutdown, or before committing upstream offsets
-//	if err := o.Flush(ctx); err != nil { ... }
+//	if err := q.Flush(ctx); err != nil { ... }
 //
 // A Config with only Service set writes ./dlq/<service>/dlq.ndjson, rotated
-// hourly. SetDefault installs a process-wide Orchestrator behind the package
+// hourly; a Go literal (dlq.Config{Service: "loader"}) works as well as a
+// file. SetDefault installs a process-wide Orchestrator behind the package
 // functions Send and Flush, as slog.SetDefault does for logging.
+//
+// # Loading config
+//
+// LoadConfig and ParseConfig read YAML, or JSON, strictly: an unknown or
+// misspelled key, a key given twice, a value of the wrong type or not in
+// its list is an error naming the line and the key, with the nearest known
+// key as a suggestion; the result is validated as New validates it. Values
+// may reference the environment as docker compose does: ${VAR},
+// ${VAR:-default}, ${VAR-default}, ${VAR:?message}, and $$ for a literal $;
+// an unset ${VAR} without a default is an error. Decoding a Config with
+// yaml.Unmarshal or json.Unmarshal rejects a bad Mode, Rotation or Kind too,
+// but ignores unknown keys.
 //
 // # Backends
 //
-// The file backend is always built and on unless File.Disabled. Kafka
+// The file backend is always built and on unless File.Disabled. It writes
+// <dir>/<service>/dlq.ndjson; a rotated file is renamed, in UTC to the
+// millisecond of its rotation, dlq-2026-11-27T10-00-00.004.ndjson, with .gz
+// appended once compressed (File.Compress). Kafka
 // (Kafka.Brokers), HTTP (HTTP.URL) and Redis Streams (Redis.URL) are on
 // when configured and built with their tags (see Build tags). Mode decides
 // how they are used: ModeCascade (the default) writes each entry to the

@@ -71,10 +71,22 @@ type FieldError struct {
 	Problem string
 	// Err is a sentinel the problem matches, such as ErrBackendNotBuilt, or nil.
 	Err error
+	// Line is the field's line in the document ParseConfig or LoadConfig
+	// read, or 0.
+	Line int
 }
 
-// Error names the field and the problem.
-func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
+// Error names the line, the field and the problem.
+func (e *FieldError) Error() string {
+	s := e.Problem
+	if e.Field != "" {
+		s = e.Field + ": " + s
+	}
+	if e.Line > 0 {
+		s = fmt.Sprintf("line %d: %s", e.Line, s)
+	}
+	return s
+}
 
 // Unwrap returns the sentinel the problem matches, if any.
 func (e *FieldError) Unwrap() error { return e.Err }
@@ -83,6 +95,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // ErrInvalidConfig, and ErrBackendNotBuilt when a field enables a backend
 // that was not built.
 type ConfigError struct {
+	// File is the file LoadConfig read, or empty.
+	File string
 	// Fields holds one error per invalid field, in config order.
 	Fields []*FieldError
 }
@@ -92,6 +106,9 @@ func (e *ConfigError) Error() string {
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
 		parts[i] = f.Error()
+	}
+	if e.File != "" {
+		return "dlq: invalid config in " + e.File + ": " + strings.Join(parts, "; ")
 	}
 	return "dlq: invalid config: " + strings.Join(parts, "; ")
 }

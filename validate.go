@@ -22,9 +22,10 @@ func (c *configCheck) nonNegative(field string, v int) {
 	}
 }
 
-func (c *configCheck) oneOf(field, v string, allowed ...string) {
+// oneOf checks an enumerated key; empty means its default.
+func (c *configCheck) oneOf(field, v string, allowed []string) {
 	if v != "" && !slices.Contains(allowed, v) {
-		c.add(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+		c.add(field, "%s", notOneOf(v, allowed))
 	}
 }
 
@@ -33,7 +34,7 @@ func (c *configCheck) oneOf(field, v string, allowed ...string) {
 func (cfg *Config) validate() ([]Kind, error) {
 	var c configCheck
 	checkService(&c, cfg.Service)
-	c.oneOf("mode", string(cfg.Mode), string(ModeCascade), string(ModeFanOut), string(ModeFileOnly), string(ModeKafkaOnly))
+	c.oneOf("mode", string(cfg.Mode), modeNames)
 	c.nonNegative("queue_capacity", cfg.QueueCapacity)
 	c.nonNegative("batch_size", cfg.BatchSize)
 	c.nonNegative("flush_interval_ms", cfg.FlushIntervalMS)
@@ -68,7 +69,7 @@ func checkService(c *configCheck, service string) {
 }
 
 func checkFile(c *configCheck, f *FileConfig) {
-	c.oneOf("file.rotation", string(f.Rotation), string(RotateHourly), string(RotateDaily), string(RotateSize), string(RotateNone))
+	c.oneOf("file.rotation", string(f.Rotation), rotationNames)
 	c.nonNegative("file.max_size_mb", f.MaxSizeMB)
 	c.nonNegative("file.max_age_days", f.MaxAgeDays)
 	c.nonNegative("file.max_backups", f.MaxBackups)
@@ -81,9 +82,9 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 			c.add(fmt.Sprintf("kafka.brokers[%d]", i), "is empty")
 		}
 	}
-	c.oneOf("kafka.routing", k.Routing, "per_table", "common")
-	c.oneOf("kafka.acks", k.Acks, "all", "one", "none")
-	c.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")
+	c.oneOf("kafka.routing", k.Routing, routingNames)
+	c.oneOf("kafka.acks", k.Acks, acksNames)
+	c.oneOf("kafka.compression", k.Compression, compressionNames)
 	c.nonNegative("kafka.write_timeout_ms", k.WriteTimeoutMS)
 	if k.CommonTopic != "" && !legalTopic(k.CommonTopic) {
 		c.add("kafka.common_topic", "%q is not a legal topic name ([a-zA-Z0-9._-], at most 249)", k.CommonTopic)
@@ -91,7 +92,7 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
 		c.add("kafka.tls", "cert_file and key_file go together")
 	}
-	c.oneOf("kafka.sasl.mechanism", k.SASL.Mechanism, "plain", "scram-sha-256", "scram-sha-512")
+	c.oneOf("kafka.sasl.mechanism", k.SASL.Mechanism, mechanismNames)
 	if k.SASL.Mechanism != "" && k.SASL.Username == "" {
 		c.add("kafka.sasl.username", "must be set with a SASL mechanism")
 	}
@@ -195,7 +196,7 @@ func (cfg *Config) backendKinds(c *configCheck) []Kind {
 		if !cfg.enabled(k) {
 			c.add(configKeys[k], "mode %s needs the %s backend, which is not enabled", cfg.Mode, k)
 		} else if !built(k) {
-			c.fields = append(c.fields, &FieldError{Field: configKeys[k], Problem: errNotBuilt(k).Error(), Err: ErrBackendNotBuilt})
+			c.fields = append(c.fields, &FieldError{Field: configKeys[k], Problem: notBuiltProblem(k), Err: ErrBackendNotBuilt})
 		}
 	}
 	if len(kinds) == 0 && cfg.Mode != ModeFileOnly && cfg.Mode != ModeKafkaOnly {

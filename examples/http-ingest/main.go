@@ -2,14 +2,19 @@
 // events, hands the ones that fail validation to the DLQ, and shuts down
 // gracefully on SIGINT or SIGTERM: stop serving, Flush, then Close.
 //
-//	go run ./examples/http-ingest                                        # DLQ to a file
-//	go run -tags dlq_http ./examples/http-ingest -dlq-url http://127.0.0.1:9000/dlq
+// The DLQ's config is dlq.yaml beside this file (built in), or the file
+// named by -config; it takes the HTTP endpoint and the folder from the
+// environment.
+//
+//	go run ./examples/http-ingest                                        # DLQ to ./dlq
+//	DLQ_HTTP_URL=http://127.0.0.1:9000/dlq go run -tags dlq_http ./examples/http-ingest
 //	curl -d '{"user":"ann","action":"login"}' 127.0.0.1:8080/events    # 202
 //	curl -d '{"user":""}' 127.0.0.1:8080/events                         # 422, DLQ'd
 package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -40,17 +45,22 @@ func (e *event) validate() error {
 	return nil
 }
 
+//go:embed dlq.yaml
+var defaultConfig []byte
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	dlqURL := flag.String("dlq-url", "", "HTTP endpoint for the DLQ (needs -tags dlq_http); the file backend is the fallback")
-	dir := flag.String("dir", "./dlq", "folder of the DLQ's file")
+	configFile := flag.String("config", "", "the DLQ's YAML config file; empty uses the built-in dlq.yaml")
 	flag.Parse()
 
-	q, err := dlq.New(dlq.Config{
-		Service: "http-ingest",
-		HTTP:    dlq.HTTPConfig{URL: *dlqURL},
-		File:    dlq.FileConfig{Dir: *dir},
-	})
+	cfg, err := dlq.ParseConfig(defaultConfig)
+	if *configFile != "" {
+		cfg, err = dlq.LoadConfig(*configFile)
+	}
+	if err != nil {
+		log.Fatal(err) // a misspelled key names its line; a missing tag is named too
+	}
+	q, err := dlq.New(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}

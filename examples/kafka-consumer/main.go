@@ -2,12 +2,17 @@
 // JSON as poison and hands them to the DLQ (cascade kafka → file), and on
 // SIGINT or SIGTERM calls Flush, then Close.
 //
+// Its DLQ config is dlq.yaml beside this file (built in), which takes the
+// brokers from KAFKA_BROKERS; without it the example starts an in-process
+// demo broker and sets KAFKA_BROKERS itself, as a deployment would.
+//
 //	go run -tags dlq_kafka ./examples/kafka-consumer                  # demo: in-process broker
-//	go run -tags dlq_kafka ./examples/kafka-consumer -brokers 127.0.0.1:9092 -topic events
+//	KAFKA_BROKERS=127.0.0.1:9092 go run -tags dlq_kafka ./examples/kafka-consumer -topic events
 package main
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,40 +28,40 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
+//go:embed dlq.yaml
+var config []byte
+
 func main() {
-	brokers := flag.String("brokers", "", "Kafka bootstrap address; empty starts an in-process demo broker")
 	topic := flag.String("topic", "events", "topic to consume")
-	dir := flag.String("dir", os.TempDir(), "folder of the DLQ's fallback file")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	demo := *brokers == ""
+	demo := os.Getenv("KAFKA_BROKERS") == ""
 	if demo {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, *topic))
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer cluster.Close()
-		*brokers = cluster.ListenAddrs()[0]
-		produceDemo(ctx, *brokers, *topic)
+		_ = os.Setenv("KAFKA_BROKERS", cluster.ListenAddrs()[0])
+		produceDemo(ctx, cluster.ListenAddrs()[0], *topic)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 3*time.Second) // the demo ends by itself
 		defer cancel()
 	}
 
-	q, err := dlq.New(dlq.Config{
-		Service: "kafka-consumer",
-		Order:   []dlq.Kind{dlq.KindKafka, dlq.KindFile},
-		Kafka:   dlq.KafkaConfig{Brokers: []string{*brokers}},
-		File:    dlq.FileConfig{Dir: *dir},
-	})
+	cfg, err := dlq.ParseConfig(config)
 	if err != nil {
 		log.Fatal(err) // without -tags dlq_kafka this names the missing tag
 	}
+	q, err := dlq.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{*brokers}, Topic: *topic, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Kafka.Brokers, Topic: *topic, MaxWait: 100 * time.Millisecond})
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {

@@ -1,12 +1,16 @@
 // Command redis writes a few entries to a Redis stream through the DLQ and
 // reads them back with XRANGE, as an operator would.
 //
-//	go run -tags dlq_redis ./examples/redis -url redis://127.0.0.1:6379/0
+// Its config is dlq.yaml beside this file (built in); REDIS_URL overrides
+// the server.
+//
+//	go run -tags dlq_redis ./examples/redis
+//	REDIS_URL=redis://127.0.0.1:6380/0 go run -tags dlq_redis ./examples/redis
 package main
 
 import (
 	"context"
-	"flag"
+	_ "embed"
 	"fmt"
 	"log"
 	"time"
@@ -15,20 +19,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+//go:embed dlq.yaml
+var config []byte
+
 func main() {
-	url := flag.String("url", "redis://127.0.0.1:6379/0", "Redis URL (redis://, rediss:// or unix://)")
-	stream := flag.String("stream", "dlq-example", "stream key; {destination} is replaced per entry")
-	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	q, err := dlq.New(dlq.Config{
-		Service: "redis-example",
-		Redis:   dlq.RedisConfig{URL: *url, Stream: *stream, MaxLen: 10000},
-		File:    dlq.FileConfig{Disabled: true},
-	})
+	cfg, err := dlq.ParseConfig(config)
 	if err != nil {
 		log.Fatal(err) // without -tags dlq_redis this names the missing tag
+	}
+	q, err := dlq.New(cfg)
+	if err != nil {
+		log.Fatal(err)
 	}
 	for i, raw := range []string{"not json", "{\"id\":", "\x00\x01binary"} {
 		_ = q.Send(dlq.Entry{Reason: "parse_error", Payload: []byte(raw), Source: dlq.KafkaSource("events", 0, int64(i))})
@@ -40,13 +44,13 @@ func main() {
 		log.Fatal(err)
 	}
 
-	opts, err := redis.ParseURL(*url)
+	opts, err := redis.ParseURL(cfg.Redis.URL)
 	if err != nil {
 		log.Fatal(err)
 	}
 	c := redis.NewClient(opts)
 	defer c.Close()
-	msgs, err := c.XRevRangeN(ctx, *stream, "+", "-", 3).Result()
+	msgs, err := c.XRevRangeN(ctx, cfg.Redis.Stream, "+", "-", 3).Result()
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,22 +9,34 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dlqkit/dlq"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
 var (
-	faultDuration = flag.Duration("chaos.duration", 10*time.Second, "how long each mode runs under faults")
-	senderRate    = flag.Int("chaos.rate", 0, "entries per second per sender (8 senders); 0 sends as fast as the queue takes them")
+	faultDuration = flag.Duration("chaos.duration", 0, "how long each mode runs under faults; 0: 3s, or 10s with -chaos.long or CI=true")
+	longSchedule  = flag.Bool("chaos.long", false, "run each mode under faults for 10s, as under CI=true")
+	senderRate    = flag.Int("chaos.rate", -1, "entries per second per sender (8 senders); 0 sends as fast as the queue takes them; -1: 1000 on the short schedule, 0 on the long one")
 	faultSeed     = flag.Uint64("chaos.seed", 0, "seed of the fault schedule; 0 takes one from the clock")
 )
 
+// quietRedis drops go-redis's own log lines: the suite kills Redis on
+// purpose, and go-redis logs every failed dial through its package logger,
+// burying a failing run's output. The backend reports the same failures as
+// errors, which the suite counts.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m,
 		// lumberjack's millRun outlives Close (lumberjack issues #56, #205).
 		goleak.IgnoreAnyFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
@@ -32,6 +44,43 @@ func TestMain(m *testing.M) {
 		// goroutine that notices Close at its next wake-up.
 		goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"),
 	)
+}
+
+// Fault schedules. The short one keeps the README's test command within 3
+// minutes on 2 cores under -race: a run's cost grows with the entries sent,
+// each written to and read back from four backends, and fan-out's large
+// queue takes 50k entries in 3 s from unthrottled senders, which then cost
+// over a minute. CI runs the long one.
+const (
+	shortScheduleTime = 3 * time.Second
+	shortScheduleRate = 1000 // entries per second per sender
+	longScheduleTime  = 10 * time.Second
+)
+
+func long() bool { return *longSchedule || os.Getenv("CI") == "true" }
+
+// faultTime is how long each mode runs under faults.
+func faultTime() time.Duration {
+	switch {
+	case *faultDuration > 0:
+		return *faultDuration
+	case long():
+		return longScheduleTime
+	default:
+		return shortScheduleTime
+	}
+}
+
+// rate is how many entries per second each sender sends; 0 is unthrottled.
+func rate() int {
+	switch {
+	case *senderRate >= 0:
+		return *senderRate
+	case long():
+		return 0
+	default:
+		return shortScheduleRate
+	}
 }
 
 func TestChaosCascade(t *testing.T) { runChaos(t, dlq.ModeCascade, 64<<20) }
@@ -159,7 +208,7 @@ func runChaos(t *testing.T, mode dlq.Mode, diskBytes int) {
 		sent       atomic.Int64
 		senderWG   sync.WaitGroup
 	)
-	deadline := time.Now().Add(*faultDuration)
+	deadline := time.Now().Add(faultTime())
 	for g := range senders {
 		senderWG.Go(func() {
 			rng := rngFor(100 + uint64(g))
@@ -193,8 +242,8 @@ func runChaos(t *testing.T, mode dlq.Mode, diskBytes int) {
 					return
 				}
 				switch {
-				case *senderRate > 0:
-					time.Sleep(time.Second / time.Duration(*senderRate))
+				case rate() > 0:
+					time.Sleep(time.Second / time.Duration(rate()))
 				case rng.IntN(8) == 0:
 					time.Sleep(time.Millisecond) // about 8k entries/s per sender at most
 				}
@@ -215,7 +264,7 @@ func runChaos(t *testing.T, mode dlq.Mode, diskBytes int) {
 
 	h := b.readAll(t)
 	s := o.Stats()
-	sum := &summary{mode: mode, seed: int64(seed), duration: *faultDuration, sent: int(sent.Load()),
+	sum := &summary{mode: mode, seed: int64(seed), duration: faultTime(), sent: int(sent.Load()),
 		accepted: len(accepted), refused: refused, stats: s, held: map[string]int{}, lostBy: s.LostBy, faults: faults}
 	found := map[string]bool{}
 	for name, ids := range h {

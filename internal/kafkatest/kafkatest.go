@@ -153,6 +153,14 @@ func (b *Broker) ReadTopic(topic string) []kafka.Message {
 	return out
 }
 
+// readFetchBytes bounds one fetch of readPartition. The read deadline covers
+// a fetch and the decoding of what it returned, in this process (kfake
+// serving it from disk, kafka-go parsing it, both under -race): with 64 MiB
+// fetches a topic of 200k entries took over the deadline on a busy 2-core
+// machine ("[7] Request Timed Out", or "i/o timeout"). 1 MiB is about 2k
+// entries, tens of milliseconds; a batch larger than that still comes whole.
+const readFetchBytes = 1 << 20
+
 func (b *Broker) readPartition(ctx context.Context, topic string, partition int) []kafka.Message {
 	b.t.Helper()
 	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr, topic, partition)
@@ -169,10 +177,12 @@ func (b *Broker) readPartition(ctx context.Context, topic string, partition int)
 		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
 			b.t.Fatalf("seek %s/%d to %d: %v", topic, partition, offset, err)
 		}
-		// Smaller fetches and a generous deadline: a -race run of the chaos
-		// suite reads 100k messages from a broker on a busy machine.
+		// Fetches of readFetchBytes under a generous deadline: a -race run
+		// of the chaos suite reads 100k messages from a broker on a busy
+		// machine.
 		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
-		batch := conn.ReadBatch(1, 8<<20)
+		batch := conn.ReadBatch(1, readFetchBytes)
+		from := offset
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {
@@ -183,6 +193,9 @@ func (b *Broker) readPartition(ctx context.Context, topic string, partition int)
 		}
 		if err := batch.Close(); err != nil && offset < last {
 			b.t.Fatalf("read %s/%d at %d of %d: %v", topic, partition, offset, last, err)
+		}
+		if offset == from {
+			b.t.Fatalf("read %s/%d at %d of %d: the fetch returned nothing", topic, partition, offset, last)
 		}
 	}
 	return out

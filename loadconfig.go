@@ -1,0 +1,382 @@
+package dlq
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadConfig reads the YAML (or JSON) config file at path with ParseConfig.
+// Every error it returns matches ErrInvalidConfig; one for a file it could
+// not read also matches the os error (fs.ErrNotExist, fs.ErrPermission), and
+// a *ConfigError names the file in its File field.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	cfg, err := ParseConfig(data)
+	if ce, ok := errors.AsType[*ConfigError](err); ok {
+		ce.File = path
+	}
+	return cfg, err
+}
+
+// ParseConfig decodes a Config from YAML, or JSON, which is YAML too, with
+// the keys of Config's yaml tags, and validates it as New does. It is
+// strict where yaml.Unmarshal is lenient:
+//
+//   - A key that is not a Config key is an error naming the key, its line
+//     and the nearest known key: "line 3: queue_capacty: unknown key (did
+//     you mean \"queue_capacity\"?)". So is a key given twice, and a value
+//     of the wrong type or outside an enumeration ("mode: FAN_OUT").
+//   - Values may reference environment variables as docker compose does:
+//     ${VAR}, ${VAR:-default} (VAR unset or empty), ${VAR-default} (VAR
+//     unset), ${VAR:?message}, ${VAR?message}, and $$ for a literal $.
+//     References are expanded in values only, after parsing, so a variable
+//     cannot change the document's structure, and a $ followed by anything
+//     else stays as it is. Unlike compose, which substitutes an empty
+//     string with a warning, an unset ${VAR} without a default is an error
+//     naming VAR: write ${VAR:-} where empty is meant.
+//   - The document holds one config; a second document (after ---) is an
+//     error. An empty document is the zero Config, which lacks the required
+//     service and so fails validation.
+//
+// Every error is a *ConfigError matching ErrInvalidConfig, and its fields
+// carry the line they concern where there is one. On error ParseConfig returns the zero Config.
+func ParseConfig(data []byte) (Config, error) {
+	return parseConfig(data, os.LookupEnv)
+}
+
+// parseConfig is ParseConfig with the environment given.
+func parseConfig(data []byte, lookup func(string) (string, bool)) (Config, error) {
+	cfg, l := decodeConfig(data, lookup)
+	if l.unreadable {
+		return Config{}, &ConfigError{Fields: l.fields}
+	}
+	_, err := cfg.validate()
+	if ce, ok := errors.AsType[*ConfigError](err); ok {
+		for _, f := range ce.Fields {
+			if !slices.ContainsFunc(l.fields, func(d *FieldError) bool { return d.Field == f.Field }) {
+				f.Line = l.lineOf(f.Field)
+				l.fields = append(l.fields, f)
+			}
+		}
+	}
+	if len(l.fields) > 0 {
+		slices.SortStableFunc(l.fields, func(a, b *FieldError) int { return cmpLine(a.Line, b.Line) })
+		return Config{}, &ConfigError{Fields: l.fields}
+	}
+	return cfg, nil
+}
+
+// decodeConfig decodes data without validating the result; the loader
+// holds the problems found and the line of every key.
+func decodeConfig(data []byte, lookup func(string) (string, bool)) (Config, *loader) {
+	var cfg Config
+	l := &loader{lookup: lookup, lines: map[string]int{}, expanded: map[*yaml.Node]bool{}, active: map[*yaml.Node]bool{}}
+	if root := l.parse(data); root != nil {
+		l.decodeStruct(root, reflect.ValueOf(&cfg).Elem(), "")
+	}
+	return cfg, l
+}
+
+// cmpLine orders errors by line, those without one last.
+func cmpLine(a, b int) int {
+	switch {
+	case a == b:
+		return 0
+	case a == 0:
+		return 1
+	case b == 0:
+		return -1
+	}
+	return cmp.Compare(a, b)
+}
+
+// loader walks a parsed document along Config's type. It decodes each leaf
+// with yaml itself, so values mean what yaml.Unmarshal makes of them, and
+// reports what yaml.Unmarshal would ignore or report without a key.
+type loader struct {
+	lookup     func(string) (string, bool)
+	unreadable bool // the document did not parse: nothing to validate
+	fields     []*FieldError
+	lines      map[string]int      // key path, e.g. "kafka.acks" or "order[1]", to its line
+	expanded   map[*yaml.Node]bool // nodes whose references are expanded (an anchor once)
+	active     map[*yaml.Node]bool // mappings being decoded, to catch an alias to itself
+}
+
+func (l *loader) fail(line int, field, format string, args ...any) {
+	l.fields = append(l.fields, &FieldError{Field: field, Line: line, Problem: fmt.Sprintf(format, args...)})
+}
+
+// yamlLine splits yaml's "yaml: line 3: message" into its parts.
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// failYAML records an error from the yaml package.
+func (l *loader) failYAML(err error, field string) {
+	msgs := []string{err.Error()}
+	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
+		msgs = te.Errors
+	}
+	for _, msg := range msgs {
+		line := 0
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		l.fail(line, field, "%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+}
+
+// parse returns the document's top node, nil when it is empty or does not
+// parse (recorded).
+func (l *loader) parse(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err != io.EOF {
+			l.failYAML(err, "")
+			l.unreadable = true
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+	case err != nil:
+		l.failYAML(err, "")
+		l.unreadable = true
+		return nil
+	default:
+		l.fail(extra.Line, "", "a second YAML document: a config file holds one")
+		l.unreadable = true
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+// decodeStruct decodes the mapping n into the struct v; path is v's key
+// path ("" for the Config itself).
+func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		what := path
+		if what == "" {
+			what, l.unreadable = "the config", true
+		}
+		l.fail(n.Line, path, "want a mapping of %s keys, got %s", what, describe(n))
+		return
+	}
+	if l.active[n] {
+		l.fail(n.Line, path, "an alias refers to the mapping that holds it")
+		return
+	}
+	l.active[n] = true
+	defer delete(l.active, n)
+	keys := yamlKeys(v.Type())
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.ShortTag() == "!!merge" {
+			l.decodeMerge(val, v, path)
+			continue
+		}
+		key, full := k.Value, joinKey(path, k.Value)
+		if first, dup := seen[key]; dup {
+			l.fail(k.Line, full, "given twice (first on line %d)", first)
+			continue
+		}
+		seen[key] = k.Line
+		index, ok := keys[key]
+		if !ok {
+			l.fail(k.Line, full, "unknown key%s", suggest(key, path, v.Type()))
+			continue
+		}
+		l.lines[full] = k.Line
+		field := v.FieldByIndex(index)
+		if isSection(field.Type()) {
+			l.decodeStruct(val, field, full)
+			continue
+		}
+		l.decodeLeaf(val, field, full)
+	}
+}
+
+// decodeMerge applies a YAML merge key (<<: *base) to v.
+func (l *loader) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
+	n = resolveAlias(n)
+	if n.Kind == yaml.SequenceNode {
+		for _, m := range n.Content {
+			l.decodeStruct(m, v, path)
+		}
+		return
+	}
+	l.decodeStruct(n, v, path)
+}
+
+// decodeLeaf expands n's references and decodes it into field.
+func (l *loader) decodeLeaf(n *yaml.Node, field reflect.Value, path string) {
+	if !l.expand(n, path) {
+		return
+	}
+	if n = resolveAlias(n); n.Kind == yaml.SequenceNode {
+		for i, item := range n.Content {
+			l.lines[fmt.Sprintf("%s[%d]", path, i)] = item.Line
+		}
+	}
+	if isInt(field.Type()) && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!float" {
+		// yaml.v3 would truncate 1.5 to 1.
+		l.fail(n.Line, path, "want a whole number, got %s", describe(n))
+		return
+	}
+	if err := n.Decode(field.Addr().Interface()); err != nil {
+		if te, ok := errors.AsType[*yaml.TypeError](err); ok && isScalar(field.Type()) && len(te.Errors) == 1 && strings.Contains(te.Errors[0], "cannot unmarshal") {
+			l.fail(n.Line, path, "want %s, got %s", want(field.Type()), describe(n))
+			return
+		}
+		l.failYAML(err, path)
+	}
+}
+
+// expand replaces the environment references in every scalar value under
+// n, once per node. It reports whether all of them expanded.
+func (l *loader) expand(n *yaml.Node, path string) bool {
+	if l.expanded[n] {
+		return true
+	}
+	l.expanded[n] = true
+	switch n.Kind {
+	case yaml.ScalarNode:
+		v, err := expandEnv(n.Value, l.lookup)
+		if err != nil {
+			l.fail(n.Line, path, "%v", err)
+			return false
+		}
+		if v != n.Value && n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			n.Tag = "" // a plain scalar's type follows its expanded value
+		}
+		n.Value = v
+	case yaml.AliasNode:
+		return l.expand(n.Alias, path)
+	case yaml.MappingNode:
+		ok := true
+		for i := 1; i < len(n.Content); i += 2 {
+			ok = l.expand(n.Content[i], path) && ok
+		}
+		return ok
+	default:
+		ok := true
+		for _, c := range n.Content {
+			ok = l.expand(c, path) && ok
+		}
+		return ok
+	}
+	return true
+}
+
+// lineOf returns the line of a validation error's key path, or of its
+// nearest parent that is in the document, or 0.
+func (l *loader) lineOf(path string) int {
+	for path != "" {
+		if line, ok := l.lines[path]; ok {
+			return line
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlKeys maps the yaml keys of struct type t to their fields.
+func yamlKeys(t reflect.Type) map[string][]int {
+	keys := map[string][]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		keys[name] = f.Index
+	}
+	return keys
+}
+
+var yamlUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// isSection reports whether a field of type t is a nested block of keys.
+func isSection(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(yamlUnmarshaler)
+}
+
+// isScalar reports whether t is decoded from one plain value.
+func isScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		return !reflect.PointerTo(t).Implements(yamlUnmarshaler)
+	}
+	return false
+}
+
+// isInt reports whether t is an integer type.
+func isInt(t reflect.Type) bool { return t.Kind() == reflect.Int || t.Kind() == reflect.Int64 }
+
+// want names what a value of type t looks like.
+func want(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64:
+		return "a whole number"
+	default:
+		return "a string"
+	}
+}
+
+// describe names what n holds, for an error message.
+func describe(n *yaml.Node) string {
+	switch resolveAlias(n).Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}
