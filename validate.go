@@ -81,6 +81,7 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 		}
 	}
 	c.oneOf("kafka.routing", k.Routing, "per_table", "common")
+	c.oneOf("kafka.key", k.Key, "destination", "original")
 	c.oneOf("kafka.acks", k.Acks, "all", "one", "none")
 	c.oneOf("kafka.compression", k.Compression, "none", "gzip", "snappy", "lz4", "zstd")
 	c.nonNegative("kafka.write_timeout_ms", k.WriteTimeoutMS)
