@@ -38,6 +38,10 @@ type ReaderOptions struct {
 	// line is skipped and counted as unreadable without being held in
 	// memory. Defaults to 64 MiB.
 	MaxLineBytes int
+	// CaughtUp, when set, is called once per iteration in Follow mode, when
+	// everything the source held at the start has been read and the Reader
+	// starts waiting for new entries (tail -f prints its backlog then).
+	CaughtUp func()
 	// PollInterval is how often a followed file is checked for growth.
 	// Defaults to 250 ms.
 	PollInterval time.Duration
@@ -90,10 +94,11 @@ type ReadStats struct {
 // A Reader is safe for one iteration at a time; Stats may be called from
 // any goroutine during it.
 type Reader struct {
-	src   string
-	opts  ReaderOptions
-	from  readSource
-	stats readCounters
+	src    string
+	opts   ReaderOptions
+	from   readSource
+	stats  readCounters
+	caught bool // CaughtUp was called in this iteration
 }
 
 type readCounters struct {
@@ -138,6 +143,7 @@ func (r *Reader) All(ctx context.Context) iter.Seq2[Record, error] {
 		r.stats.read.Store(0)
 		r.stats.matched.Store(0)
 		r.stats.unreadable.Store(0)
+		r.caught = false
 		emit := func(rec Record) bool {
 			r.stats.read.Add(1)
 			if !r.opts.Filter.Match(&rec.Entry) {
@@ -149,6 +155,14 @@ func (r *Reader) All(ctx context.Context) iter.Seq2[Record, error] {
 		if err := r.from.each(ctx, r, emit); err != nil {
 			yield(Record{}, err)
 		}
+	}
+}
+
+// caughtUp calls CaughtUp, once per iteration.
+func (r *Reader) caughtUp() {
+	if r.opts.CaughtUp != nil && !r.caught {
+		r.caught = true
+		r.opts.CaughtUp()
 	}
 }
 

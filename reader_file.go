@@ -245,6 +245,7 @@ func readFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, follow 
 			}
 			return true, draining, nil
 		}
+		r.caughtUp()
 		if draining, err = lr.rotated(f.path); draining {
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return false, false, fmt.Errorf("dlq: source: %w", err)
@@ -266,6 +267,7 @@ func followFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, emit 
 			return err
 		}
 		skip = 0
+		r.caughtUp()
 		for {
 			if _, err := os.Stat(f.path); err == nil {
 				break

@@ -70,6 +70,9 @@ func (s *kafkaSource) each(ctx context.Context, r *Reader, emit func(Record) boo
 			}
 		}
 	}
+	if r.opts.Follow {
+		r.caughtUp()
+	}
 	for r.opts.Follow {
 		for _, p := range parts {
 			more, err := s.readBatch(ctx, r, p, -1, kafkaFollowWait, emit)

@@ -89,6 +89,7 @@ func (s *redisSource) each(ctx context.Context, r *Reader, emit func(Record) boo
 	if r.opts.After != "" && compareStreamIDs(r.opts.After, from) > 0 {
 		from = r.opts.After
 	}
+	r.caughtUp()
 	for {
 		streams, err := client.XRead(ctx, &redis.XReadArgs{Streams: []string{s.stream, from}, Count: redisReadPage, Block: redisFollowBlock}).Result()
 		switch {
