@@ -57,10 +57,10 @@ func fixtureEntries() []dlq.Entry {
 	}
 	out = append(out,
 		dlq.Entry{Timestamp: fixtureTime.Add(90 * time.Minute), Service: "loader", Reason: "timeout",
-			Error: "call to 10.0.0.7:5432 timed out after 30s (request 0192f3c4-7d3e-7abc-8def-0123456789ab)",
+			Error:   "call to 10.0.0.7:5432 timed out after 30s (request 0192f3c4-7d3e-7abc-8def-0123456789ab)",
 			Payload: []byte("slow"), Destination: "acme.billing", ID: "id-timeout-1"},
 		dlq.Entry{Timestamp: fixtureTime.Add(95 * time.Minute), Service: "loader", Reason: "timeout",
-			Error: "call to 10.0.0.9:5432 timed out after 12s (request 0192f3c4-0000-7abc-8def-ffffffffffff)",
+			Error:   "call to 10.0.0.9:5432 timed out after 12s (request 0192f3c4-0000-7abc-8def-ffffffffffff)",
 			Payload: []byte("slower"), Destination: "acme.billing", ID: "id-timeout-2"},
 		dlq.Entry{Timestamp: fixtureTime.Add(100 * time.Minute), Service: "ingest", Reason: "poison",
 			Error: "checksum 0xdeadbeef mismatch", Payload: allBytes, Destination: "acme.auth",
