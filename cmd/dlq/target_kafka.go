@@ -23,8 +23,9 @@ const (
 // source topic or destination; the original key picks the partition as it
 // did the first time.
 type kafkaTarget struct {
-	writer *kafka.Writer
-	topic  string
+	writer    *kafka.Writer
+	transport *kafka.Transport
+	topic     string
 }
 
 func newKafkaTarget(u *url.URL) (*kafkaTarget, error) {
@@ -36,8 +37,10 @@ func newKafkaTarget(u *url.URL) (*kafkaTarget, error) {
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, "9092")
 	}
-	return &kafkaTarget{topic: topic, writer: &kafka.Writer{
+	transport := &kafka.Transport{DialTimeout: 10 * time.Second, ClientID: "dlq-replay"}
+	return &kafkaTarget{topic: topic, transport: transport, writer: &kafka.Writer{
 		Addr:         kafka.TCP(host),
+		Transport:    transport,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    replayBatch,
@@ -96,4 +99,8 @@ func (k *kafkaTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
 	return len(out), topicErr
 }
 
-func (k *kafkaTarget) close() error { return k.writer.Close() }
+func (k *kafkaTarget) close() error {
+	err := k.writer.Close()
+	k.transport.CloseIdleConnections()
+	return err
+}
