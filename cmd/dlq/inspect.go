@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -126,23 +125,3 @@ func upper(s string) string {
 }
 
 func msTime(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
-
-var (
-	quotedRe = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|` + "`[^`]*`")
-	uuidRe   = regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`)
-	hexRe    = regexp.MustCompile(`(?i)\b0x[0-9a-f]+\b|\b[0-9a-f]*[0-9][0-9a-f]*[a-f][0-9a-f]*\b|\b[0-9a-f]*[a-f][0-9a-f]*[0-9][0-9a-f]*\b`)
-	numberRe = regexp.MustCompile(`[-+]?\d+(?:\.\d+)*`)
-)
-
-// fingerprint masks what varies from one occurrence of an error to the
-// next (quoted values, UUIDs, hex, numbers), so that one bug reads as one
-// group.
-func fingerprint(s string) string {
-	if s == "" {
-		return ""
-	}
-	s = quotedRe.ReplaceAllString(s, "<str>")
-	s = uuidRe.ReplaceAllString(s, "<uuid>")
-	s = hexRe.ReplaceAllString(s, "<hex>")
-	return numberRe.ReplaceAllString(s, "<n>")
-}

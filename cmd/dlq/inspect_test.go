@@ -96,7 +96,12 @@ func TestFingerprint(t *testing.T) {
 		{"row 42 of 1000", "row <n> of <n>"},
 		{"id 0192f3c4-7d3e-7abc-8def-0123456789ab gone", "id <uuid> gone"},
 		{"ptr 0xDEADbeef, hash a3f9c2e1", "ptr <hex>, hash <hex>"},
-		{"can't parse 'x' at -1.5", "can<str>x' at <n>"},
+		{"can't parse 'x' at -1.5", "can't parse <str> at <n>"},
+		{"user42 took 30s, v1.2.3", "user<n> took <n>s, v<n>"},
+		{"deadbeef is a word, 0xZZ is not hex", "deadbeef is a word, <n>xZZ is not hex"},
+		{`"unterminated`, `"unterminated`},
+		{`escaped "a \" b" end`, `escaped <str> end`},
+		{"UUID 0192F3C4-7D3E-7ABC-8DEF-0123456789AB.", "UUID <uuid>."},
 		{"plain words stay", "plain words stay"},
 	} {
 		t.Run(test.in, func(t *testing.T) {
