@@ -17,11 +17,13 @@ import (
 )
 
 const (
-	liveFileName   = "dlq.ndjson"
-	rotatedPrefix  = "dlq-"
-	rotatedSuffix  = ".ndjson"
-	gzipSuffix     = ".gz"
-	readBufferSize = 256 << 10
+	liveFileName  = "dlq.ndjson"
+	rotatedPrefix = "dlq-"
+	rotatedSuffix = ".ndjson"
+	gzipSuffix    = ".gz"
+	// rotationTimeFormat is lumberjack's backup time format, in UTC.
+	rotationTimeFormat = "2006-01-02T15-04-05.000"
+	readBufferSize     = 256 << 10
 )
 
 // fileSource reads one NDJSON file (plain or gzipped), a service folder,
@@ -35,8 +37,9 @@ type fileToRead struct {
 	name  string // relative to the source path: the Position's file part
 	path  string
 	gz    bool
-	live  bool  // the folder's dlq.ndjson, which grows
-	limit int64 // bytes held at the start; lines starting past it are not read (live only)
+	live  bool   // the folder's dlq.ndjson, which grows
+	limit int64  // bytes held at the start; lines starting past it are not read (live only)
+	stamp string // ":MS" after the offset of a folder's live file: when it was opened
 }
 
 func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool) error {
@@ -151,17 +154,34 @@ func serviceFiles(dir, prefix string) ([]fileToRead, error) {
 }
 
 // resumeAt drops the files before the one position names and returns the
-// offset to skip in it. A rotated file compressed since keeps its place.
+// offset to skip in it. A rotated file compressed since keeps its place; a
+// live file rotated since is found by the time in its position: it is the
+// first file rotated (lumberjack names them by the time of rotation) after
+// it was read.
 func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 	if after == "" {
 		return files, 0, nil
 	}
-	name, off, ok := strings.Cut(after, ":")
-	offset, err := strconv.ParseInt(off, 10, 64)
-	if !ok || err != nil || offset < 0 {
+	parts := strings.Split(after, ":")
+	var offset, opened int64
+	var err error
+	if len(parts) >= 2 {
+		offset, err = strconv.ParseInt(parts[1], 10, 64)
+	}
+	if len(parts) == 3 && err == nil {
+		opened, err = strconv.ParseInt(parts[2], 10, 64)
+	}
+	if len(parts) < 2 || len(parts) > 3 || err != nil || offset < 0 {
 		return nil, 0, fmt.Errorf("dlq: resume position %q is not FILE:OFFSET", after)
 	}
-	name = strings.TrimSuffix(name, gzipSuffix)
+	name := strings.TrimSuffix(parts[0], gzipSuffix)
+	if dir, base := filepath.Split(name); base == liveFileName && opened > 0 {
+		for i, f := range files {
+			if rotatedAt, ok := rotationTime(f.name, dir); ok && rotatedAt >= opened {
+				return files[i:], offset, nil
+			}
+		}
+	}
 	for i, f := range files {
 		if strings.TrimSuffix(f.name, gzipSuffix) == name {
 			return files[i:], offset, nil
@@ -174,6 +194,34 @@ func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 		}
 	}
 	return nil, 0, nil
+}
+
+// rotationTime reads the time (epoch ms) in the name of a file lumberjack
+// rotated in folder dir ("" or "svc/").
+func rotationTime(name, dir string) (int64, bool) {
+	d, base := filepath.Split(name)
+	if d != dir || !strings.HasPrefix(base, rotatedPrefix) {
+		return 0, false
+	}
+	ts := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, rotatedPrefix), gzipSuffix), rotatedSuffix)
+	t, err := time.Parse(rotationTimeFormat, ts)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+// openStamp returns ":MS", the time the live file was opened: a rotation
+// named at or after it moved this file aside. Taken after the open, unless
+// the file was rotated in between (then before it).
+func openStamp(file *os.File, path string, before time.Time) string {
+	after := time.Now()
+	now, err1 := os.Stat(path)
+	mine, err2 := file.Stat()
+	if err1 != nil || err2 != nil || !os.SameFile(now, mine) {
+		after = before
+	}
+	return ":" + strconv.FormatInt(after.UnixMilli(), 10)
 }
 
 // compareFileNames orders names as folderFiles does: each service's live
@@ -194,6 +242,7 @@ func compareFileNames(a, b string) int {
 // reading as the file grows and returns rotated once another file took
 // its name and it has read the old one to its end.
 func readFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, follow bool, emit func(Record) bool) (more, rotated bool, err error) {
+	before := time.Now()
 	file, err := os.Open(f.path)
 	if errors.Is(err, os.ErrNotExist) && !f.live {
 		if file, err = os.Open(f.path + gzipSuffix); err == nil {
@@ -207,6 +256,9 @@ func readFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, follow 
 		return false, false, fmt.Errorf("dlq: source: %w", err)
 	}
 	defer func() { _ = file.Close() }()
+	if f.live && filepath.Base(f.name) == liveFileName {
+		f.stamp = openStamp(file, f.path, before)
+	}
 	lr, err := newLineReader(file, f, skip, r.opts.maxLineBytes())
 	if err != nil {
 		r.unreadable()
@@ -223,7 +275,7 @@ func readFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, follow 
 		line, err := lr.next()
 		switch {
 		case err == nil:
-			if !r.decode(line, f.name, lr.off, emit) {
+			if !r.decode(line, f, lr.off, emit) {
 				return false, false, nil
 			}
 			continue
@@ -240,7 +292,7 @@ func readFile(ctx context.Context, r *Reader, f *fileToRead, skip int64, follow 
 		if !follow || draining {
 			if lr.tooLong {
 				r.unreadable()
-			} else if len(lr.buf) > 0 && !r.decode(lr.buf, f.name, lr.off, emit) {
+			} else if len(lr.buf) > 0 && !r.decode(lr.buf, f, lr.off, emit) {
 				return false, false, nil
 			}
 			return true, draining, nil
@@ -293,7 +345,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // decode parses one line and emits it; a line that is not an envelope is
 // counted, a blank one ignored. It returns false when emit asked to stop.
-func (r *Reader) decode(line []byte, name string, off int64, emit func(Record) bool) bool {
+func (r *Reader) decode(line []byte, f *fileToRead, off int64, emit func(Record) bool) bool {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	if len(bytes.TrimSpace(line)) == 0 {
 		return true
@@ -303,7 +355,7 @@ func (r *Reader) decode(line []byte, name string, off int64, emit func(Record) b
 		r.unreadable()
 		return true
 	}
-	return emit(Record{Entry: e, Position: name + ":" + strconv.FormatInt(off, 10)})
+	return emit(Record{Entry: e, Position: f.name + ":" + strconv.FormatInt(off, 10) + f.stamp})
 }
 
 var errLineTooLong = errors.New("dlq: line too long")

@@ -58,8 +58,8 @@ func writeGzip(t *testing.T, path, content string) {
 func serviceFolder(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeGzip(t, filepath.Join(dir, "dlq-2026-11-27T08-00-00.000.ndjson.gz"), lineFor("a", "parse_error", 1000)+lineFor("b", "timeout", 2000))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-11-27T09-00-00.000.ndjson"),
+	writeGzip(t, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), lineFor("a", "parse_error", 1000)+lineFor("b", "timeout", 2000))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T09-00-00.000.ndjson"),
 		[]byte(lineFor("c", "parse_error", 3000)+"not json at all\n"+lineFor("d", "schema", 4000)), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName),
 		[]byte(lineFor("e", "parse_error", 5000)+"\n"+lineFor("f", "timeout", 6000)+`{"timestamp":7000,"service":"svc","rea`), 0o600))
@@ -74,14 +74,14 @@ func TestReaderServiceFolder(t *testing.T) {
 		recs, stats := readAll(t, dir, ReaderOptions{})
 		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, recPayloads(recs))
 		assert.Equal(t, ReadStats{Read: 6, Matched: 6, Unreadable: 2}, stats)
-		assert.Equal(t, "dlq-2026-11-27T08-00-00.000.ndjson.gz:"+fmt.Sprint(len(lineFor("a", "parse_error", 1000))), recs[0].Position)
+		assert.Equal(t, "dlq-2026-01-15T08-00-00.000.ndjson.gz:"+fmt.Sprint(len(lineFor("a", "parse_error", 1000))), recs[0].Position)
 	})
 	t.Run("file:// URL", func(t *testing.T) {
 		recs, _ := readAll(t, "file://"+dir, ReaderOptions{})
 		assert.Len(t, recs, 6)
 	})
 	t.Run("one file", func(t *testing.T) {
-		recs, stats := readAll(t, filepath.Join(dir, "dlq-2026-11-27T08-00-00.000.ndjson.gz"), ReaderOptions{})
+		recs, stats := readAll(t, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), ReaderOptions{})
 		assert.Equal(t, []string{"a", "b"}, recPayloads(recs))
 		assert.Zero(t, stats.Unreadable)
 	})
@@ -94,7 +94,7 @@ func TestReaderServiceFolder(t *testing.T) {
 	})
 	t.Run("a plain rotated file beside its gzipped copy is read once", func(t *testing.T) {
 		d := serviceFolder(t)
-		writeGzip(t, filepath.Join(d, "dlq-2026-11-27T09-00-00.000.ndjson.gz"), lineFor("c", "parse_error", 3000)) // half written
+		writeGzip(t, filepath.Join(d, "dlq-2026-01-15T09-00-00.000.ndjson.gz"), lineFor("c", "parse_error", 3000)) // half written
 		recs, _ := readAll(t, d, ReaderOptions{})
 		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, recPayloads(recs))
 	})
@@ -106,7 +106,7 @@ func TestReaderServiceFolder(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(parent, "two", liveFileName), []byte(lineFor("2", "r", 2)), 0o600))
 		recs, _ := readAll(t, parent, ReaderOptions{})
 		assert.Equal(t, []string{"1", "2"}, recPayloads(recs))
-		assert.Equal(t, "two/dlq.ndjson:"+fmt.Sprint(len(lineFor("2", "r", 2))), recs[1].Position)
+		assert.True(t, strings.HasPrefix(recs[1].Position, "two/dlq.ndjson:"+fmt.Sprint(len(lineFor("2", "r", 2)))+":"), recs[1].Position)
 	})
 	t.Run("a missing source is an error", func(t *testing.T) {
 		r, err := OpenReader(filepath.Join(dir, "nope"), ReaderOptions{})
@@ -115,6 +115,40 @@ func TestReaderServiceFolder(t *testing.T) {
 			assert.ErrorIs(t, err, os.ErrNotExist)
 		}
 	})
+}
+
+func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compressed %v", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, liveFileName)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson"), []byte(lineFor("0", "r", 0)), 0o600))
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)+lineFor("3", "r", 3)), 0o600))
+			recs, _ := readAll(t, dir, ReaderOptions{})
+			require.Len(t, recs, 4)
+			checkpoint := recs[2].Position // after "2", in the live file
+
+			// The writer adds a line, rotates (lumberjack names the file by
+			// the rotation's time), starts a new live file.
+			f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(lineFor("4", "r", 4))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(rotationTimeFormat)+".ndjson")
+			require.NoError(t, os.Rename(live, rotated))
+			if compress {
+				data, err := os.ReadFile(rotated)
+				require.NoError(t, err)
+				writeGzip(t, rotated+".gz", string(data))
+				require.NoError(t, os.Remove(rotated))
+			}
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("5", "r", 5)), 0o600))
+
+			rest, _ := readAll(t, dir, ReaderOptions{After: checkpoint})
+			assert.Equal(t, []string{"3", "4", "5"}, recPayloads(rest))
+		})
+	}
 }
 
 func TestReaderLongLines(t *testing.T) {
@@ -185,7 +219,7 @@ func TestReaderFollowsAFileThroughRotation(t *testing.T) {
 			appendLine(line[10:])
 		case 2: // rotation: the old file gets a last line, then moves aside
 			appendLine(lineFor("3", "r", 3))
-			require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-11-27T08-00-00.000.ndjson")))
+			require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson")))
 			appendLine(lineFor("4", "r", 4))
 		case 4:
 			cancel()
