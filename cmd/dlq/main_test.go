@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if args := os.Getenv("DLQ_TEST_RUN_MAIN"); args != "" {
+		// The test binary runs as the command, for tests that kill it.
+		os.Args = append([]string{"dlq"}, strings.Split(args, "\x1f")...)
+		main()
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m,
 		// lumberjack's millRun outlives Close (lumberjack issues #56 and
 		// #205); the fixtures write through the library's file backend.
