@@ -9,10 +9,10 @@ import (
 )
 
 // printable returns s safe for one line of a terminal: control and invalid
-// bytes escaped as Go quotes them, cut to max runes with an ellipsis.
-func printable(s string, max int) string {
-	if utf8.RuneCountInString(s) > max {
-		s = string([]rune(s)[:max]) + "…"
+// bytes escaped as Go quotes them, cut to limit runes with an ellipsis.
+func printable(s string, limit int) string {
+	if utf8.RuneCountInString(s) > limit {
+		s = string([]rune(s)[:limit]) + "…"
 	}
 	if isPrintableText([]byte(s), false) {
 		return s

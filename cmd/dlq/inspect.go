@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,7 +103,7 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 
 func printGroups(w io.Writer, by string, res inspectResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\tCOUNT\tFIRST\tLAST\n", upper(by))
+	fmt.Fprintf(tw, "%s\tCOUNT\tFIRST\tLAST\n", strings.ToUpper(by))
 	for _, g := range res.Groups {
 		key := g.Key
 		if key == "" {
@@ -112,16 +113,6 @@ func printGroups(w io.Writer, by string, res inspectResult) error {
 	}
 	fmt.Fprintf(tw, "\ntotal %d, unreadable %d\n", res.Total, res.Unreadable)
 	return tw.Flush()
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }
 
 func msTime(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }

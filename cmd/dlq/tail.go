@@ -33,14 +33,14 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%w: --lines %d is negative", errUsage, n)
 	}
 	w := cmd.Root().Writer
-	print := func(e *dlq.Entry) error { return printEntryLine(w, e, cmd.Bool("payload"), cmd.Bool("json")) }
+	printOne := func(e *dlq.Entry) error { return printEntryLine(w, e, cmd.Bool("payload"), cmd.Bool("json")) }
 	// The last n entries already there wait in a ring; memory holds n.
 	ring := make([]dlq.Entry, 0, min(n, 1<<16))
 	next, caughtUp := 0, false
 	var printErr error
 	flush := func() {
 		for i := range len(ring) {
-			if err := print(&ring[(next+i)%len(ring)]); err != nil && printErr == nil {
+			if err := printOne(&ring[(next+i)%len(ring)]); err != nil && printErr == nil {
 				printErr = err
 			}
 		}
@@ -59,7 +59,7 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 		}
 		switch {
 		case caughtUp || n == 0:
-			if err := print(&rec.Entry); err != nil {
+			if err := printOne(&rec.Entry); err != nil {
 				return err
 			}
 		case len(ring) < n:
