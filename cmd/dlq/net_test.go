@@ -3,10 +3,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dlqkit/dlq"
@@ -112,4 +117,35 @@ func TestReplayAndCopyWithRedis(t *testing.T) {
 		assert.Equal(t, "id-binary", v["dlq.replay_of"])
 		assert.Equal(t, "1", v["dlq.replay_count"])
 	})
+}
+
+func TestCopyToHTTP(t *testing.T) {
+	src := t.TempDir()
+	writeFixture(t, src)
+	var mu sync.Mutex
+	got := map[string]dlq.Entry{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil || r.Header.Get("Content-Type") != "application/x-ndjson" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, line := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			e, err := dlq.ParseEnvelope(line)
+			if err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			got[e.ID] = e
+		}
+	}))
+	defer srv.Close()
+	out, err := run(t, "copy", src, "--to", srv.URL+"/ingest")
+	require.NoError(t, err)
+	assert.Contains(t, out, "copied 9 to")
+	mu.Lock()
+	defer mu.Unlock()
+	assertCopied(t, got)
 }
