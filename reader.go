@@ -166,6 +166,15 @@ func (r *Reader) caughtUp() {
 	}
 }
 
+// parseLine decodes one envelope: the fast path for the common shape,
+// ParseEnvelope for everything else.
+func parseLine(data []byte) (Entry, error) {
+	if e, ok := parseEnvelopeFast(data); ok {
+		return e, nil
+	}
+	return ParseEnvelope(data)
+}
+
 // unreadable counts one skipped line or message.
 func (r *Reader) unreadable() { r.stats.unreadable.Add(1) }
 

@@ -350,7 +350,7 @@ func (r *Reader) decode(line []byte, f *fileToRead, off int64, emit func(Record)
 	if len(bytes.TrimSpace(line)) == 0 {
 		return true
 	}
-	e, err := ParseEnvelope(line)
+	e, err := parseLine(line)
 	if err != nil {
 		r.unreadable()
 		return true

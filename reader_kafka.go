@@ -206,7 +206,7 @@ func isTimeout(err error) bool {
 }
 
 func (s *kafkaSource) decode(r *Reader, p *kafkaPartition, m kafka.Message, emit func(Record) bool) bool {
-	e, err := ParseEnvelope(m.Value)
+	e, err := parseLine(m.Value)
 	if err != nil {
 		r.unreadable()
 		return true

@@ -117,7 +117,7 @@ func (s *redisSource) decode(r *Reader, m redis.XMessage, emit func(Record) bool
 		r.unreadable()
 		return true
 	}
-	e, err := ParseEnvelope([]byte(data))
+	e, err := parseLine([]byte(data))
 	if err != nil {
 		r.unreadable()
 		return true
