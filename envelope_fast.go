@@ -8,7 +8,7 @@ import (
 )
 
 // parseEnvelopeFast decodes the common shape of an envelope — compact,
-// no escapes in strings, no metadata or headers, no null — without
+// no \u escapes, no metadata or headers, no null — without
 // reflection, for readers that decode millions of lines. It reports false
 // whenever the line is anything else, and the caller falls back to
 // [ParseEnvelope]; when it reports true, the entry is exactly the one
@@ -150,13 +150,46 @@ func (p *fastParser) raw() ([]byte, bool) {
 	return nil, false
 }
 
+// str reads a string; of the escapes it takes the two-character ones, and
+// leaves \u (surrogates, replacement rules) to the slow path.
 func (p *fastParser) str() (string, bool) {
-	s, ok := p.raw()
-	if !ok || !utf8.Valid(s) {
+	if p.i >= len(p.data) || p.data[p.i] != '"' {
 		return "", false
 	}
-	return string(s), true
+	start := p.i + 1
+	var buf []byte // only when the string has escapes
+	for j := start; j < len(p.data); j++ {
+		c := p.data[j]
+		switch {
+		case c == '"':
+			s := p.data[start:j]
+			if buf != nil {
+				s = append(buf, s...)
+			}
+			if !utf8.Valid(s) {
+				return "", false
+			}
+			p.i = j + 1
+			return string(s), true
+		case c < 0x20:
+			return "", false
+		case c == '\\':
+			if j+1 >= len(p.data) {
+				return "", false
+			}
+			r, ok := unescapes[p.data[j+1]]
+			if !ok {
+				return "", false
+			}
+			buf = append(append(buf, p.data[start:j]...), r)
+			j++
+			start = j + 1
+		}
+	}
+	return "", false
 }
+
+var unescapes = map[byte]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 func (p *fastParser) base64() ([]byte, bool) {
 	s, ok := p.raw()

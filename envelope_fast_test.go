@@ -16,6 +16,7 @@ func TestParseEnvelopeFast(t *testing.T) {
 		for _, e := range []Entry{
 			{Timestamp: envelopeTime, Service: "loader", Reason: "parse_error", Attempts: 2, Payload: []byte("hello"),
 				Destination: "acme.auth", Source: KafkaSource("events", 1, 42), Error: "boom ünï", ID: "id-1", Key: []byte{0, 0xff}},
+			{Timestamp: envelopeTime, Service: "s", Reason: "r", Error: "field \"x\" \\ /\n\r\t end"},
 			{Timestamp: time.UnixMilli(-5).UTC(), Service: "s", Reason: "r", Attempts: -3},
 			{Timestamp: envelopeTime, Service: "s", Reason: "r", Source: Source{Offset: 0, HasOffset: true}},
 		} {
@@ -31,7 +32,8 @@ func TestParseEnvelopeFast(t *testing.T) {
 		for _, line := range []string{
 			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","metadata":{"k":"v"}}`,
 			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":[]}`,
-			`{"timestamp":1,"service":"s\n","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"service":"s\x","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"service":"s\` + "\n" + `","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1,"service":"s\u0041","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1, "service":"s","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1.0,"service":"s","reason":"r","attempts":0,"payload":""}`,
