@@ -152,6 +152,11 @@ type KafkaConfig struct {
 	// CommonTopic takes entries without a usable destination, and all of
 	// them in common routing. Defaults to "dlq".
 	CommonTopic string `json:"common_topic" yaml:"common_topic"`
+	// Key is the message key: destination (the entry's Destination) or
+	// original (the entry's Key, the original message's key, so that a
+	// consumer partitions dead letters as it did the originals). Defaults
+	// to destination.
+	Key string `json:"key" yaml:"key"`
 	// Acks is all, one or none. Defaults to all.
 	Acks string `json:"acks" yaml:"acks"`
 	// Compression is none, gzip, snappy, lz4 or zstd. Defaults to none.

@@ -4,6 +4,7 @@ package dlq
 // file because DefaultConfig reports them in every build.
 const (
 	defaultKafkaRouting        = "per_table"
+	defaultKafkaKey            = "destination"
 	defaultTopicSuffix         = ".dlq"
 	defaultCommonTopic         = "dlq"
 	defaultKafkaAcks           = "all"

@@ -30,6 +30,7 @@ func DefaultConfig(service string) Config {
 			Routing:        defaultKafkaRouting,
 			TopicSuffix:    defaultTopicSuffix,
 			CommonTopic:    defaultCommonTopic,
+			Key:            defaultKafkaKey,
 			Acks:           defaultKafkaAcks,
 			Compression:    defaultKafkaCompression,
 			WriteTimeoutMS: defaultKafkaWriteTimeoutMS,

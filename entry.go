@@ -12,7 +12,7 @@ import (
 // first write; a caller may set one itself to de-duplicate across processes.
 //
 // An Entry handed to Send belongs to the DLQ from then on: do not modify its
-// Payload or Metadata afterwards.
+// Payload, Key, Headers or Metadata afterwards.
 type Entry struct {
 	// Timestamp is when the message failed. Encoded as epoch milliseconds.
 	Timestamp time.Time
@@ -35,6 +35,21 @@ type Entry struct {
 	// ID uniquely identifies the entry across backends and retries. The drain
 	// sets it when empty.
 	ID string
+	// Key is the original message's key, kept so that a replay sends the
+	// message back as it came. Optional.
+	Key []byte
+	// Headers are the original message's headers, in order, kept so that a
+	// replay sends them back. Optional.
+	Headers []Header
+}
+
+// Header is one header of the original message: a Kafka record header, an
+// HTTP header, a Redis stream field. Keys may repeat.
+type Header struct {
+	// Key is the header's name.
+	Key string
+	// Value is the header's value, any bytes.
+	Value []byte
 }
 
 // Source is where a message came from: Kafka coordinates, each part

@@ -14,6 +14,7 @@ var (
 	modeNames        = []string{string(ModeCascade), string(ModeFanOut), string(ModeFileOnly), string(ModeKafkaOnly)}
 	rotationNames    = []string{string(RotateHourly), string(RotateDaily), string(RotateSize), string(RotateNone)}
 	routingNames     = []string{"per_table", "common"}
+	keyNames         = []string{"destination", "original"}
 	acksNames        = []string{"all", "one", "none"}
 	compressionNames = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 	mechanismNames   = []string{"plain", "scram-sha-256", "scram-sha-512"}

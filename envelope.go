@@ -49,7 +49,34 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 		dst = append(dst, `,"id":`...)
 		dst = appendString(dst, e.ID)
 	}
+	dst = appendOriginal(dst, e)
 	return append(dst, '}')
+}
+
+// appendOriginal appends the extensions that keep the original message
+// whole, each omitted when empty: "key" (standard base64) and "headers"
+// ([{"key":"k","value":"<base64>"}], in order).
+func appendOriginal(dst []byte, e *Entry) []byte {
+	if len(e.Key) > 0 {
+		dst = append(dst, `,"key":"`...)
+		dst = appendBase64(dst, e.Key)
+		dst = append(dst, '"')
+	}
+	if len(e.Headers) > 0 {
+		dst = append(dst, `,"headers":[`...)
+		for i := range e.Headers {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"key":`...)
+			dst = appendString(dst, e.Headers[i].Key)
+			dst = append(dst, `,"value":"`...)
+			dst = appendBase64(dst, e.Headers[i].Value)
+			dst = append(dst, `"}`...)
+		}
+		dst = append(dst, ']')
+	}
+	return dst
 }
 
 func appendSource(dst []byte, s *Source) []byte {
@@ -260,6 +287,13 @@ type wireEnvelope struct {
 	Source      *wireSource       `json:"source"`
 	Metadata    map[string]string `json:"metadata"`
 	ID          string            `json:"id"`
+	Key         []byte            `json:"key"`
+	Headers     []wireHeader      `json:"headers"`
+}
+
+type wireHeader struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
 }
 
 type wireSource struct {
@@ -305,6 +339,7 @@ func ParseEnvelope(data []byte) (Entry, error) {
 	if len(w.Metadata) > 0 {
 		e.Metadata = w.Metadata
 	}
+	parseOriginal(&e, &w)
 	if s := w.Source; s != nil {
 		e.Source.Topic = s.Topic
 		if s.Partition != nil {
@@ -315,6 +350,20 @@ func ParseEnvelope(data []byte) (Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// parseOriginal moves the original message's key and headers from w into
+// e, leaving them nil when empty.
+func parseOriginal(e *Entry, w *wireEnvelope) {
+	if len(w.Key) > 0 {
+		e.Key = w.Key
+	}
+	if len(w.Headers) > 0 {
+		e.Headers = make([]Header, len(w.Headers))
+		for i, h := range w.Headers {
+			e.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
 }
 
 // MarshalJSON returns the wire envelope of e.

@@ -209,6 +209,8 @@ func assertSameEntry(t *testing.T, want, got Entry) {
 	if len(want.Metadata) == 0 {
 		want.Metadata = nil
 	}
+	want.Key, got.Key = emptyAsNil(want.Key), emptyAsNil(got.Key)
+	want.Headers, got.Headers = sameHeaders(want.Headers), sameHeaders(got.Headers)
 	assert.Equal(t, want, got)
 }
 
@@ -278,5 +280,30 @@ func utf8Clean(e Entry) bool {
 			return false
 		}
 	}
+	for _, h := range e.Headers {
+		if !utf8.ValidString(h.Key) {
+			return false
+		}
+	}
 	return true
+}
+
+func emptyAsNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// sameHeaders returns a copy of hs with empty values nil and no headers nil,
+// as they survive the envelope.
+func sameHeaders(hs []Header) []Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Key: h.Key, Value: emptyAsNil(h.Value)}
+	}
+	return out
 }

@@ -39,6 +39,9 @@ var (
 	// previous Flush (Retry.MaxAttempts spent, too large for every backend);
 	// the message gives the count and Stats.LostBy the reasons.
 	ErrLost = errors.New("dlq: entries lost")
+	// ErrSourceNotBuilt is wrapped by the error OpenReader returns for a
+	// Kafka or Redis source when the build tag that reads it was not given.
+	ErrSourceNotBuilt = errors.New("dlq: source not built")
 )
 
 // BackendError is a failure of one backend on one batch (or one entry). It

@@ -42,6 +42,7 @@ type kafkaBackend struct {
 	perTable     bool
 	suffix       string
 	common       string
+	originalKey  bool // the message key is the entry's Key, not its Destination
 	writeTimeout time.Duration
 	msgs         []kafka.Message
 	index        []int // msgs[j] is the batch's entry index[j]
@@ -90,6 +91,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 		perTable:     kc.Routing != "common",
 		suffix:       orDefaultString(kc.TopicSuffix, defaultTopicSuffix),
 		common:       orDefaultString(kc.CommonTopic, defaultCommonTopic),
+		originalKey:  kc.Key == "original",
 		writeTimeout: writeTimeout,
 	}, nil
 }
@@ -238,7 +240,7 @@ func kafkaSlabSize(bt *batch) int {
 	n := 0
 	for i, rec := range bt.recs {
 		e := &rec.entry
-		n += len(bt.lines[i]) + len(e.Destination) + 2*min(len(e.Reason), maxHeaderValue) +
+		n += len(bt.lines[i]) + len(e.Destination) + len(e.Key) + 2*min(len(e.Reason), maxHeaderValue) +
 			min(len(e.Error), maxHeaderValue) + len(e.Service) + len(e.ID) + len(e.Source.Topic) + 3*20
 	}
 	return n
@@ -288,7 +290,10 @@ func (k *kafkaBackend) message(e *Entry, line, slab []byte) (kafka.Message, []by
 		Headers: headers,
 		Time:    e.Timestamp,
 	}
-	if e.Destination != "" {
+	switch {
+	case k.originalKey && len(e.Key) > 0:
+		m.Key = put(e.Key)
+	case !k.originalKey && e.Destination != "":
 		start := len(slab)
 		slab = append(slab, e.Destination...)
 		m.Key = slab[start:len(slab):len(slab)]

@@ -83,6 +83,7 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 		}
 	}
 	c.oneOf("kafka.routing", k.Routing, routingNames)
+	c.oneOf("kafka.key", k.Key, keyNames)
 	c.oneOf("kafka.acks", k.Acks, acksNames)
 	c.oneOf("kafka.compression", k.Compression, compressionNames)
 	c.nonNegative("kafka.write_timeout_ms", k.WriteTimeoutMS)

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/dlqkit/dlq"
+	"github.com/urfave/cli/v3"
+)
+
+// copyService names the orchestrator of a copy into a network backend;
+// the entries keep their own service.
+const copyService = "dlq-copy"
+
+// copyMaxAttempts bounds the retries of an entry the target refuses, so
+// that a copy into a dead target ends with an error instead of waiting.
+const copyMaxAttempts = 5
+
+func copyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "copy",
+		Usage: "copy the entries, envelopes unchanged and ids kept, into another DLQ backend",
+		Description: "TARGET is file://DIR (DIR/<service>/dlq.ndjson), kafka://HOST:PORT/TOPIC (kafka://HOST:PORT alone\n" +
+			"routes per destination as the backend does), redis://HOST:PORT/DB?stream=NAME, or http(s)://URL.\n" +
+			"The entries go through the library's own backends.",
+		ArgsUsage: "SRC --to TARGET",
+		Flags: append(filterFlags(),
+			&cli.StringFlag{Name: "to", Required: true, Usage: "the backend to copy into"},
+		),
+		Action: runCopy,
+	}
+}
+
+// copyConfig returns the library config that writes to target, for
+// entries of service.
+func copyConfig(target, service string) (dlq.Config, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return dlq.Config{}, fmt.Errorf("%w: --to %s: not a URL", errUsage, redacted(target))
+	}
+	cfg := dlq.Config{Service: copyService, Retry: dlq.RetryConfig{MaxAttempts: copyMaxAttempts}}
+	cfg.File.Disabled = true
+	switch u.Scheme {
+	case "file":
+		dir := u.Path
+		if u.Host != "" && u.Host != "localhost" {
+			dir = u.Host + u.Path
+		}
+		if dir == "" {
+			return cfg, fmt.Errorf("%w: --to file:// names no folder", errUsage)
+		}
+		if service == "" {
+			service = copyService
+		}
+		cfg.Service, cfg.File = service, dlq.FileConfig{Dir: dir}
+	case "kafka":
+		cfg.Kafka.Brokers = []string{u.Host}
+		if topic := strings.TrimPrefix(u.Path, "/"); topic != "" {
+			cfg.Kafka.Routing, cfg.Kafka.CommonTopic = "common", topic
+		}
+	case "redis", "rediss", "unix":
+		q := u.Query()
+		cfg.Redis.Stream = q.Get("stream")
+		q.Del("stream")
+		v := *u
+		v.RawQuery = q.Encode()
+		cfg.Redis.URL = v.String()
+	case "http", "https":
+		cfg.HTTP.URL = target
+	default:
+		return cfg, fmt.Errorf("%w: --to scheme %q is not file, kafka, redis, rediss, unix, http or https", errUsage, u.Scheme)
+	}
+	return cfg, nil
+}
+
+func runCopy(ctx context.Context, cmd *cli.Command) error {
+	to := cmd.String("to")
+	perService := strings.HasPrefix(to, "file:")
+	if _, err := copyConfig(to, ""); err != nil {
+		return err
+	}
+	r, err := openReader(cmd, dlq.ReaderOptions{})
+	if err != nil {
+		return err
+	}
+	// One orchestrator per service for a file target (DIR/<service>/),
+	// one in all otherwise.
+	writers := map[string]*dlq.Orchestrator{}
+	writerFor := func(service string) (*dlq.Orchestrator, error) {
+		if !perService {
+			service = ""
+		}
+		if o := writers[service]; o != nil {
+			return o, nil
+		}
+		cfg, err := copyConfig(to, service)
+		if err != nil {
+			return nil, err
+		}
+		o, err := dlq.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		writers[service] = o
+		return o, nil
+	}
+	out := cmd.Root().Writer
+	bar := newProgress(out, cmd.Root().ErrWriter, "copy")
+	var copied uint64
+	var copyErr error
+	for rec, err := range r.All(ctx) {
+		if err != nil {
+			copyErr = err
+			break
+		}
+		o, err := writerFor(rec.Entry.Service)
+		if err != nil {
+			copyErr = err
+			break
+		}
+		if err := o.SendContext(ctx, rec.Entry); err != nil {
+			copyErr = err
+			break
+		}
+		copied++
+		bar.add(1)
+	}
+	var lost uint64
+	for _, o := range writers {
+		copyErr = errors.Join(copyErr, o.Flush(ctx))
+		copyErr = errors.Join(copyErr, o.Close(ctx))
+		lost += o.Stats().Lost
+	}
+	bar.done()
+	fmt.Fprintf(out, "copied %d to %s; lost %d; unreadable %d\n", copied-lost, redacted(to), lost, r.Stats().Unreadable)
+	if copyErr != nil {
+		return fmt.Errorf("copy: %d of %d entries written: %w", copied-lost, copied, copyErr)
+	}
+	return nil
+}

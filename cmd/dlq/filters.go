@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dlqkit/dlq"
+	"github.com/urfave/cli/v3"
+)
+
+// filterFlags are the flags every reading command takes.
+func filterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "reason", Usage: "only entries whose reason matches this glob (repeatable: any of them)"},
+		&cli.StringFlag{Name: "service", Usage: "only entries of this service (glob)"},
+		&cli.StringFlag{Name: "destination", Usage: "only entries going to this destination (glob)"},
+		&cli.StringFlag{Name: "since", Usage: "only entries at or after this time: RFC 3339, or a duration back from now (2h, 7d)"},
+		&cli.StringFlag{Name: "until", Usage: "only entries before this time: RFC 3339, or a duration back from now"},
+		&cli.StringSliceFlag{Name: "id", Usage: "only the entry with this id (repeatable)"},
+	}
+}
+
+// filterOf reads the filter flags.
+func filterOf(cmd *cli.Command, now time.Time) (dlq.Filter, error) {
+	f := dlq.Filter{
+		Reasons:     cmd.StringSlice("reason"),
+		Service:     cmd.String("service"),
+		Destination: cmd.String("destination"),
+		IDs:         cmd.StringSlice("id"),
+	}
+	for _, bound := range []struct {
+		flag string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if s := cmd.String(bound.flag); s != "" {
+			t, err := dlq.ParseTimeBound(s, now)
+			if err != nil {
+				return f, fmt.Errorf("%w: --%s: %w", errUsage, bound.flag, err)
+			}
+			*bound.to = t
+		}
+	}
+	return f, nil
+}
+
+// openReader opens the command's SRC with its filter flags.
+func openReader(cmd *cli.Command, opts dlq.ReaderOptions) (*dlq.Reader, error) {
+	src, err := oneSource(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Filter, err = filterOf(cmd, time.Now()); err != nil {
+		return nil, err
+	}
+	return dlq.OpenReader(src, opts)
+}
+
+// endedByUser reports whether err only says the user stopped a follow.
+func endedByUser(ctx context.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && ctx.Err() != nil
+}

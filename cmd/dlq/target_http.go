@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dlqkit/dlq"
+)
+
+const (
+	httpAttempts   = 5
+	httpTimeout    = 30 * time.Second
+	httpMaxBackoff = 10 * time.Second
+)
+
+// httpTarget POSTs each payload alone, its original headers as HTTP
+// headers, retrying 429 and 5xx answers (honouring Retry-After).
+type httpTarget struct {
+	url    string
+	client *http.Client
+}
+
+func newHTTPTarget(u *url.URL) (*httpTarget, error) {
+	return &httpTarget{url: u.String(), client: &http.Client{Timeout: httpTimeout}}, nil
+}
+
+func (h *httpTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+	for i := range msgs {
+		if err := h.post(ctx, &msgs[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(msgs), nil
+}
+
+func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(m.entry.Payload))
+		if err != nil {
+			return fmt.Errorf("http target: %w", err)
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		for _, hd := range m.headers {
+			if validHeader(hd) {
+				req.Header.Add(hd.Key, string(hd.Value))
+			}
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("http target: entry %s: %w", m.entry.ID, redactURLError(err))
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		switch {
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return nil
+		case !retry || attempt == httpAttempts:
+			return fmt.Errorf("http target: entry %s: %s", m.entry.ID, resp.Status)
+		}
+		wait := backoff
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		if !sleep(ctx, min(wait, httpMaxBackoff)) {
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, httpMaxBackoff)
+	}
+}
+
+// validHeader reports whether h can travel as an HTTP header: a token name
+// and a value without control characters. Others are left out.
+func validHeader(h dlq.Header) bool {
+	if h.Key == "" {
+		return false
+	}
+	for i := 0; i < len(h.Key); i++ {
+		c := h.Key[i]
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), c) >= 0 {
+			return false
+		}
+	}
+	for _, c := range h.Value {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// redactURLError drops the URL from a client error: it may hold a secret.
+func redactURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

@@ -1,0 +1,106 @@
+//go:build dlq_kafka || dlq_all
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+const (
+	sourceTopicPlaceholder = "{source.topic}"
+	destinationPlaceholder = "{destination}"
+)
+
+// kafkaTarget writes each message to TOPIC, which may name the entry's
+// source topic or destination; the original key picks the partition as it
+// did the first time.
+type kafkaTarget struct {
+	writer    *kafka.Writer
+	transport *kafka.Transport
+	topic     string
+}
+
+func newKafkaTarget(u *url.URL) (*kafkaTarget, error) {
+	topic := strings.TrimPrefix(u.Path, "/")
+	if topic == "" {
+		topic = sourceTopicPlaceholder
+	}
+	host := u.Host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(host, "9092")
+	}
+	transport := &kafka.Transport{DialTimeout: 10 * time.Second, ClientID: "dlq-replay"}
+	return &kafkaTarget{topic: topic, transport: transport, writer: &kafka.Writer{
+		Addr:         kafka.TCP(host),
+		Transport:    transport,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    replayBatch,
+		BatchTimeout: time.Millisecond,
+		MaxAttempts:  5,
+		WriteTimeout: 30 * time.Second,
+	}}, nil
+}
+
+// topicOf fills the topic's placeholders from the entry.
+func (k *kafkaTarget) topicOf(m *replayMsg) (string, error) {
+	topic := k.topic
+	for _, p := range []struct{ name, value string }{
+		{sourceTopicPlaceholder, m.entry.Source.Topic},
+		{destinationPlaceholder, m.entry.Destination},
+	} {
+		if strings.Contains(topic, p.name) {
+			if p.value == "" {
+				return "", fmt.Errorf("kafka target: entry %s has no %s", m.entry.ID, strings.Trim(p.name, "{}"))
+			}
+			topic = strings.ReplaceAll(topic, p.name, p.value)
+		}
+	}
+	return topic, nil
+}
+
+func (k *kafkaTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+	out := make([]kafka.Message, 0, len(msgs))
+	var topicErr error
+	for i := range msgs {
+		topic, err := k.topicOf(&msgs[i])
+		if err != nil {
+			topicErr = err
+			break
+		}
+		m := kafka.Message{Topic: topic, Key: msgs[i].entry.Key, Value: msgs[i].entry.Payload}
+		for _, h := range msgs[i].headers {
+			m.Headers = append(m.Headers, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		out = append(out, m)
+	}
+	if len(out) > 0 {
+		err := k.writer.WriteMessages(ctx, out...)
+		var perMessage kafka.WriteErrors
+		switch {
+		case errors.As(err, &perMessage):
+			for i, merr := range perMessage {
+				if merr != nil {
+					return i, fmt.Errorf("kafka target: entry %s to %s: %w", msgs[i].entry.ID, out[i].Topic, merr)
+				}
+			}
+		case err != nil:
+			return 0, fmt.Errorf("kafka target: %w", err)
+		}
+	}
+	return len(out), topicErr
+}
+
+func (k *kafkaTarget) close() error {
+	err := k.writer.Close()
+	k.transport.CloseIdleConnections()
+	return err
+}

@@ -1,0 +1,58 @@
+//go:build dlq_redis || dlq_all
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisTarget adds each message to a stream: field payload, then the
+// headers as fields, in one pipelined round trip per batch.
+type redisTarget struct {
+	client *redis.Client
+	stream string
+}
+
+func newRedisTarget(u *url.URL) (*redisTarget, error) {
+	q := u.Query()
+	stream := q.Get("stream")
+	if stream == "" {
+		return nil, fmt.Errorf("%w: --to %s names no stream (?stream=NAME)", errUsage, u.Redacted())
+	}
+	q.Del("stream")
+	v := *u
+	v.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(v.String())
+	if err != nil {
+		return nil, fmt.Errorf("redis target: %w", redactURLError(err))
+	}
+	opts.DisableIdentity = true
+	opts.MaxRetries = -1 // a blind resend could add a message twice
+	return &redisTarget{client: redis.NewClient(opts), stream: stream}, nil
+}
+
+func (r *redisTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+	pipe := r.client.Pipeline()
+	cmds := make([]*redis.StringCmd, len(msgs))
+	for i := range msgs {
+		values := make([]any, 0, 2+2*len(msgs[i].headers))
+		values = append(values, "payload", msgs[i].entry.Payload)
+		for _, h := range msgs[i].headers {
+			values = append(values, h.Key, h.Value)
+		}
+		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream, Values: values})
+	}
+	_, _ = pipe.Exec(ctx)
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return i, fmt.Errorf("redis target: entry %s: %w", msgs[i].entry.ID, err)
+		}
+	}
+	return len(msgs), nil
+}
+
+func (r *redisTarget) close() error { return r.client.Close() }

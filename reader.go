@@ -1,0 +1,237 @@
+package dlq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of ReaderOptions.
+const (
+	defaultMaxLineBytes = 64 << 20
+	defaultPollInterval = 250 * time.Millisecond
+)
+
+// ReaderOptions configures a [Reader]. The zero value reads every entry the
+// source holds when iteration starts, then stops.
+type ReaderOptions struct {
+	// Filter selects the entries to yield; the zero Filter selects all.
+	// It is applied while reading: entries it rejects are never held.
+	Filter Filter
+	// Follow keeps reading new entries as they arrive, until the context
+	// ends, instead of stopping at what the source held at the start.
+	Follow bool
+	// After resumes reading after this position, a [Record.Position] an
+	// earlier read yielded. Empty: from the beginning (or from
+	// Filter.Since where the source can seek by time).
+	After string
+	// MaxLineBytes caps one NDJSON line of a file source, in bytes; a longer
+	// line is skipped and counted as unreadable without being held in
+	// memory. Defaults to 64 MiB.
+	MaxLineBytes int
+	// CaughtUp, when set, is called once per iteration in Follow mode, when
+	// everything the source held at the start has been read and the Reader
+	// starts waiting for new entries (tail -f prints its backlog then).
+	CaughtUp func()
+	// PollInterval is how often a followed file is checked for growth.
+	// Defaults to 250 ms.
+	PollInterval time.Duration
+}
+
+func (o *ReaderOptions) maxLineBytes() int {
+	if o.MaxLineBytes <= 0 {
+		return defaultMaxLineBytes
+	}
+	return o.MaxLineBytes
+}
+
+func (o *ReaderOptions) pollInterval() time.Duration {
+	if o.PollInterval <= 0 {
+		return defaultPollInterval
+	}
+	return o.PollInterval
+}
+
+// Record is one entry read back, with where it was read.
+type Record struct {
+	// Entry is the decoded envelope.
+	Entry Entry
+	// Position locates the entry in its source, in a form
+	// [ReaderOptions.After] accepts: "FILE:OFFSET" for files (the byte
+	// offset just past the line), "PARTITION:OFFSET" for Kafka, the stream
+	// entry id for Redis.
+	Position string
+}
+
+// ReadStats counts what one iteration of a [Reader] has seen so far.
+type ReadStats struct {
+	// Read is how many entries were decoded.
+	Read uint64
+	// Matched is how many of them the filter selected.
+	Matched uint64
+	// Unreadable is how many lines or messages were skipped: torn, foreign
+	// or too long.
+	Unreadable uint64
+}
+
+// Reader reads the entries of a DLQ back from a source: an NDJSON file, a
+// service folder (its rotated and gzipped files oldest first, the live
+// dlq.ndjson last), a Kafka topic (every partition) or a Redis stream.
+//
+// Memory stays bounded whatever the source's size: entries are decoded one
+// at a time and handed to the loop, never collected. Lines or messages that
+// do not decode as an envelope are skipped and counted, never fatal.
+//
+// A Reader is safe for one iteration at a time; Stats may be called from
+// any goroutine during it.
+type Reader struct {
+	src    string
+	opts   ReaderOptions
+	from   readSource
+	stats  readCounters
+	caught bool // CaughtUp was called in this iteration
+}
+
+type readCounters struct {
+	read, matched, unreadable atomic.Uint64
+}
+
+// OpenReader returns a Reader over src: a path (a file or a service
+// folder), file://PATH, kafka://HOST:PORT/TOPIC, or
+// redis://[:PASSWORD@]HOST:PORT/DB?stream=NAME (rediss:// for TLS). A Kafka
+// or Redis source needs the build tag of its backend (dlq_kafka, dlq_redis
+// or dlq_all); without it the error wraps [ErrSourceNotBuilt] and names the
+// tag. OpenReader checks the source's form only; the source is reached when
+// iteration starts.
+func OpenReader(src string, opts ReaderOptions) (*Reader, error) {
+	from, err := parseSource(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Filter.validate(); err != nil {
+		return nil, err
+	}
+	return &Reader{src: src, opts: opts, from: from}, nil
+}
+
+// Source returns the source the Reader was opened on.
+func (r *Reader) Source() string { return r.src }
+
+// Stats returns the counts of the current (or last) iteration.
+func (r *Reader) Stats() ReadStats {
+	return ReadStats{Read: r.stats.read.Load(), Matched: r.stats.matched.Load(), Unreadable: r.stats.unreadable.Load()}
+}
+
+// All iterates the entries the filter selects, in the source's order. It
+// stops at what the source held when iteration began, unless Follow is
+// set. A failure to reach or read the source ends the iteration with one
+// non-nil error (the Record is then zero); a line or message that is not an
+// envelope is only counted in Stats.Unreadable. Breaking out of the loop
+// releases the source. Each call to All reads the source again from the
+// start (or from After) and resets Stats.
+func (r *Reader) All(ctx context.Context) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		r.stats.read.Store(0)
+		r.stats.matched.Store(0)
+		r.stats.unreadable.Store(0)
+		r.caught = false
+		emit := func(rec Record) bool {
+			r.stats.read.Add(1)
+			if !r.opts.Filter.Match(&rec.Entry) {
+				return true
+			}
+			r.stats.matched.Add(1)
+			return yield(rec, nil)
+		}
+		if err := r.from.each(ctx, r, emit); err != nil {
+			yield(Record{}, err)
+		}
+	}
+}
+
+// caughtUp calls CaughtUp, once per iteration.
+func (r *Reader) caughtUp() {
+	if r.opts.CaughtUp != nil && !r.caught {
+		r.caught = true
+		r.opts.CaughtUp()
+	}
+}
+
+// parseLine decodes one envelope: the fast path for the common shape,
+// ParseEnvelope for everything else.
+func parseLine(data []byte) (Entry, error) {
+	if e, ok := parseEnvelopeFast(data); ok {
+		return e, nil
+	}
+	return ParseEnvelope(data)
+}
+
+// unreadable counts one skipped line or message.
+func (r *Reader) unreadable() { r.stats.unreadable.Add(1) }
+
+// readSource is the closed sum of the sources a Reader reads: a kind and
+// one pointer per variant, dispatched by a switch as Backend is.
+type readSource struct {
+	kind  Kind
+	file  *fileSource
+	kafka *kafkaSource
+	redis *redisSource
+}
+
+func (s *readSource) each(ctx context.Context, r *Reader, emit func(Record) bool) error {
+	switch s.kind {
+	case KindFile:
+		return s.file.each(ctx, r, emit)
+	case KindKafka:
+		return s.kafka.each(ctx, r, emit)
+	case KindRedis:
+		return s.redis.each(ctx, r, emit)
+	default:
+		panic(fmt.Sprintf("dlq: unknown source kind %d", s.kind))
+	}
+}
+
+// parseSource tells the source's kind by its form.
+func parseSource(src string) (readSource, error) {
+	scheme, _, hasScheme := strings.Cut(src, "://")
+	if !hasScheme {
+		if src == "" {
+			return readSource{}, errors.New("dlq: empty source")
+		}
+		return readSource{kind: KindFile, file: &fileSource{path: src}}, nil
+	}
+	u, err := url.Parse(src)
+	if err != nil {
+		return readSource{}, fmt.Errorf("dlq: source: %w", redactURLError(err))
+	}
+	switch scheme {
+	case "file":
+		path := u.Path
+		if u.Host != "" && u.Host != "localhost" {
+			path = u.Host + u.Path // file://relative/dir
+		}
+		if path == "" {
+			return readSource{}, errors.New("dlq: source file:// names no path")
+		}
+		return readSource{kind: KindFile, file: &fileSource{path: path}}, nil
+	case "kafka":
+		k, err := newKafkaSource(u)
+		return readSource{kind: KindKafka, kafka: k}, err
+	case "redis", "rediss", "unix":
+		rs, err := newRedisSource(u)
+		return readSource{kind: KindRedis, redis: rs}, err
+	default:
+		return readSource{}, fmt.Errorf("dlq: source scheme %q is not file, kafka, redis, rediss or unix", scheme)
+	}
+}
+
+// sourceNotBuilt is the error for a source whose build tag is missing.
+func sourceNotBuilt(kind Kind) error {
+	return fmt.Errorf("%w: reading %s needs build tag %s or dlq_all (go install -tags dlq_all github.com/dlqkit/dlq/cmd/dlq@latest)",
+		ErrSourceNotBuilt, kind, buildTags[kind])
+}

@@ -1,0 +1,329 @@
+package dlq
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// readAll collects what a Reader over src yields.
+func readAll(t *testing.T, src string, opts ReaderOptions) ([]Record, ReadStats) {
+	t.Helper()
+	r, err := OpenReader(src, opts)
+	require.NoError(t, err)
+	var out []Record
+	for rec, err := range r.All(t.Context()) {
+		require.NoError(t, err)
+		out = append(out, rec)
+	}
+	return out, r.Stats()
+}
+
+func recPayloads(recs []Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = string(r.Entry.Payload)
+	}
+	return out
+}
+
+func envelopeLine(e Entry) string { return string(AppendEnvelope(nil, &e)) + "\n" }
+
+func lineFor(payload, reason string, ms int64) string {
+	return envelopeLine(Entry{Timestamp: time.UnixMilli(ms), Service: "svc", Reason: reason, Payload: []byte(payload), ID: "id-" + payload})
+}
+
+func writeGzip(t *testing.T, path, content string) {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, err := zw.Write([]byte(content))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+}
+
+// serviceFolder lays out what the file backend leaves: two rotated files
+// (the older gzipped), the live file ending in a torn line, and foreign
+// files beside them.
+func serviceFolder(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeGzip(t, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), lineFor("a", "parse_error", 1000)+lineFor("b", "timeout", 2000))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T09-00-00.000.ndjson"),
+		[]byte(lineFor("c", "parse_error", 3000)+"not json at all\n"+lineFor("d", "schema", 4000)), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName),
+		[]byte(lineFor("e", "parse_error", 5000)+"\n"+lineFor("f", "timeout", 6000)+`{"timestamp":7000,"service":"svc","rea`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".lock"), []byte("123"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello\n"), 0o600))
+	return dir
+}
+
+func TestReaderServiceFolder(t *testing.T) {
+	dir := serviceFolder(t)
+	t.Run("oldest first, live last, torn and foreign lines counted", func(t *testing.T) {
+		recs, stats := readAll(t, dir, ReaderOptions{})
+		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, recPayloads(recs))
+		assert.Equal(t, ReadStats{Read: 6, Matched: 6, Unreadable: 2}, stats)
+		assert.Equal(t, "dlq-2026-01-15T08-00-00.000.ndjson.gz:"+fmt.Sprint(len(lineFor("a", "parse_error", 1000))), recs[0].Position)
+	})
+	t.Run("file:// URL", func(t *testing.T) {
+		recs, _ := readAll(t, "file://"+dir, ReaderOptions{})
+		assert.Len(t, recs, 6)
+	})
+	t.Run("one file", func(t *testing.T) {
+		recs, stats := readAll(t, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), ReaderOptions{})
+		assert.Equal(t, []string{"a", "b"}, recPayloads(recs))
+		assert.Zero(t, stats.Unreadable)
+	})
+	t.Run("resume after a position", func(t *testing.T) {
+		all, _ := readAll(t, dir, ReaderOptions{})
+		for i, rec := range all {
+			rest, _ := readAll(t, dir, ReaderOptions{After: rec.Position})
+			assert.Equal(t, recPayloads(all[i+1:]), recPayloads(rest), "after %s", rec.Position)
+		}
+	})
+	t.Run("a plain rotated file beside its gzipped copy is read once", func(t *testing.T) {
+		d := serviceFolder(t)
+		writeGzip(t, filepath.Join(d, "dlq-2026-01-15T09-00-00.000.ndjson.gz"), lineFor("c", "parse_error", 3000)) // half written
+		recs, _ := readAll(t, d, ReaderOptions{})
+		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, recPayloads(recs))
+	})
+	t.Run("a folder of service folders", func(t *testing.T) {
+		parent := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(parent, "one"), 0o700))
+		require.NoError(t, os.Mkdir(filepath.Join(parent, "two"), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(parent, "one", liveFileName), []byte(lineFor("1", "r", 1)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(parent, "two", liveFileName), []byte(lineFor("2", "r", 2)), 0o600))
+		recs, _ := readAll(t, parent, ReaderOptions{})
+		assert.Equal(t, []string{"1", "2"}, recPayloads(recs))
+		assert.True(t, strings.HasPrefix(recs[1].Position, "two/dlq.ndjson:"+fmt.Sprint(len(lineFor("2", "r", 2)))+":"), recs[1].Position)
+	})
+	t.Run("a missing source is an error", func(t *testing.T) {
+		r, err := OpenReader(filepath.Join(dir, "nope"), ReaderOptions{})
+		require.NoError(t, err)
+		for _, err := range r.All(t.Context()) {
+			assert.ErrorIs(t, err, os.ErrNotExist)
+		}
+	})
+}
+
+func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compressed %v", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, liveFileName)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson"), []byte(lineFor("0", "r", 0)), 0o600))
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)+lineFor("3", "r", 3)), 0o600))
+			recs, _ := readAll(t, dir, ReaderOptions{})
+			require.Len(t, recs, 4)
+			checkpoint := recs[2].Position // after "2", in the live file
+
+			// The writer adds a line, rotates (lumberjack names the file by
+			// the rotation's time), starts a new live file.
+			f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(lineFor("4", "r", 4))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(rotationTimeFormat)+".ndjson")
+			require.NoError(t, os.Rename(live, rotated))
+			if compress {
+				data, err := os.ReadFile(rotated)
+				require.NoError(t, err)
+				writeGzip(t, rotated+".gz", string(data))
+				require.NoError(t, os.Remove(rotated))
+			}
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("5", "r", 5)), 0o600))
+
+			rest, _ := readAll(t, dir, ReaderOptions{After: checkpoint})
+			assert.Equal(t, []string{"3", "4", "5"}, recPayloads(rest))
+		})
+	}
+}
+
+func TestReaderLongLines(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("x", 3<<20) // far beyond bufio's and the read buffer's size
+	content := lineFor("small", "r", 1) + lineFor(big, "r", 2) + lineFor("tail", "r", 3)
+	path := filepath.Join(dir, "one.ndjson")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	t.Run("read whole", func(t *testing.T) {
+		recs, stats := readAll(t, path, ReaderOptions{})
+		require.Len(t, recs, 3)
+		assert.Equal(t, big, string(recs[1].Entry.Payload))
+		assert.Zero(t, stats.Unreadable)
+	})
+	t.Run("over MaxLineBytes skipped and counted", func(t *testing.T) {
+		recs, stats := readAll(t, path, ReaderOptions{MaxLineBytes: 1 << 20})
+		assert.Equal(t, []string{"small", "tail"}, recPayloads(recs))
+		assert.Equal(t, uint64(1), stats.Unreadable)
+	})
+}
+
+func TestReaderStopsAtWhatTheFileHeldAtStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, liveFileName)
+	require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)), 0o600))
+	r, err := OpenReader(dir, ReaderOptions{})
+	require.NoError(t, err)
+	var got []string
+	for rec, err := range r.All(t.Context()) {
+		require.NoError(t, err)
+		got = append(got, string(rec.Entry.Payload))
+		// What the loop writes back into the source is not read again.
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(lineFor("again-"+string(rec.Entry.Payload), "r", 3))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	assert.Equal(t, []string{"1", "2"}, got)
+}
+
+func TestReaderFollowsAFileThroughRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, liveFileName)
+	require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)), 0o600))
+	r, err := OpenReader(dir, ReaderOptions{Follow: true, PollInterval: time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	appendLine := func(s string) {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+		require.NoError(t, err)
+		_, err = f.WriteString(s)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	var got []string
+	for rec, err := range r.All(ctx) {
+		if err != nil {
+			assert.ErrorIs(t, err, context.Canceled)
+			break
+		}
+		got = append(got, string(rec.Entry.Payload))
+		switch len(got) {
+		case 1: // a line written in two parts is read once whole
+			line := lineFor("2", "r", 2)
+			appendLine(line[:10])
+			appendLine(line[10:])
+		case 2: // rotation: the old file gets a last line, then moves aside
+			appendLine(lineFor("3", "r", 3))
+			require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson")))
+			appendLine(lineFor("4", "r", 4))
+		case 4:
+			cancel()
+		}
+	}
+	assert.Equal(t, []string{"1", "2", "3", "4"}, got)
+}
+
+func TestReaderFilters(t *testing.T) {
+	dir := serviceFolder(t)
+	for _, test := range []struct {
+		name   string
+		filter Filter
+		want   []string
+	}{
+		{"none", Filter{}, []string{"a", "b", "c", "d", "e", "f"}},
+		{"reason", Filter{Reasons: []string{"timeout"}}, []string{"b", "f"}},
+		{"reason globs, any", Filter{Reasons: []string{"parse_*", "sch?ma"}}, []string{"a", "c", "d", "e"}},
+		{"service", Filter{Service: "other"}, nil},
+		{"since inclusive, until exclusive", Filter{Since: time.UnixMilli(2000), Until: time.UnixMilli(5000)}, []string{"b", "c", "d"}},
+		{"ids", Filter{IDs: []string{"id-d", "id-a"}}, []string{"a", "d"}},
+		{"together", Filter{Reasons: []string{"parse_error"}, Since: time.UnixMilli(3000)}, []string{"c", "e"}},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			recs, stats := readAll(t, dir, ReaderOptions{Filter: test.filter})
+			assert.Equal(t, test.want, nilIfEmpty(recPayloads(recs)))
+			assert.Equal(t, uint64(6), stats.Read)
+			assert.Equal(t, uint64(len(test.want)), stats.Matched)
+		})
+	}
+	t.Run("destination", func(t *testing.T) {
+		f := Filter{Destination: "acme.*"}
+		assert.True(t, f.Match(&Entry{Destination: "acme.auth"}))
+		assert.False(t, f.Match(&Entry{Destination: "other"}))
+	})
+	t.Run("a bad pattern is refused at open", func(t *testing.T) {
+		_, err := OpenReader(dir, ReaderOptions{Filter: Filter{Reasons: []string{"[a-"}}})
+		assert.ErrorContains(t, err, `pattern "[a-"`)
+	})
+	t.Run("until before since is refused", func(t *testing.T) {
+		_, err := OpenReader(dir, ReaderOptions{Filter: Filter{Since: time.UnixMilli(2), Until: time.UnixMilli(1)}})
+		assert.ErrorContains(t, err, "before since")
+	})
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func TestParseTimeBound(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for _, test := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"2026-11-27T08:00:00Z", time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)},
+		{"2026-11-27T08:00:00.5+01:00", time.Date(2026, 11, 27, 7, 0, 0, 500e6, time.UTC)},
+		{"90m", now.Add(-90 * time.Minute)},
+		{"7d", now.Add(-7 * 24 * time.Hour)},
+	} {
+		t.Run(test.in, func(t *testing.T) {
+			got, err := ParseTimeBound(test.in, now)
+			require.NoError(t, err)
+			assert.True(t, test.want.Equal(got), "%v != %v", test.want, got)
+		})
+	}
+	for _, bad := range []string{"yesterday", "-2h", "", "2026-11-27"} {
+		_, err := ParseTimeBound(bad, now)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestReaderOverFilesTheLibraryWrote(t *testing.T) {
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1, Compress: true}})
+	require.NoError(t, err)
+	sendLines(t, o, "z", 2500, 1000)
+	closeOK(t, o)
+	svc := filepath.Join(dir, "svc")
+	require.Eventually(t, func() bool {
+		gz, _ := filepath.Glob(filepath.Join(svc, "dlq-*.gz"))
+		plain, _ := filepath.Glob(filepath.Join(svc, "dlq-*.ndjson"))
+		return len(gz) >= 2 && len(plain) == 0
+	}, 30*time.Second, 10*time.Millisecond, "lumberjack gzips rotated files in the background")
+	recs, stats := readAll(t, svc, ReaderOptions{})
+	require.Len(t, recs, 2500)
+	assert.Zero(t, stats.Unreadable)
+	for i, rec := range recs {
+		require.True(t, strings.HasPrefix(string(rec.Entry.Payload), fmt.Sprintf("z-%05d-", i)), "entry %d in order", i)
+	}
+}
+
+func TestOpenReaderSources(t *testing.T) {
+	for _, test := range []struct{ src, err string }{
+		{"", "empty source"},
+		{"ftp://x/y", `scheme "ftp"`},
+		{"file://", "names no path"},
+	} {
+		t.Run(test.src, func(t *testing.T) {
+			_, err := OpenReader(test.src, ReaderOptions{})
+			assert.ErrorContains(t, err, test.err)
+		})
+	}
+}
