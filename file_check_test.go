@@ -17,6 +17,8 @@ import (
 
 	"compress/gzip"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/testenv"
 )
 
 // fileLines returns the contents of every file in dir that holds entries,
@@ -72,10 +74,7 @@ func requireJQ(t testing.TB, name string, data []byte) {
 	t.Helper()
 	jq, err := exec.LookPath("jq")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("jq is missing: install it (apt-get install jq)")
-		}
-		t.Skip("jq is missing: install it (apt-get install jq) to check files the way an operator reads them")
+		testenv.SkipOrFail(t, "jq is missing: install it (apt-get install jq) to check files the way an operator reads them")
 	}
 	cmd := exec.Command(jq, "-c", ".")
 	cmd.Stdin = bytes.NewReader(data)
@@ -90,10 +89,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mount tmpfs: %v: %s", err, out)
-		}
-		t.Skipf("mount tmpfs needs root: %v: %s", err, out)
+		testenv.SkipOrFail(t, fmt.Sprintf("mount tmpfs needs root: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {

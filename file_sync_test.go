@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/testenv"
 )
 
 // durable reports whether everything the backend wrote is fsynced.
@@ -100,7 +103,7 @@ func TestFileUsesAnExistingGroupFolderAsItIs(t *testing.T) {
 	require.NoError(t, os.Mkdir(svc, 0o700))
 	const nobody = 65534
 	if err := os.Chown(svc, nobody, nobody); err != nil {
-		t.Skipf("chown needs root: %v", err)
+		testenv.SkipOrFail(t, fmt.Sprintf("chown needs root: %v", err))
 	}
 	require.NoError(t, os.Chmod(svc, os.ModeSetgid|0o775)) // a Kubernetes volume with fsGroup
 	logs := &logBuffer{}

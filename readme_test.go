@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/testenv"
 )
 
 // readmeBlock is one fenced code block of README.md.
@@ -59,10 +61,7 @@ func TestReadmeYAML(t *testing.T) {
 func TestReadmeQuickStart(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the go command is not on PATH")
-		}
-		t.Skip("the go command is not on PATH")
+		testenv.SkipOrFail(t, "the go command is not on PATH")
 	}
 	var program, config string
 	for _, b := range readmeBlocks(t) {

@@ -14,6 +14,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/testenv"
 )
 
 // kcat runs Debian's kcat (librdkafka) against the broker.
@@ -21,7 +23,7 @@ func kcat(t *testing.T, stdin []byte, args ...string) []byte {
 	t.Helper()
 	path, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("needs kcat on PATH (apt-get install kcat)")
+		testenv.SkipOrFail(t, "needs kcat on PATH (apt-get install kcat)")
 	}
 	cmd := exec.CommandContext(t.Context(), path, args...)
 	cmd.Stdin = bytes.NewReader(stdin)
