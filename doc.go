@@ -117,8 +117,9 @@
 //
 // # Performance
 //
-// Send is a non-blocking channel send guarded by two atomic counters: no
-// allocation, no lock, no I/O. Encoding appends into a reused buffer without
+// Send is a non-blocking channel send guarded by three atomic operations
+// (admission, and a unit of room for the memory bound): no allocation, no
+// lock, no I/O. Encoding appends into a reused buffer without
 // reflection. The drain writes a batch when it holds BatchSize entries or
 // FlushIntervalMS after its first entry. The benchmarks/ module compares
 // the file path with zap writing the same fields into lumberjack; README.md
