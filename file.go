@@ -232,7 +232,7 @@ func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
 
 // close makes what is unsynced durable, stops the goroutines and releases
 // the folder's lock. It waits for a compression in progress.
-func (f *fileBackend) close() error {
+func (f *fileBackend) close(context.Context) error {
 	f.syncer.stopAndWait()
 	f.mu.Lock()
 	var errs []error
