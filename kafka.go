@@ -313,4 +313,3 @@ func messageSize(m *kafka.Message) int {
 // sync returns at once: WriteMessages returned only after the broker's
 // acknowledgement.
 func (k *kafkaBackend) sync(context.Context) error { return nil }
-
