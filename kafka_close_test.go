@@ -82,3 +82,13 @@ func TestKafkaCloseKeepsItsDeadlineWithAProduceInFlight(t *testing.T) {
 		closeLosing(t, o, ctx)
 	})
 }
+
+// TestKafkaHangingBrokerDeadlinesHold runs the shutdown patterns against a
+// TCP listener that never answers. kafka-go then waits for metadata, which
+// follows the write's context, and never has a produce in flight: the test
+// above, with kfake holding the produce, is the one that needs close(ctx).
+func TestKafkaHangingBrokerDeadlinesHold(t *testing.T) {
+	hanging := startHanging(t)
+	requireDeadlinesHold(t, Config{Service: "svc", File: FileConfig{Disabled: true},
+		Kafka: KafkaConfig{Brokers: []string{hanging.addr()}, WriteTimeoutMS: 60_000}}, hanging)
+}
