@@ -109,17 +109,19 @@ func (b *Backend) sync(ctx context.Context) error {
 	}
 }
 
-// close releases the backend.
-func (b *Backend) close() error {
+// close releases the backend. When ctx ends first, a backend that waits
+// for requests in flight (Kafka) cuts them, so that close keeps Close's
+// deadline.
+func (b *Backend) close(ctx context.Context) error {
 	switch b.kind {
 	case KindFile:
-		return b.file.close()
+		return b.file.close(ctx)
 	case KindKafka:
-		return b.kafka.close()
+		return b.kafka.close(ctx)
 	case KindHTTP:
-		return b.http.close()
+		return b.http.close(ctx)
 	case KindRedis:
-		return b.redis.close()
+		return b.redis.close(ctx)
 	default:
 		panic(fmt.Sprintf("dlq: close on backend of unknown kind %d", uint8(b.kind)))
 	}

@@ -1,4 +1,4 @@
-//go:build dlq_http || dlq_redis || dlq_all
+//go:build dlq_kafka || dlq_http || dlq_redis || dlq_all
 
 package dlq
 

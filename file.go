@@ -231,21 +231,28 @@ func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
 }
 
 // close makes what is unsynced durable, stops the goroutines and releases
-// the folder's lock. It waits for a compression in progress.
-func (f *fileBackend) close() error {
+// the folder's lock. It waits for a compression in progress. When the
+// lines since the last good fsync cannot be made durable (the file cannot
+// be reopened or synced), they existed only in memory and go with the
+// process: the error and an error log say how many entries that is. Stats
+// had counted them Written; they are not counted again as lost.
+func (f *fileBackend) close(context.Context) error {
 	f.syncer.stopAndWait()
 	f.mu.Lock()
 	var errs []error
 	if f.size > f.good || f.stale || f.dirDirty {
-		errs = append(errs, f.syncLocked())
+		if err := f.syncLocked(); err != nil {
+			errs = append(errs, f.notDurable(err))
+		}
 	}
 	if f.out != nil {
 		errs = append(errs, f.out.Close())
 		f.out = nil
 	}
 	f.closed = true
+	lock := f.lock
 	f.mu.Unlock()
 	f.mill.stopAndWait()
-	errs = append(errs, f.lock.Close())
+	errs = append(errs, lock.Close())
 	return errors.Join(errs...)
 }

@@ -61,6 +61,11 @@ func (f *fileBackend) reopen() error {
 		f.out = nil
 	}
 	out, created, err := openFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) && f.dirGone() {
+		if err = f.recreateDir(); err == nil {
+			out, created, err = openFile(f.path)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func (d *drain) shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("dlq: close: %d entries missing from some fan-out backend: %w", missed, ctx.Err()))
 	}
 	for i := range d.o.backends {
-		if err := d.o.backends[i].close(); err != nil {
+		if err := d.o.backends[i].close(ctx); err != nil {
 			errs = append(errs, &BackendError{Kind: d.o.backends[i].kind, Err: fmt.Errorf("close: %w", err)})
 		}
 	}

@@ -310,7 +310,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 // sync returns at once: a 2xx answer already means durable.
 func (h *httpBackend) sync(context.Context) error { return nil }
 
-func (h *httpBackend) close() error {
+func (h *httpBackend) close(context.Context) error {
 	h.transport.CloseIdleConnections()
 	return nil
 }

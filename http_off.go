@@ -20,4 +20,4 @@ func (*httpBackend) write(context.Context, *batch) error { return errNotBuilt(Ki
 
 func (*httpBackend) sync(context.Context) error { return errNotBuilt(KindHTTP) }
 
-func (*httpBackend) close() error { return nil }
+func (*httpBackend) close(context.Context) error { return nil }

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -39,6 +40,7 @@ const (
 type kafkaBackend struct {
 	writer       *kafka.Writer
 	transport    *kafka.Transport
+	conns        *kafkaConns // what transport dialed, closed when Close's deadline passes
 	perTable     bool
 	suffix       string
 	common       string
@@ -50,7 +52,9 @@ type kafkaBackend struct {
 
 func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 	kc := &cfg.Kafka
+	conns := &kafkaConns{}
 	transport := &kafka.Transport{
+		Dial:        conns.dialer((&net.Dialer{}).DialContext),
 		DialTimeout: ms(orDefault(kc.WriteTimeoutMS, defaultKafkaWriteTimeoutMS)),
 		IdleTimeout: 30 * time.Second,
 		ClientID:    "dlq-" + cfg.Service,
@@ -88,6 +92,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 			AllowAutoTopicCreation: true,
 		},
 		transport:    transport,
+		conns:        conns,
 		perTable:     kc.Routing != "common",
 		suffix:       orDefaultString(kc.TopicSuffix, defaultTopicSuffix),
 		common:       orDefaultString(kc.CommonTopic, defaultCommonTopic),
@@ -313,9 +318,3 @@ func messageSize(m *kafka.Message) int {
 // sync returns at once: WriteMessages returned only after the broker's
 // acknowledgement.
 func (k *kafkaBackend) sync(context.Context) error { return nil }
-
-func (k *kafkaBackend) close() error {
-	err := k.writer.Close()
-	k.transport.CloseIdleConnections()
-	return err
-}

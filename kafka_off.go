@@ -20,4 +20,4 @@ func (*kafkaBackend) write(context.Context, *batch) error { return errNotBuilt(K
 
 func (*kafkaBackend) sync(context.Context) error { return errNotBuilt(KindKafka) }
 
-func (*kafkaBackend) close() error { return nil }
+func (*kafkaBackend) close(context.Context) error { return nil }

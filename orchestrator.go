@@ -115,7 +115,7 @@ func New(cfg Config) (*Orchestrator, error) {
 		b, err := newBackend(k, &cfg)
 		if err != nil {
 			for i := range backends {
-				_ = backends[i].close()
+				_ = backends[i].close(context.Background())
 			}
 			return nil, fmt.Errorf("dlq: %s backend: %w", k, err)
 		}

@@ -139,7 +139,7 @@ func (r *redisBackend) sync(ctx context.Context) error {
 	return nil
 }
 
-func (r *redisBackend) close() error {
+func (r *redisBackend) close(context.Context) error {
 	err := r.client.Close()
 	if errors.Is(err, redis.ErrClosed) {
 		return nil

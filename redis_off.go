@@ -20,4 +20,4 @@ func (*redisBackend) write(context.Context, *batch) error { return errNotBuilt(K
 
 func (*redisBackend) sync(context.Context) error { return errNotBuilt(KindRedis) }
 
-func (*redisBackend) close() error { return nil }
+func (*redisBackend) close(context.Context) error { return nil }

@@ -110,6 +110,11 @@ func (b *Broker) control(key int16, fn func(kmsg.Request)) {
 // stop.
 func (b *Broker) Real() bool { return b.dir == "" }
 
+// Cluster returns the running kfake cluster, for control hooks
+// (Cluster.ControlKey); nil for a real cluster or while stopped. A restart
+// makes a new cluster without the hooks.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+
 // Stop stops the broker; what it acknowledged stays on disk.
 func (b *Broker) Stop() {
 	if b.cluster != nil {

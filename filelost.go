@@ -1,0 +1,20 @@
+package dlq
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// notDurable reports, at close, the entries whose lines were written but
+// never fsynced into the file at path: they are held only in the unsynced
+// copy, and the last sync failed with err. It logs them at error level and
+// returns err with their count.
+func (f *fileBackend) notDurable(err error) error {
+	n := bytes.Count(f.unsynced, []byte{'\n'})
+	if n == 0 {
+		return err
+	}
+	f.log.Error("dlq: entries written to the file were never made durable and are lost at close",
+		"file", f.path, "entries", n, "bytes", len(f.unsynced), "error", err)
+	return fmt.Errorf("%d entries not made durable (lost with this process): %w", n, err)
+}
