@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 )
 
@@ -231,11 +230,15 @@ func (d *drain) settleRetries() {
 	d.noteOldest()
 }
 
-// armRetry starts the retry timer: the jittered backoff, or longer when
-// every backend is in its cool-down until later, since a round before that
-// could try nothing.
+// armRetry starts the retry timer: the jittered backoff, or, when every
+// backend is in its cool-down, the end of the first cool-down (itself
+// jittered), since a round before that could try nothing.
 func (d *drain) armRetry() {
-	d.retryTimer.Reset(max(d.jittered(), d.untilAvailable()))
+	wait := d.jittered()
+	if until := d.untilAvailable(); until > 0 {
+		wait = until
+	}
+	d.retryTimer.Reset(wait)
 	d.retryOn = true
 }
 
@@ -339,8 +342,7 @@ func (r *RetryConfig) maxBackoff() time.Duration {
 // jittered returns the current backoff with jitter: a uniform draw from its
 // upper half, so retries of many DLQs do not fall in step.
 func (d *drain) jittered() time.Duration {
-	b := max(d.backoff, d.o.cfg.Retry.initialBackoff())
-	return b/2 + rand.N(b/2+1)
+	return jitter(max(d.backoff, d.o.cfg.Retry.initialBackoff()))
 }
 
 // backendFailed records a backend failure concerning n entries.

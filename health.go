@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"errors"
+	"math/rand/v2"
 	"time"
 )
 
@@ -54,10 +55,14 @@ func (d *drain) noteResult(i, written, unavailable int) {
 	case unavailable > 0:
 		retry := &d.o.cfg.Retry
 		h.cooldown = min(max(2*h.cooldown, retry.initialBackoff()), retry.maxBackoff())
-		h.until = time.Now().Add(h.cooldown)
+		h.until = time.Now().Add(jitter(h.cooldown))
 	}
 	d.noteCoolDown(i)
 }
+
+// jitter returns a uniform draw from the upper half of d, so that the
+// retries and cool-downs of many DLQs do not fall in step.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // passOver records on r that backend i was skipped, and why. It is no
 // attempt: r.tries stays as it was.
