@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/testenv"
 )
 
 // chattr sets or clears a file attribute, e.g. "+i": immutable. It skips
@@ -17,10 +20,7 @@ import (
 func chattr(t *testing.T, attr, name string) {
 	t.Helper()
 	if out, err := exec.Command("chattr", attr, name).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("chattr %s %s: %v: %s", attr, name, err, out)
-		}
-		t.Skipf("chattr %s needs root and a file system that has it (ext4): %v: %s", attr, err, out)
+		testenv.SkipOrFail(t, fmt.Sprintf("chattr %s %s needs root and a file system that has it (ext4): %v: %s", attr, name, err, out))
 	}
 }
 

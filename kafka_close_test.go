@@ -24,7 +24,7 @@ import (
 func hangProduce(t *testing.T, broker *kafkatest.Broker) *atomic.Int64 {
 	c := broker.Cluster()
 	if c == nil {
-		t.Skip("needs the in-process kfake broker, not a real cluster")
+		t.Fatal("needs the in-process kfake broker (kafkatest.StartInProcess)")
 	}
 	release := make(chan struct{})
 	var produced, answered atomic.Int64
@@ -46,7 +46,7 @@ func hangProduce(t *testing.T, broker *kafkatest.Broker) *atomic.Int64 {
 func TestKafkaCloseKeepsItsDeadlineWithAProduceInFlight(t *testing.T) {
 	const n = 50
 	start := func(t *testing.T) (*Orchestrator, *atomic.Int64) {
-		broker := kafkatest.Start(t)
+		broker := kafkatest.StartInProcess(t) // its fault hooks need kfake, whatever $DLQ_KAFKA_BROKERS says
 		produced := hangProduce(t, broker)
 		o, err := New(Config{Service: "svc", Logger: slog.New(slog.DiscardHandler), File: FileConfig{Disabled: true},
 			Kafka: KafkaConfig{Brokers: []string{broker.Addr}, WriteTimeoutMS: 60_000}})

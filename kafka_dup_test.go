@@ -23,7 +23,7 @@ import (
 func lostAnswers(t *testing.T, broker *kafkatest.Broker, fraction float64) func() int {
 	c := broker.Cluster()
 	if c == nil {
-		t.Skip("needs the in-process kfake broker, not a real cluster")
+		t.Fatal("needs the in-process kfake broker (kafkatest.StartInProcess)")
 	}
 	var mu sync.Mutex
 	decided := map[kmsg.Request]bool{} // kfake asks once per partition of a request
@@ -74,7 +74,7 @@ func produceRecords(t *testing.T, req *kmsg.ProduceRequest) int {
 // backend: never twice to Kafka.
 func TestKafkaLostAnswersDoNotStackRetries(t *testing.T) {
 	const n = 2000
-	broker := kafkatest.Start(t)
+	broker := kafkatest.StartInProcess(t) // its fault hooks need kfake, whatever $DLQ_KAFKA_BROKERS says
 	dropped := lostAnswers(t, broker, 0.2)
 	dir := t.TempDir()
 	cfg := kafkaConfig(broker.Addr, dir)
