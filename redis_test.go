@@ -222,7 +222,7 @@ func TestRedisReplicaReadonlyFallsToFileAndWaitReplicas(t *testing.T) {
 			Redis: RedisConfig{URL: "redis://" + primary.Addr, WaitReplicas: 2, WaitTimeoutMS: 50}})
 		require.NoError(t, err)
 		sendAll(t, o, payloads(2, "w2"))
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		err = o.Flush(ctx) // retries the WAIT until ctx ends
 		require.ErrorIs(t, err, ErrNotWritten)
