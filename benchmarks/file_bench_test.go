@@ -36,6 +36,13 @@ func reportRate(b *testing.B, start time.Time) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
 }
 
+// reportBatch reports the mean batch size of o's first backend.
+func reportBatch(b *testing.B, o *dlq.Orchestrator) {
+	if s := o.Stats(); len(s.Backends) > 0 && s.Backends[0].Batches > 0 {
+		b.ReportMetric(float64(s.Backends[0].Entries)/float64(s.Backends[0].Batches), "entries/batch")
+	}
+}
+
 // benchDir returns a fresh directory for one benchmark: on a private tmpfs
 // when the process may mount one (root on Linux), so that the file rows
 // measure the code and not the shared disk; else under b.TempDir. The
@@ -96,6 +103,7 @@ func BenchmarkFile(b *testing.B) {
 		if err := o.Close(ctx); err != nil {
 			b.Fatal(err)
 		}
+		reportBatch(b, o)
 	})
 	b.Run("hand-rolled-bufio-fsync", func(b *testing.B) {
 		// What a user might write in an afternoon: the library's own
