@@ -30,8 +30,10 @@ func BenchmarkKafka(b *testing.B) {
 		}
 	})
 	raw := func(b *testing.B, topic string, slice int, batchTimeout time.Duration) {
+		transport := &kafka.Transport{} // its own, so that its idle connections can be closed
+		defer transport.CloseIdleConnections()
 		w := &kafka.Writer{Addr: kafka.TCP(broker.Addr), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true}
+			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true, Transport: transport}
 		defer w.Close()
 		ids := newIDSource()
 		msgs := make([]kafka.Message, 0, slice)
