@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -191,16 +192,18 @@ func TestCloseDeadlineCountsUnwrittenAsLost(t *testing.T) {
 		Retry: RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 5}})
 	require.NoError(t, err)
 	// Fill until the drain retries what it holds (and so takes no more) and
-	// the queue is full: a state, whatever the flush interval did with the
-	// first entries.
+	// Send finds no room: a state, whatever the flush interval and the
+	// encoding ahead did with the first entries.
 	accepted := 0
 	require.Eventually(t, func() bool {
-		for o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)}) == nil {
+		var err error
+		for err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)}); err == nil; {
 			accepted++
+			err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)})
 		}
 		s := o.Stats()
-		return s.Retried > 0 && s.QueueDepth == s.QueueCapacity
-	}, 30*time.Second, time.Millisecond, "the drain retries and the queue is full")
+		return s.Retried > 0 && errors.Is(err, ErrQueueFull) && s.Held == s.QueueCapacity+s.BatchSize
+	}, 30*time.Second, time.Millisecond, "the drain retries and every unit of room is held")
 	require.GreaterOrEqual(t, accepted, 9, "the queue and at least one entry in the drain")
 
 	waiting := make(chan error)
