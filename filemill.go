@@ -184,5 +184,10 @@ func (m *fileMill) compressFile(plain string) (err error) {
 	if err := syncDir(m.dir); err != nil {
 		return err
 	}
-	return os.Remove(plain)
+	if err := os.Remove(plain); err != nil {
+		return err
+	}
+	// The removal durable too: after a power cut a rotated file is there
+	// once, as its .gz, not also as the plain file it replaced.
+	return syncDir(m.dir)
 }
