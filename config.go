@@ -14,7 +14,11 @@ const (
 	// it; an entry a backend failed falls back to the next one.
 	ModeCascade Mode = "cascade"
 	// ModeFanOut writes every entry to every backend. An entry is written
-	// once one backend holds it; a backend that failed it catches up later.
+	// once one backend holds it; a backend that failed it catches up later,
+	// within bounds: once catch-ups and retries pass half of
+	// Config.QueueCapacity, the oldest catch-ups are given up, even with
+	// RetryConfig.MaxAttempts 0, and counted in that backend's
+	// BackendStats.Missed.
 	ModeFanOut Mode = "fan_out"
 	// ModeFileOnly uses the file backend alone.
 	ModeFileOnly Mode = "file_only"
@@ -94,7 +98,9 @@ type RetryConfig struct {
 	// with reason "all_failed" (or, in fan-out, before a backend that lacks
 	// an entry another holds gives it up as missed); 0 keeps retrying until
 	// Close. Only attempts made count: a backend passed over in its
-	// cool-down spends none. Defaults to 0.
+	// cool-down spends none. In fan-out a catch-up is also given up, as
+	// missed, whatever MaxAttempts, once catch-ups and retries pass half of
+	// Config.QueueCapacity (see ModeFanOut). Defaults to 0.
 	MaxAttempts int `json:"max_attempts" yaml:"max_attempts"`
 	// InitialBackoffMS is the first wait, in milliseconds. At most 86400000
 	// (a day). Defaults to 100.
