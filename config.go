@@ -14,7 +14,11 @@ const (
 	// it; an entry a backend failed falls back to the next one.
 	ModeCascade Mode = "cascade"
 	// ModeFanOut writes every entry to every backend. An entry is written
-	// once one backend holds it; a backend that failed it catches up later.
+	// once one backend holds it; a backend that failed it catches up later,
+	// within bounds: once catch-ups and retries pass half of
+	// Config.QueueCapacity, the oldest catch-ups are given up, even with
+	// RetryConfig.MaxAttempts 0, and counted in that backend's
+	// BackendStats.Missed.
 	ModeFanOut Mode = "fan_out"
 	// ModeFileOnly uses the file backend alone.
 	ModeFileOnly Mode = "file_only"
@@ -41,13 +45,16 @@ type Config struct {
 	// Order is the cascade order of the enabled backends; kinds not enabled
 	// are skipped. Defaults to kafka, redis, http, file.
 	Order []Kind `json:"order" yaml:"order"`
-	// QueueCapacity is how many entries Send may queue ahead of the drain.
-	// Defaults to 10000.
+	// QueueCapacity is how many entries Send may queue ahead of the drain;
+	// the queue is allocated up front (some 230 bytes an entry). At most
+	// 1000000. Defaults to 10000.
 	QueueCapacity int `json:"queue_capacity" yaml:"queue_capacity"`
-	// BatchSize is the most entries written in one batch. Defaults to 256.
+	// BatchSize is the most entries written in one batch. At most 100000.
+	// Defaults to 256.
 	BatchSize int `json:"batch_size" yaml:"batch_size"`
 	// FlushIntervalMS is the longest, in milliseconds, a batch waits after
-	// its first entry before it is written. Defaults to 100.
+	// its first entry before it is written. At most 86400000 (a day).
+	// Defaults to 100.
 	FlushIntervalMS int `json:"flush_interval_ms" yaml:"flush_interval_ms"`
 	// Retry governs entries that every backend failed.
 	Retry RetryConfig `json:"retry" yaml:"retry"`
@@ -91,11 +98,15 @@ type RetryConfig struct {
 	// with reason "all_failed" (or, in fan-out, before a backend that lacks
 	// an entry another holds gives it up as missed); 0 keeps retrying until
 	// Close. Only attempts made count: a backend passed over in its
-	// cool-down spends none. Defaults to 0.
+	// cool-down spends none. In fan-out a catch-up is also given up, as
+	// missed, whatever MaxAttempts, once catch-ups and retries pass half of
+	// Config.QueueCapacity (see ModeFanOut). Defaults to 0.
 	MaxAttempts int `json:"max_attempts" yaml:"max_attempts"`
-	// InitialBackoffMS is the first wait, in milliseconds. Defaults to 100.
+	// InitialBackoffMS is the first wait, in milliseconds. At most 86400000
+	// (a day). Defaults to 100.
 	InitialBackoffMS int `json:"initial_backoff_ms" yaml:"initial_backoff_ms"`
-	// MaxBackoffMS caps the wait, in milliseconds. Defaults to 10000.
+	// MaxBackoffMS caps the wait, in milliseconds. At most 86400000 (a
+	// day). Defaults to 10000.
 	MaxBackoffMS int `json:"max_backoff_ms" yaml:"max_backoff_ms"`
 }
 
@@ -111,11 +122,11 @@ type FileConfig struct {
 	// Rotation is hourly, daily, size or none. Hourly and daily also rotate
 	// by size. Defaults to hourly.
 	Rotation Rotation `json:"rotation" yaml:"rotation"`
-	// MaxSizeMB is the size, in megabytes, at which the file rotates.
-	// Defaults to 100.
+	// MaxSizeMB is the size, in megabytes, at which the file rotates. At
+	// most 1048576 (a tebibyte). Defaults to 100.
 	MaxSizeMB int `json:"max_size_mb" yaml:"max_size_mb"`
-	// MaxAgeDays removes rotated files older than this many days. Defaults
-	// to 30.
+	// MaxAgeDays removes rotated files older than this many days. At most
+	// 36500. Defaults to 30.
 	MaxAgeDays int `json:"max_age_days" yaml:"max_age_days"`
 	// MaxBackups keeps at most this many rotated files; 0 keeps all within
 	// MaxAgeDays. Defaults to 0.
@@ -124,7 +135,7 @@ type FileConfig struct {
 	Compress bool `json:"compress" yaml:"compress"`
 	// SyncIntervalMS is the longest, in milliseconds, a written line waits
 	// for an fsync when nobody calls Flush: it bounds what a power loss can
-	// take. Defaults to 1000.
+	// take. At most 86400000 (a day). Defaults to 1000.
 	SyncIntervalMS int `json:"sync_interval_ms" yaml:"sync_interval_ms"`
 }
 
@@ -161,8 +172,8 @@ type KafkaConfig struct {
 	Acks string `json:"acks" yaml:"acks"`
 	// Compression is none, gzip, snappy, lz4 or zstd. Defaults to none.
 	Compression string `json:"compression" yaml:"compression"`
-	// WriteTimeoutMS bounds one batch write, in milliseconds. Defaults to
-	// 10000.
+	// WriteTimeoutMS bounds one batch write, in milliseconds. At most
+	// 86400000 (a day). Defaults to 10000.
 	WriteTimeoutMS int `json:"write_timeout_ms" yaml:"write_timeout_ms"`
 	// TLS configures TLS to the brokers.
 	TLS KafkaTLS `json:"tls" yaml:"tls"`
@@ -198,7 +209,8 @@ type KafkaSASL struct {
 type HTTPConfig struct {
 	// URL receives POSTs of NDJSON batches; setting it turns the backend on.
 	URL string `json:"url" yaml:"url"`
-	// TimeoutMS bounds one request, in milliseconds. Defaults to 30000.
+	// TimeoutMS bounds one request, in milliseconds. At most 86400000 (a
+	// day). Defaults to 30000.
 	TimeoutMS int `json:"timeout_ms" yaml:"timeout_ms"`
 	// Headers are added to every request (e.g. Authorization). Their values
 	// never appear in errors or logs.
@@ -247,14 +259,16 @@ type RedisConfig struct {
 	// MaxLen trims the stream with MAXLEN ~ N; 0 leaves it untrimmed.
 	// Defaults to 0.
 	MaxLen int64 `json:"max_len" yaml:"max_len"`
-	// DialTimeoutMS bounds connecting, in milliseconds. Defaults to 1000.
+	// DialTimeoutMS bounds connecting, in milliseconds. At most 86400000 (a
+	// day). Defaults to 1000.
 	DialTimeoutMS int `json:"dial_timeout_ms" yaml:"dial_timeout_ms"`
 	// TimeoutMS bounds each read and write on the connection, in
-	// milliseconds. Defaults to 3000.
+	// milliseconds. At most 86400000 (a day). Defaults to 3000.
 	TimeoutMS int `json:"timeout_ms" yaml:"timeout_ms"`
 	// WaitReplicas makes Flush issue WAIT for this many replicas. Defaults
 	// to 0 (no WAIT).
 	WaitReplicas int `json:"wait_replicas" yaml:"wait_replicas"`
-	// WaitTimeoutMS bounds that WAIT, in milliseconds. Defaults to 1000.
+	// WaitTimeoutMS bounds that WAIT, in milliseconds. At most 86400000 (a
+	// day). Defaults to 1000.
 	WaitTimeoutMS int `json:"wait_timeout_ms" yaml:"wait_timeout_ms"`
 }

@@ -14,7 +14,6 @@
 //	if err != nil { ... } // a misspelled key is an error naming it and its line
 //	q, err := dlq.New(cfg)
 //	if err != nil { ... }
-//	defer q.Close(ctx)
 //
 //	// on the hot path: never blocks, never does I/O
 //	if perr := json.Unmarshal(msg, &v); perr != nil {
@@ -23,8 +22,17 @@
 //		}
 //	}
 //
-//	// at shutdown, or before committing upstream offsets
+//	// before committing upstream offsets
 //	if err := q.Flush(ctx); err != nil { ... }
+//
+//	// at shutdown, with a deadline of its own
+//	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+//	defer cancel()
+//	if err := q.Close(ctx); err != nil { ... } // counts what was lost
+//
+// Flush and Close retry a backend that is down until their ctx ends, since
+// giving up loses entries: Close(context.Background()) with the only
+// backend down for good never returns. Give them a deadline.
 //
 // A Config with only Service set writes ./dlq/<service>/dlq.ndjson, rotated
 // hourly; a Go literal (dlq.Config{Service: "loader"}) works as well as a

@@ -56,27 +56,24 @@ func (d *drain) flush(ctx context.Context) error {
 			if cause == nil { // Close's deadline passed
 				cause = ErrClosed
 			}
-			var err error
+			err := notSynced(syncErr, cause)
 			if count > 0 {
-				err = fmt.Errorf("dlq: flush: %w: %d entries: %w", ErrNotWritten, count, errors.Join(append(causes, cause)...))
-			} else {
-				err = fmt.Errorf("dlq: flush: %w: not synced: %w", ErrNotWritten, errors.Join(syncErr, cause))
+				err = notWritten(count, causes, cause)
 			}
 			return d.lossReport(err)
 		case <-d.o.closing:
-			err := fmt.Errorf("dlq: flush: %w: %d entries: %w", ErrNotWritten, count, ErrClosed)
-			return d.lossReport(err)
+			return d.lossReport(notWritten(count, causes, ErrClosed))
 		}
 	}
 }
 
 // unwritten counts the entries up to barrier no backend holds, with the
-// first few of their last errors.
+// first few distinct ones of their last errors.
 func (d *drain) unwritten(barrier uint64) (count int, causes []error) {
 	for _, r := range d.retry {
 		if !r.held && r.seq <= barrier {
 			count++
-			if len(causes) < 3 && r.lastErr != nil {
+			if len(causes) < 3 && r.lastErr != nil && !sameCause(causes, r.lastErr) {
 				causes = append(causes, r.lastErr)
 			}
 		}
@@ -90,9 +87,9 @@ func (d *drain) lossReport(err error) error {
 	if d.lost == 0 {
 		return err
 	}
-	lost := fmt.Errorf("dlq: flush: %w: %d entries since the previous Flush (see Stats.LostBy)", ErrLost, d.lost)
+	lost := lostSince(d.lost)
 	d.lost = 0
-	return errors.Join(err, lost)
+	return joinLine(err, lost)
 }
 
 // syncAll makes every backend written since its last sync durable.

@@ -62,9 +62,12 @@ type Record struct {
 	// Entry is the decoded envelope.
 	Entry Entry
 	// Position locates the entry in its source, in a form
-	// [ReaderOptions.After] accepts: "FILE:OFFSET" for files (the byte
-	// offset just past the line), "PARTITION:OFFSET" for Kafka, the stream
-	// entry id for Redis.
+	// [ReaderOptions.After] accepts: "FILE:OFFSET" for files (FILE relative
+	// to the source, OFFSET the byte just past the line), with a third part
+	// for a live dlq.ndjson, "FILE:OFFSET:OPENED", the Unix milliseconds at
+	// which the reader opened it (so that a resume finds it once rotated),
+	// e.g. "dlq.ndjson:267:1795774157930"; "PARTITION:OFFSET" for Kafka; the
+	// stream entry id for Redis.
 	Position string
 }
 

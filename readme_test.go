@@ -113,7 +113,8 @@ func TestReadmeQuickStart(t *testing.T) {
 	})
 	t.Run("with DLQ_DIR set", func(t *testing.T) {
 		other := filepath.Join(dir, "elsewhere")
-		run([]string{"DLQ_DIR=" + other}, "./loader")
+		out := run([]string{"DLQ_DIR=" + other}, "./loader")
+		assert.Equal(t, "1 entry written to "+filepath.Join(other, "loader", "dlq.ndjson")+"\n", out, "the real path")
 		assert.Len(t, readDir(t, filepath.Join(other, "loader")), 1)
 	})
 }

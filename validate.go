@@ -22,6 +22,27 @@ func (c *configCheck) nonNegative(field string, v int) {
 	}
 }
 
+// upTo checks a field that must be 0 (its default) to limit.
+func (c *configCheck) upTo(field string, v, limit int) {
+	switch {
+	case v < 0:
+		c.add(field, "must not be negative, got %d", v)
+	case v > limit:
+		c.add(field, "must be at most %d, got %d", limit, v)
+	}
+}
+
+// The upper bounds of numeric fields. The queue and a batch are allocated
+// up front (an Entry is some 230 bytes), and a number of milliseconds,
+// megabytes or days must fit a time.Duration or an int64 of bytes.
+const (
+	maxQueueCapacity = 1_000_000
+	maxBatchSize     = 100_000
+	maxMS            = 24 * 60 * 60 * 1000 // a day
+	maxSizeMB        = 1 << 20             // a tebibyte
+	maxAgeDays       = 36_500              // a century
+)
+
 // oneOf checks an enumerated key; empty means its default.
 func (c *configCheck) oneOf(field, v string, allowed []string) {
 	if v != "" && !slices.Contains(allowed, v) {
@@ -35,13 +56,13 @@ func (cfg *Config) validate() ([]Kind, error) {
 	var c configCheck
 	checkService(&c, cfg.Service)
 	c.oneOf("mode", string(cfg.Mode), modeNames)
-	c.nonNegative("queue_capacity", cfg.QueueCapacity)
-	c.nonNegative("batch_size", cfg.BatchSize)
-	c.nonNegative("flush_interval_ms", cfg.FlushIntervalMS)
+	c.upTo("queue_capacity", cfg.QueueCapacity, maxQueueCapacity)
+	c.upTo("batch_size", cfg.BatchSize, maxBatchSize)
+	c.upTo("flush_interval_ms", cfg.FlushIntervalMS, maxMS)
 	c.nonNegative("retry.max_attempts", cfg.Retry.MaxAttempts)
-	c.nonNegative("retry.initial_backoff_ms", cfg.Retry.InitialBackoffMS)
-	c.nonNegative("retry.max_backoff_ms", cfg.Retry.MaxBackoffMS)
-	if cfg.Retry.MaxBackoffMS > 0 && cfg.Retry.MaxBackoffMS < cfg.Retry.initialBackoffMS() {
+	c.upTo("retry.initial_backoff_ms", cfg.Retry.InitialBackoffMS, maxMS)
+	c.upTo("retry.max_backoff_ms", cfg.Retry.MaxBackoffMS, maxMS)
+	if cfg.Retry.MaxBackoffMS > 0 && cfg.Retry.InitialBackoffMS <= maxMS && cfg.Retry.MaxBackoffMS < cfg.Retry.initialBackoffMS() {
 		c.add("retry.max_backoff_ms", "%d is below retry.initial_backoff_ms %d", cfg.Retry.MaxBackoffMS, cfg.Retry.initialBackoffMS())
 	}
 	checkFile(&c, &cfg.File)
@@ -70,10 +91,10 @@ func checkService(c *configCheck, service string) {
 
 func checkFile(c *configCheck, f *FileConfig) {
 	c.oneOf("file.rotation", string(f.Rotation), rotationNames)
-	c.nonNegative("file.max_size_mb", f.MaxSizeMB)
-	c.nonNegative("file.max_age_days", f.MaxAgeDays)
+	c.upTo("file.max_size_mb", f.MaxSizeMB, maxSizeMB)
+	c.upTo("file.max_age_days", f.MaxAgeDays, maxAgeDays)
 	c.nonNegative("file.max_backups", f.MaxBackups)
-	c.nonNegative("file.sync_interval_ms", f.SyncIntervalMS)
+	c.upTo("file.sync_interval_ms", f.SyncIntervalMS, maxMS)
 }
 
 func checkKafka(c *configCheck, k *KafkaConfig) {
@@ -86,7 +107,7 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 	c.oneOf("kafka.key", k.Key, keyNames)
 	c.oneOf("kafka.acks", k.Acks, acksNames)
 	c.oneOf("kafka.compression", k.Compression, compressionNames)
-	c.nonNegative("kafka.write_timeout_ms", k.WriteTimeoutMS)
+	c.upTo("kafka.write_timeout_ms", k.WriteTimeoutMS, maxMS)
 	if k.CommonTopic != "" && !legalTopic(k.CommonTopic) {
 		c.add("kafka.common_topic", "%q is not a legal topic name ([a-zA-Z0-9._-], at most 249)", k.CommonTopic)
 	}
@@ -111,7 +132,7 @@ func checkHTTP(c *configCheck, h *HTTPConfig) {
 			c.add("http.url", "has no host")
 		}
 	}
-	c.nonNegative("http.timeout_ms", h.TimeoutMS)
+	c.upTo("http.timeout_ms", h.TimeoutMS, maxMS)
 	c.nonNegative("http.max_body_bytes", h.MaxBodyBytes)
 	c.nonNegative("http.max_retries", h.MaxRetries)
 }
@@ -132,10 +153,10 @@ func checkRedis(c *configCheck, r *RedisConfig) {
 	if r.CommonStream != "" && !legalName(r.CommonStream, maxTopicLen) {
 		c.add("redis.common_stream", "%q is not a legal name ([a-zA-Z0-9._-], at most 249)", r.CommonStream)
 	}
-	c.nonNegative("redis.dial_timeout_ms", r.DialTimeoutMS)
-	c.nonNegative("redis.timeout_ms", r.TimeoutMS)
+	c.upTo("redis.dial_timeout_ms", r.DialTimeoutMS, maxMS)
+	c.upTo("redis.timeout_ms", r.TimeoutMS, maxMS)
 	c.nonNegative("redis.wait_replicas", r.WaitReplicas)
-	c.nonNegative("redis.wait_timeout_ms", r.WaitTimeoutMS)
+	c.upTo("redis.wait_timeout_ms", r.WaitTimeoutMS, maxMS)
 }
 
 // redactURLError drops the URL itself from a parse error: it may hold a

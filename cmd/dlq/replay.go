@@ -221,8 +221,12 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if dryRun {
 		verb = "dry run: would replay"
 	}
-	fmt.Fprintf(out, "%s %d to %s; refused %d (replayed %d times or more); failed %d; unreadable %d\n",
-		verb, run.sent, redacted(to), run.refused, maxReplays, run.failed, stats.Unreadable)
+	refused := "" // only --max-replays refuses entries
+	if maxReplays > 0 {
+		refused = fmt.Sprintf("; refused %d (replayed %d times or more)", run.refused, maxReplays)
+	}
+	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d\n",
+		verb, run.sent, redacted(to), refused, run.failed, stats.Unreadable)
 	switch {
 	case run.err != nil:
 		return fmt.Errorf("replay stopped: %d sent, %d failed: %w", run.sent, run.failed, run.err)

@@ -78,7 +78,9 @@ func (t *target) close() error {
 	return nil
 }
 
-// redacted returns a URL with its password hidden.
+// redacted returns a URL as the user wrote it, with its password hidden:
+// not escaped again, so that a template such as {source.topic} reads as
+// given.
 func redacted(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -87,5 +89,22 @@ func redacted(raw string) string {
 		}
 		return raw
 	}
-	return u.Redacted()
+	if _, ok := u.User.Password(); !ok {
+		return raw
+	}
+	// The user information ends at the last '@' before the path.
+	scheme := strings.Index(raw, "://")
+	if scheme < 0 {
+		return u.Redacted()
+	}
+	rest := raw[scheme+3:]
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return u.Redacted()
+	}
+	return raw[:scheme+3] + url.UserPassword(u.User.Username(), "xxxxx").String() + rest[at:]
 }
