@@ -10,7 +10,7 @@ import (
 )
 
 // ready makes out the file linked at path, with the lines since the last
-// good fsync in it: it reopens a stale file and notices one deleted or
+// confirmed sync in it: it reopens a stale file and notices one deleted or
 // renamed under the writer. It costs two stat calls when nothing changed.
 func (f *fileBackend) ready() error {
 	if f.stale || f.out == nil {
@@ -23,12 +23,11 @@ func (f *fileBackend) ready() error {
 	switch {
 	case !linked:
 		f.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
-			"file", f.path, "rewritten_bytes", len(f.unsynced))
+			"file", f.path, "rewritten_bytes", len(f.kept))
 		return f.reopen()
 	case size < f.size:
-		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the unsynced lines again",
-			"file", f.path, "rewritten_bytes", len(f.unsynced))
-		f.good = min(f.good, size)
+		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the kept lines again",
+			"file", f.path, "rewritten_bytes", len(f.kept))
 		return f.reopen()
 	}
 	return nil
@@ -51,13 +50,14 @@ func (f *fileBackend) linked() (linked bool, size int64, err error) {
 }
 
 // reopen opens the file at path, creating it, cuts a torn last line off it,
-// and writes there again the lines since the last good fsync. It leaves the
+// and writes there again the kept lines (all since the last confirmed sync,
+// fsynced or not). It leaves the
 // file stale when that fails, to be tried again.
 func (f *fileBackend) reopen() error {
 	f.stale = true
 	first := f.out == nil && f.gen == 0
 	if f.out != nil {
-		_ = f.out.Close() // what it held unsynced is written again below
+		_ = f.out.Close() // what it held since base is written again below
 		f.out = nil
 	}
 	out, created, err := openFile(f.path)
@@ -75,7 +75,7 @@ func (f *fileBackend) reopen() error {
 		_ = out.Close()
 		return err
 	}
-	f.out, f.size, f.good = out, size, size
+	f.out, f.size, f.good, f.base = out, size, size, size
 	if created {
 		f.dirDirty = true
 	}
@@ -85,13 +85,13 @@ func (f *fileBackend) reopen() error {
 			f.period = f.periodOf(info.ModTime())
 		}
 	}
-	if len(f.unsynced) > 0 {
-		n, err := out.Write(f.unsynced)
+	if len(f.kept) > 0 {
+		n, err := out.Write(f.kept)
 		if err != nil {
 			if n > 0 {
 				_ = out.Truncate(f.good) // if this fails, the next reopen cuts the torn line
 			}
-			return fmt.Errorf("rewrite %d unsynced bytes: %w", len(f.unsynced), err)
+			return fmt.Errorf("rewrite %d kept bytes: %w", len(f.kept), err)
 		}
 		f.size += int64(n)
 	}
