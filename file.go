@@ -75,7 +75,7 @@ type fileBackend struct {
 	maxBytes int64
 	clock    func() time.Time
 	log      *slog.Logger
-	lock     *os.File // holds the folder's flock until close
+	lock     *folderLock // held until close
 	syncer   fileSyncer
 	mill     *fileMill
 	syncs    atomic.Uint64 // good fsyncs of the file

@@ -17,8 +17,8 @@ func (f *fileBackend) dirGone() bool {
 
 // recreateDir makes the removed service folder again, 0700 and fsynced into
 // its parent as New makes it, and takes the lock in it, so that the new
-// folder too has one writer: the lock held on the removed folder's .lock
-// guards nothing any more. reopen then writes the kept lines (all since the last
+// folder too has one writer: the lock held on the removed folder guards
+// nothing any more. reopen then writes the kept lines (all since the last
 // confirmed sync) into the new folder's file; what a sync confirmed before
 // went with the old folder.
 func (f *fileBackend) recreateDir() error {

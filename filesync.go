@@ -60,6 +60,20 @@ func (f *fileBackend) runSyncer() {
 		case <-timer.C:
 		}
 		f.backgroundSync()
+		f.restoreLock()
+	}
+}
+
+// restoreLock puts back a .lock removed under the writer, so that a second
+// writer's ErrLocked names this process's pid again.
+func (f *fileBackend) restoreLock() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	if err := f.lock.restore(); err != nil {
+		f.log.Warn("dlq: cannot put back the removed lock file", "file", f.lock.name, "error", err)
 	}
 }
 
