@@ -147,7 +147,7 @@ const tmpSuffix = ".tmp"
 
 // compressFile gzips plain into plain.gz through a hidden temporary file,
 // fsyncs it, renames it into place, fsyncs the folder, and only then
-// removes plain.
+// removes plain, fsyncing the folder once more.
 func (m *fileMill) compressFile(plain string) (err error) {
 	in, err := os.Open(plain)
 	if err != nil {
@@ -184,5 +184,10 @@ func (m *fileMill) compressFile(plain string) (err error) {
 	if err := syncDir(m.dir); err != nil {
 		return err
 	}
-	return os.Remove(plain)
+	if err := os.Remove(plain); err != nil {
+		return err
+	}
+	// Make the removal durable too: after a power loss, a plain file next
+	// to its .gz would be read twice.
+	return syncDir(m.dir)
 }
