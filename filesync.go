@@ -193,15 +193,15 @@ func (f *fileBackend) confirm() error {
 
 // fsyncFailed treats the lines since the last good fsync as not written:
 // the kernel may have dropped them, and a later fsync would not say so. It
-// cuts the kept lines off the file when it is still the one at path, and
-// marks the file for reopening, which writes them again.
+// cuts them off the file when it is still the one at path, and marks the
+// file for reopening, which writes them again.
 func (f *fileBackend) fsyncFailed(err error) {
-	f.log.Warn("dlq: fsync failed; writing the lines since the last confirmed sync again",
-		"file", f.path, "bytes", len(f.kept), "error", err)
-	if linked, size, _ := f.linked(); linked && size >= f.base {
+	f.log.Warn("dlq: fsync failed; writing the lines since the last good one again",
+		"file", f.path, "bytes", f.size-f.good, "error", err)
+	if linked, size, _ := f.linked(); linked && size >= f.good {
 		// If this fails too, the lines are written again after themselves:
 		// duplicates, not losses.
-		_ = f.out.Truncate(f.base)
+		_ = f.out.Truncate(f.good)
 	}
 	f.stale = true
 }
