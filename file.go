@@ -21,9 +21,10 @@ const (
 	defaultSyncIntervalMS = 1000
 	fileName              = "dlq.ndjson"
 	megabyte              = 1 << 20
-	// maxUnsynced bounds the copy of the lines written since the last good
-	// fsync: a write that takes it past this many bytes fsyncs at once.
-	maxUnsynced = 8 << 20
+	// maxKept bounds the copy of the lines written since the last point a
+	// Flush confirmed: a write that takes it past this many bytes fsyncs
+	// and confirms at once, and the copy restarts from there.
+	maxKept = 8 << 20
 )
 
 func (f *FileConfig) dir() string {
@@ -55,8 +56,12 @@ func (f *FileConfig) syncInterval() time.Duration {
 
 // fileBackend appends NDJSON lines to <dir>/<service>/dlq.ndjson, which it
 // alone writes: it holds the folder's lock. It decides every rotation
-// itself and keeps a copy of the lines written since the last good fsync,
-// so that it can write them again when the file vanishes or an fsync fails.
+// itself and keeps a copy of the lines written since the last confirmed
+// sync (a Flush, a rotation, or the copy reaching maxKept), so that it can
+// write them again when the file vanishes or an fsync fails. A background
+// fsync makes lines durable but keeps them in the copy: when the file is
+// removed or renamed before a Flush, its lines are written again even if
+// they had been fsynced into the file that left.
 // Its syncer goroutine fsyncs a dirty file every sync interval, and its mill
 // goroutine compresses and prunes rotated files.
 //
@@ -70,7 +75,7 @@ type fileBackend struct {
 	maxBytes int64
 	clock    func() time.Time
 	log      *slog.Logger
-	lock     *os.File // holds the folder's flock until close
+	lock     *folderLock // held until close
 	syncer   fileSyncer
 	mill     *fileMill
 	syncs    atomic.Uint64 // good fsyncs of the file
@@ -80,8 +85,9 @@ type fileBackend struct {
 	gen      uint64   // bumped each time out changes
 	size     int64    // bytes in out
 	good     int64    // bytes of out fsynced while it was linked at path
-	unsynced []byte   // out's bytes from good to size: whole lines
-	stale    bool     // out must be reopened and unsynced written again
+	base     int64    // bytes of out confirmed by a sync of the drain; base <= good
+	kept     []byte   // out's bytes from base to size: whole lines
+	stale    bool     // out must be reopened and kept written again
 	dirDirty bool     // the folder's entries changed since its last fsync
 	period   time.Time
 	closed   bool
@@ -142,16 +148,16 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 			firstErr = err
 		}
 	}
-	start, chunk := 0, len(f.unsynced) // first line and first byte of the pending chunk
+	start, chunk := 0, len(f.kept) // first line and first byte of the pending chunk
 	for i, line := range bt.lines {
 		n := int64(len(line) + 1)
 		if n > f.maxBytes {
 			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds the %d-byte file size limit", ErrOversize, n, f.maxBytes)
 			keep(f.writeChunk(bt, start, i, chunk))
-			start, chunk = i+1, len(f.unsynced)
+			start, chunk = i+1, len(f.kept)
 			continue
 		}
-		if f.size+int64(len(f.unsynced)-chunk)+n > f.maxBytes || periodOver {
+		if f.size+int64(len(f.kept)-chunk)+n > f.maxBytes || periodOver {
 			periodOver = false
 			keep(f.writeChunk(bt, start, i, chunk))
 			start = i
@@ -161,25 +167,25 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 				}
 				return err
 			}
-			chunk = len(f.unsynced)
+			chunk = len(f.kept)
 		}
-		f.unsynced = append(f.unsynced, line...)
-		f.unsynced = append(f.unsynced, '\n')
+		f.kept = append(f.kept, line...)
+		f.kept = append(f.kept, '\n')
 	}
 	keep(f.writeChunk(bt, start, len(bt.lines), chunk))
 	if f.size > f.good {
 		f.syncer.wake()
 	}
-	if len(f.unsynced) > maxUnsynced {
+	if len(f.kept) > maxKept {
 		if err := f.syncLocked(); err != nil {
-			// The lines stay in unsynced and are written again.
+			// The lines stay in the copy and are written again.
 			f.log.Warn("dlq: fsync failed", "file", f.path, "error", err)
 		}
 	}
 	return firstErr
 }
 
-// reserve makes room in unsynced for lines, doubling its capacity: the
+// reserve makes room in kept for lines, doubling its capacity: the
 // buffer lives as long as the backend, and growing it by the quarter, as
 // append does at this size, would copy it over and over.
 func (f *fileBackend) reserve(lines [][]byte) {
@@ -187,19 +193,19 @@ func (f *fileBackend) reserve(lines [][]byte) {
 	for _, line := range lines {
 		need += len(line)
 	}
-	if free := cap(f.unsynced) - len(f.unsynced); free < need {
-		grown := make([]byte, len(f.unsynced), max(2*cap(f.unsynced), len(f.unsynced)+need))
-		copy(grown, f.unsynced)
-		f.unsynced = grown
+	if free := cap(f.kept) - len(f.kept); free < need {
+		grown := make([]byte, len(f.kept), max(2*cap(f.kept), len(f.kept)+need))
+		copy(grown, f.kept)
+		f.kept = grown
 	}
 }
 
-// writeChunk writes unsynced[chunk:], which holds lines [from, to) of bt
+// writeChunk writes kept[chunk:], which holds lines [from, to) of bt
 // (less any oversize ones, which already carry their error). A write that
 // fails is cut back to its last whole line, so that the next line never
 // glues onto a fragment; the lines not written whole get the error.
 func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
-	data := f.unsynced[chunk:]
+	data := f.kept[chunk:]
 	if len(data) == 0 {
 		return nil
 	}
@@ -216,7 +222,7 @@ func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
 		}
 	}
 	f.size += int64(whole)
-	f.unsynced = f.unsynced[:chunk+whole]
+	f.kept = f.kept[:chunk+whole]
 	end := 0
 	for i := from; i < to; i++ {
 		if bt.errs[i] != nil {
@@ -232,7 +238,7 @@ func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
 
 // close makes what is unsynced durable, stops the goroutines and releases
 // the folder's lock. It waits for a compression in progress. When the
-// lines since the last good fsync cannot be made durable (the file cannot
+// kept lines cannot be made durable (the file cannot
 // be reopened or synced), they existed only in memory and go with the
 // process: the error and an error log say how many entries that is. Stats
 // had counted them Written; they are not counted again as lost.
@@ -240,7 +246,7 @@ func (f *fileBackend) close(context.Context) error {
 	f.syncer.stopAndWait()
 	f.mu.Lock()
 	var errs []error
-	if f.size > f.good || f.stale || f.dirDirty {
+	if len(f.kept) > 0 || f.size > f.good || f.stale || f.dirDirty {
 		if err := f.syncLocked(); err != nil {
 			errs = append(errs, f.notDurable(err))
 		}

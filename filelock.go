@@ -4,44 +4,145 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 )
 
-// lockName is the file in the service folder whose flock marks its writer.
+// lockName is the file in the service folder that names its writer's pid.
 const lockName = ".lock"
 
+// maxLockTries bounds the attempts at flocking the .lock linked at its
+// path: each one that finds the file replaced under it tries again.
+const maxLockTries = 10
+
+// folderLock makes its holder the one writer of a service folder. It
+// flocks the folder's own descriptor, which no rm of a file inside can
+// undo, and the .lock file in it, which holds the pid for humans and is
+// what earlier versions flocked. Where a folder cannot be flocked (NFS),
+// the .lock file's flock alone remains.
+type folderLock struct {
+	dir  *os.File // the folder, flocked; nil where that is unsupported
+	file *os.File // <dir>/.lock, flocked, with the holder's pid in it
+	name string
+}
+
 // lockDir takes the exclusive lock on dir, which makes its holder the one
-// writer of the folder, and writes the holder's pid into the lock file. The
-// lock ends when the file is closed or the process dies. When another
-// holds it, the error matches ErrLocked and names the holder's pid.
-func lockDir(dir, service string) (*os.File, error) {
+// writer of the folder, and writes the holder's pid into .lock. The lock
+// ends when it is closed or the process dies. When another holds it, the
+// error matches ErrLocked and names the holder's pid.
+func lockDir(dir, service string) (*folderLock, error) {
 	name := filepath.Join(dir, lockName)
-	lock, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := tryLock(lock); err != nil {
-		holder := readPid(lock)
-		_ = lock.Close()
+	if err := tryLock(d); err != nil {
+		_ = d.Close()
+		d = nil
 		if errors.Is(err, errWouldBlock) {
-			return nil, lockedError(dir, service, holder)
+			return nil, lockedError(dir, service, pidAt(name))
 		}
-		return nil, fmt.Errorf("lock %s: %w", name, err)
+		// The file system cannot flock a folder: the .lock file's flock
+		// alone guards it.
 	}
-	pid := strconv.Itoa(os.Getpid()) + "\n"
-	if err := lock.Truncate(0); err == nil {
-		_, _ = lock.WriteAt([]byte(pid), 0) // the pid only informs a second writer
+	lock, err := lockFile(name)
+	if err != nil {
+		if d != nil {
+			_ = d.Close()
+		}
+		if errors.Is(err, errWouldBlock) {
+			return nil, lockedError(dir, service, pidAt(name))
+		}
+		return nil, err
 	}
-	return lock, nil
+	l := &folderLock{dir: d, file: lock, name: name}
+	l.writePid()
+	return l, nil
 }
 
-// readPid returns the pid written in the lock file, 0 when none is.
-func readPid(lock *os.File) int {
-	buf := make([]byte, 32)
-	n, _ := lock.ReadAt(buf, 0)
-	pid, _ := strconv.Atoi(string(bytes.TrimSpace(buf[:n])))
+// lockFile flocks the file at name, creating it, and makes sure the locked
+// file is still the one linked there: a lock on a file that was removed or
+// replaced meanwhile guards nothing.
+func lockFile(name string) (*os.File, error) {
+	for range maxLockTries {
+		lock, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := tryLock(lock); err != nil {
+			_ = lock.Close()
+			if errors.Is(err, errWouldBlock) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		if linkedAt(lock, name) {
+			return lock, nil
+		}
+		_ = lock.Close()
+	}
+	return nil, fmt.Errorf("lock %s: the file is replaced again and again", name)
+}
+
+// linkedAt reports whether name is the file f has open.
+func linkedAt(f *os.File, name string) bool {
+	at, err := os.Stat(name)
+	if err != nil {
+		return false
+	}
+	own, err := f.Stat()
+	return err == nil && os.SameFile(at, own)
+}
+
+// writePid writes this process's pid into the lock file: it only informs
+// a second writer, so a failure is ignored.
+func (l *folderLock) writePid() {
+	pid := strconv.Itoa(os.Getpid()) + "\n"
+	if err := l.file.Truncate(0); err == nil {
+		_, _ = l.file.WriteAt([]byte(pid), 0)
+	}
+}
+
+// restore puts a .lock file holding the pid back when one was removed
+// under the holder, which the folder's own flock keeps the one writer. It
+// does nothing where the folder is not flocked: there, a new .lock could
+// be another writer's. It returns an error only for a file it could not
+// make.
+func (l *folderLock) restore() error {
+	if l.dir == nil {
+		return nil
+	}
+	if _, err := os.Lstat(l.name); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	lock, err := lockFile(l.name)
+	if err != nil {
+		return err
+	}
+	_ = l.file.Close()
+	l.file = lock
+	l.writePid()
+	return nil
+}
+
+// Close releases the lock.
+func (l *folderLock) Close() error {
+	err := l.file.Close()
+	if l.dir != nil {
+		err = errors.Join(err, l.dir.Close())
+	}
+	return err
+}
+
+// pidAt returns the pid written in the lock file at name, 0 when none is.
+func pidAt(name string) int {
+	data, err := os.ReadFile(name)
+	if err != nil || len(data) > 32 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(string(bytes.TrimSpace(data)))
 	return pid
 }
 

@@ -147,7 +147,7 @@ const tmpSuffix = ".tmp"
 
 // compressFile gzips plain into plain.gz through a hidden temporary file,
 // fsyncs it, renames it into place, fsyncs the folder, and only then
-// removes plain.
+// removes plain, fsyncing the folder once more.
 func (m *fileMill) compressFile(plain string) (err error) {
 	in, err := os.Open(plain)
 	if err != nil {
@@ -187,7 +187,7 @@ func (m *fileMill) compressFile(plain string) (err error) {
 	if err := os.Remove(plain); err != nil {
 		return err
 	}
-	// The removal durable too: after a power cut a rotated file is there
-	// once, as its .gz, not also as the plain file it replaced.
+	// Make the removal durable too: after a power loss, a plain file next
+	// to its .gz would be read twice.
 	return syncDir(m.dir)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // ready makes out the file linked at path, with the lines since the last
-// good fsync in it: it reopens a stale file and notices one deleted or
+// confirmed sync in it: it reopens a stale file and notices one deleted or
 // renamed under the writer. It costs two stat calls when nothing changed.
 func (f *fileBackend) ready() error {
 	if f.stale || f.out == nil {
@@ -23,12 +23,11 @@ func (f *fileBackend) ready() error {
 	switch {
 	case !linked:
 		f.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
-			"file", f.path, "rewritten_bytes", len(f.unsynced))
+			"file", f.path, "rewritten_bytes", len(f.kept))
 		return f.reopen()
 	case size < f.size:
-		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the unsynced lines again",
-			"file", f.path, "rewritten_bytes", len(f.unsynced))
-		f.good = min(f.good, size)
+		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the kept lines again",
+			"file", f.path, "rewritten_bytes", len(f.kept))
 		return f.reopen()
 	}
 	return nil
@@ -51,13 +50,17 @@ func (f *fileBackend) linked() (linked bool, size int64, err error) {
 }
 
 // reopen opens the file at path, creating it, cuts a torn last line off it,
-// and writes there again the lines since the last good fsync. It leaves the
-// file stale when that fails, to be tried again.
+// and writes there again the kept lines: all since the last confirmed sync,
+// fsynced or not, in a new file; only those since the last good fsync when
+// the file is the same one, cut back to that fsync (fsyncFailed). It leaves
+// the file stale when that fails, to be tried again.
 func (f *fileBackend) reopen() error {
 	f.stale = true
 	first := f.out == nil && f.gen == 0
+	var prev os.FileInfo
 	if f.out != nil {
-		_ = f.out.Close() // what it held unsynced is written again below
+		prev, _ = f.out.Stat()
+		_ = f.out.Close() // what it held since base is written again below
 		f.out = nil
 	}
 	out, created, err := openFile(f.path)
@@ -75,7 +78,13 @@ func (f *fileBackend) reopen() error {
 		_ = out.Close()
 		return err
 	}
-	f.out, f.size, f.good = out, size, size
+	rewrite := f.kept
+	if f.good > f.base && size == f.good && sameAs(prev, out) {
+		rewrite = f.kept[f.good-f.base:] // the fsynced lines stay where they are
+		f.out, f.size = out, size
+	} else {
+		f.out, f.size, f.good, f.base = out, size, size, size
+	}
 	if created {
 		f.dirDirty = true
 	}
@@ -85,18 +94,28 @@ func (f *fileBackend) reopen() error {
 			f.period = f.periodOf(info.ModTime())
 		}
 	}
-	if len(f.unsynced) > 0 {
-		n, err := out.Write(f.unsynced)
+	if len(rewrite) > 0 {
+		n, err := out.Write(rewrite)
 		if err != nil {
 			if n > 0 {
-				_ = out.Truncate(f.good) // if this fails, the next reopen cuts the torn line
+				_ = out.Truncate(size) // if this fails, the next reopen cuts the torn line
 			}
-			return fmt.Errorf("rewrite %d unsynced bytes: %w", len(f.unsynced), err)
+			return fmt.Errorf("rewrite %d kept bytes: %w", len(rewrite), err)
 		}
 		f.size += int64(n)
 	}
 	f.stale = false
 	return nil
+}
+
+// sameAs reports whether out is the file prev described; false when prev
+// is nil.
+func sameAs(prev os.FileInfo, out *os.File) bool {
+	if prev == nil {
+		return false
+	}
+	info, err := out.Stat()
+	return err == nil && os.SameFile(prev, info)
 }
 
 // openFile opens name read-write for appending, creating it 0600, and

@@ -17,13 +17,13 @@ func (f *fileBackend) dirGone() bool {
 
 // recreateDir makes the removed service folder again, 0700 and fsynced into
 // its parent as New makes it, and takes the lock in it, so that the new
-// folder too has one writer: the lock held on the removed folder's .lock
-// guards nothing any more. reopen then writes the lines since the last good
-// fsync into the new folder's file; what was fsynced before went with the
-// old folder.
+// folder too has one writer: the lock held on the removed folder guards
+// nothing any more. reopen then writes the kept lines (all since the last
+// confirmed sync) into the new folder's file; what a sync confirmed before
+// went with the old folder.
 func (f *fileBackend) recreateDir() error {
 	f.log.Warn("dlq: the file backend's folder was removed under the writer; making it again",
-		"dir", f.dir, "rewritten_bytes", len(f.unsynced))
+		"dir", f.dir, "rewritten_bytes", len(f.kept))
 	if err := makeDir(f.dir, f.log); err != nil {
 		return fmt.Errorf("recreate %s: %w", f.dir, err)
 	}

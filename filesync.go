@@ -60,13 +60,28 @@ func (f *fileBackend) runSyncer() {
 		case <-timer.C:
 		}
 		f.backgroundSync()
+		f.restoreLock()
+	}
+}
+
+// restoreLock puts back a .lock removed under the writer, so that a second
+// writer's ErrLocked names this process's pid again.
+func (f *fileBackend) restoreLock() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	if err := f.lock.restore(); err != nil {
+		f.log.Warn("dlq: cannot put back the removed lock file", "file", f.lock.name, "error", err)
 	}
 }
 
 // backgroundSync fsyncs the file without holding mu during the fsync, so
 // that the drain's writes go on meanwhile; it then marks good what was
-// written before the fsync began. A failure is logged, and the file is
-// reopened with the lines since the last good fsync written again.
+// written before the fsync began, keeping those lines in the copy: only a
+// sync of the drain confirms them. A failure is logged, and the file is
+// reopened with the kept lines written again.
 func (f *fileBackend) backgroundSync() {
 	f.mu.Lock()
 	if f.closed || f.nothingWritten() || (f.size == f.good && !f.stale && !f.dirDirty) {
@@ -121,8 +136,9 @@ const maxSyncTries = 3
 
 // syncLocked fsyncs the file and, when its entries changed, its folder. It
 // returns nil only when every line written sits fsynced in the file linked
-// at path; after a failed fsync it writes the lines since the last good one
-// again and tries once more.
+// at path, and then drops them from the copy: they are confirmed. After a
+// failed fsync, or a file that vanished, it writes the kept lines again and
+// tries once more.
 func (f *fileBackend) syncLocked() error {
 	if f.nothingWritten() {
 		return nil
@@ -133,6 +149,7 @@ func (f *fileBackend) syncLocked() error {
 			return err
 		}
 		if f.size == f.good && !f.dirDirty {
+			f.confirmKept(f.size) // ready found the file linked at path
 			return nil
 		}
 		if err = f.out.Sync(); err != nil {
@@ -144,13 +161,14 @@ func (f *fileBackend) syncLocked() error {
 			continue
 		}
 		f.markGood(f.size)
+		f.confirmKept(f.size)
 		return nil
 	}
 	return err
 }
 
 // nothingWritten reports whether no file was opened yet and no line waits.
-func (f *fileBackend) nothingWritten() bool { return f.out == nil && len(f.unsynced) == 0 }
+func (f *fileBackend) nothingWritten() bool { return f.out == nil && len(f.kept) == 0 }
 
 // confirm fsyncs the folder when its entries changed, then checks that the
 // fsynced file is still the one at path: an entry fsynced into a file that
@@ -179,7 +197,7 @@ func (f *fileBackend) confirm() error {
 // file for reopening, which writes them again.
 func (f *fileBackend) fsyncFailed(err error) {
 	f.log.Warn("dlq: fsync failed; writing the lines since the last good one again",
-		"file", f.path, "bytes", len(f.unsynced), "error", err)
+		"file", f.path, "bytes", f.size-f.good, "error", err)
 	if linked, size, _ := f.linked(); linked && size >= f.good {
 		// If this fails too, the lines are written again after themselves:
 		// duplicates, not losses.
@@ -188,16 +206,22 @@ func (f *fileBackend) fsyncFailed(err error) {
 	f.stale = true
 }
 
-// markGood records that out's bytes up to upto are durable, and drops them
-// from unsynced.
+// markGood records that out's bytes up to upto are durable. They stay in
+// the copy until a sync of the drain confirms them.
 func (f *fileBackend) markGood(upto int64) {
-	n := copy(f.unsynced, f.unsynced[upto-f.good:])
-	f.unsynced = f.unsynced[:n]
-	if n == 0 && cap(f.unsynced) > 4*maxUnsynced { // after one huge batch
-		f.unsynced = nil
-	}
 	f.good = upto
 	f.syncs.Add(1)
+}
+
+// confirmKept drops from the copy out's bytes up to upto, which a sync of
+// the drain found durable in the file linked at path.
+func (f *fileBackend) confirmKept(upto int64) {
+	n := copy(f.kept, f.kept[upto-f.base:])
+	f.kept = f.kept[:n]
+	if n == 0 && cap(f.kept) > 4*maxKept { // after one huge batch
+		f.kept = nil
+	}
+	f.base = upto
 }
 
 // syncDir fsyncs a folder, making the names in it durable.
