@@ -111,7 +111,7 @@ func testArgs(m mutation) []string {
 	if pkg == "" {
 		pkg = "."
 	}
-	args := []string{"test", "-count=1", "-timeout", "600s", "-run", m.run}
+	args := []string{"test", "-count=1", "-timeout", "300s", "-run", m.run}
 	if m.skip != "" {
 		args = append(args, "-skip", m.skip)
 	}
