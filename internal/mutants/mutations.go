@@ -20,6 +20,14 @@ const powerLoss = "^TestPowerLoss"
 // disk full, removed, renamed, truncated, a failed fsync, a crash.
 const fileFaults = "^TestPowerLoss|^TestFile(DiskFull|RemovedOrRenamed|FolderRemoved|FailedFsync|CloseReports|Restart|SurvivesSIGKILL)"
 
+// redisLeaky is the Redis tests that end with a failed dial (TLS refused,
+// bad password): go-redis's pool then starts a tryDial goroutine that
+// sleeps 1 s between dials and outlives Close by up to that long, which
+// goleak reports when such a test runs last (as it does under -run
+// TestRedis). A library issue to fix, not a mutant's doing; the mutations
+// below do not touch what they test.
+const redisLeaky = "TestRedisTLS|TestRedisURLForms"
+
 // closeDeadlines is the tests that Close and Flush keep their deadline
 // with a write hanging in every network backend.
 const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrokerDeadlinesHold|TestKafkaCloseKeepsItsDeadline"
@@ -54,7 +62,7 @@ var mutations = []mutation{
 		tags: "dlq_all", run: "TestIDs"},
 	{name: "Redis: any XADD error fails the whole batch", file: "redis.go",
 		old: "if firstError(bt.errs) == nil {", new: "if true {",
-		tags: "dlq_redis", run: "TestRedis"},
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
 	{name: "Kafka: acks all sent as RequireOne", file: "kafka.go",
 		old: "\t\treturn kafka.RequireAll", new: "\t\treturn kafka.RequireOne",
 		tags: "dlq_kafka", run: "TestKafka"},
@@ -166,10 +174,10 @@ var mutations = []mutation{
 		tags: "dlq_kafka", run: "TestKafka"},
 	{name: "Redis: go-redis dial retries 5", file: "redis.go",
 		old: "opts.DialerRetries = 1 ", new: "opts.DialerRetries = 5 ",
-		tags: "dlq_redis", run: "TestRedis"},
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
 	{name: "Redis: go-redis command retries", file: "redis.go",
 		old: "opts.MaxRetries = -1 ", new: "opts.MaxRetries = 3 ",
-		tags: "dlq_redis", run: "TestRedis"},
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
 	{name: "warnings not rate-limited", file: "warn.go",
 		old: "} else if now.Sub(k.last) < warnInterval {", new: "} else if false {",
 		run: "TestWarnings"},
