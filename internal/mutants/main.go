@@ -111,7 +111,11 @@ func testArgs(m mutation) []string {
 	if pkg == "" {
 		pkg = "."
 	}
-	args := []string{"test", "-count=1", "-timeout", "600s", "-run", m.run}
+	timeout := m.timeout
+	if timeout == "" {
+		timeout = "300s"
+	}
+	args := []string{"test", "-count=1", "-timeout", timeout, "-run", m.run}
 	if m.skip != "" {
 		args = append(args, "-skip", m.skip)
 	}

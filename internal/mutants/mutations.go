@@ -10,43 +10,195 @@ type mutation struct {
 	pkg      string // "" is the module root
 	run      string
 	skip     string // tests that fail without the mutation, for a known reason
+	timeout  string // go test -timeout; "" is 300s
 }
 
-// skipUnfixed leaves out the power-loss cases the base file backend fails
-// on its own (a folder New creates is never made durable): with them in, a
-// mutation would be "caught" by a failure it did not cause.
-const skipUnfixed = "TestPowerLossKeepsEveryFlushedEntry/service_folder_created_by_New"
+// powerLoss is every power-loss test: each passes on the file backend as
+// it now reads, so none is skipped.
+const powerLoss = "^TestPowerLoss"
 
-// powerLossRun is the power-loss tests that pass on the base file backend.
-const powerLossRun = "^TestPowerLoss(KeepsEveryFlushedEntry|AcrossSizeRotation|AcrossTimeRotation)$"
+// fileFaults is the file backend's tests that break its file under it:
+// disk full, removed, renamed, truncated, a failed fsync, a crash.
+const fileFaults = "^TestPowerLoss|^TestFile(DiskFull|RemovedOrRenamed|FolderRemoved|FailedFsync|CloseReports|Restart|SurvivesSIGKILL)"
 
-// mutations lists the promises the issue named (the first five) and others.
+// redisLeaky is the Redis tests that end with a failed dial (TLS refused,
+// bad password): go-redis's pool then starts a tryDial goroutine that
+// sleeps 1 s between dials and outlives Close by up to that long, which
+// goleak reports when such a test runs last (as it does under -run
+// TestRedis). A library issue to fix, not a mutant's doing; the mutations
+// below do not touch what they test.
+const redisLeaky = "TestRedisTLS|TestRedisURLForms"
+
+// closeDeadlines is the tests that Close and Flush keep their deadline
+// with a write hanging in every network backend.
+const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrokerDeadlinesHold|TestKafkaCloseKeepsItsDeadline"
+
+// Left out as equivalent, with the reason (put one back when the code
+// changes so that it is not):
+//   - rotate without "f.dirDirty = true": the reopen after the rename
+//     creates the new file, which marks the folder dirty anyway.
+//   - the mill without the folder fsync between the .gz rename and the
+//     removal of the plain file: under lossyfs a folder's unsynced entry
+//     changes go or stay together, in order (as ext4's journal keeps
+//     them), so the removal can never outlive the rename.
+//   - confirm without its own identity check: syncLocked and
+//     backgroundSync call ready first, which catches a file removed or
+//     replaced before the fsync; only one removed during the fsync itself
+//     needs confirm's, a window no test can hit without a hook.
+//   - fsyncFailed without "f.stale = true": its truncation to the last good
+//     fsync makes ready see a file smaller than written, and reopen anyway.
+
+// mutations lists the promises issue 14 named (the first five), those of
+// the file backend (issue 15) and of Flush and Close (issue 9), and others.
 // A mutation whose old text is no longer in the file is reported stale:
 // update it to the code as it now reads.
 var mutations = []mutation{
-	{name: "file backend: no fsync of the file", file: "file.go",
-		old: "if err := f.syncFD.Sync(); err != nil {", new: "if err := error(nil); err != nil {",
-		run: powerLossRun, skip: skipUnfixed},
-	{name: "file backend: no fsync of the folder", file: "file.go",
-		old: "if err := dir.Sync(); err != nil {", new: "if err := error(nil); err != nil {",
-		run: powerLossRun, skip: skipUnfixed},
-	{name: "file backend: folder not fsynced after a rotation", file: "file.go",
-		old: "\tf.period = f.periodOf(f.clock())\n\tf.dirChanged = true\n\treturn nil",
-		new: "\tf.period = f.periodOf(f.clock())\n\treturn nil",
-		run: powerLossRun, skip: skipUnfixed},
+	// The five the issue named.
 	{name: "Config.Order ignored", file: "orchestrator.go",
 		old: "\treturn cfg.Order\n", new: "\treturn defaultOrder\n",
 		tags: "dlq_all", run: "TestConfigOrderIsHonoured|TestCascade"},
 	{name: "a fresh id on every retry", file: "drain.go",
-		old:  "\td.o.drained.retried.Add(uint64(len(round)))\n",
-		new:  "\td.o.drained.retried.Add(uint64(len(round)))\n\tfor _, r := range round {\n\t\tr.entry.ID = d.ids.next(r.entry.Timestamp)\n\t}\n",
+		old:  "\tattempted, progress := d.deliver(round)\n",
+		new:  "\tfor _, r := range round {\n\t\tr.entry.ID = d.ids.next(r.entry.Timestamp)\n\t}\n\tattempted, progress := d.deliver(round)\n",
 		tags: "dlq_all", run: "TestIDs"},
 	{name: "Redis: any XADD error fails the whole batch", file: "redis.go",
 		old: "if firstError(bt.errs) == nil {", new: "if true {",
-		tags: "dlq_redis", run: "TestRedis"},
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
 	{name: "Kafka: acks all sent as RequireOne", file: "kafka.go",
 		old: "\t\treturn kafka.RequireAll", new: "\t\treturn kafka.RequireOne",
 		tags: "dlq_kafka", run: "TestKafka"},
+	{name: "file backend: no fsync of the file (Flush, syncLocked)", file: "filesync.go",
+		old: "if err = f.out.Sync(); err != nil {", new: "if err = error(nil); err != nil {",
+		run: powerLoss},
+
+	// File backend (issue 15).
+	{name: "file backend: no fsync of the file (background syncer)", file: "filesync.go",
+		old: "\terr := out.Sync()\n", new: "\tvar err error\n\t_ = out\n",
+		run: "TestFileSyncsWithoutFlush|TestPowerLossKeepsWhatTheSyncerFsynced"},
+	{name: "file backend: background syncer never woken", file: "file.go",
+		old: "\tif f.size > f.good {\n\t\tf.syncer.wake()\n\t}\n\tif len(f.unsynced) > maxUnsynced {",
+		new: "\tif len(f.unsynced) > maxUnsynced {",
+		run: "TestFileSyncsWithoutFlush"},
+	{name: "file backend: no fsync of the folder (confirm)", file: "filesync.go",
+		old: "\t\tif err := syncDir(f.dir); err != nil {", new: "\t\tif err := error(nil); err != nil {",
+		run: powerLoss},
+	{name: "file backend: folder not marked dirty after creating the file", file: "fileopen.go",
+		old: "\tif created {\n\t\tf.dirDirty = true\n\t}", new: "\t_ = created",
+		run: powerLoss},
+	{name: "file backend: created folder not fsynced into its parent (makeDir)", file: "filedir.go",
+		old: "if err := syncDir(filepath.Dir(d)); err != nil {", new: "if err := error(nil); err != nil {",
+		run: powerLoss + "|TestFileCreatesMissingFolders|TestFileFolderRemoved"},
+	{name: "file backend: .gz not fsynced before the plain file goes", file: "filemill.go",
+		old: "if err := out.Sync(); err != nil {", new: "if err := error(nil); err != nil {",
+		run: powerLoss + "|TestFileCompress|TestFileMill"},
+	{name: "file backend: no torn-line cut on open", file: "fileopen.go",
+		old: "\tif last[0] == '\\n' {", new: "\tif true || last[0] == '\\n' {",
+		run: "TestPowerLossTornTail|TestFileRestartCutsATornLastLine|TestFileSurvivesSIGKILL"},
+	{name: "file backend: no cut after a failed write (writeChunk)", file: "file.go",
+		old: "\tif whole < n {\n", new: "\tif false && whole < n {\n",
+		run: fileFaults},
+	{name: "file backend: failed write marks no entry failed", file: "file.go",
+		old: "\t\tif end > whole {\n\t\t\tbt.errs[i] = err", new: "\t\tif end > whole {\n\t\t\t_ = err",
+		run: fileFaults},
+	{name: "file backend: no vanish/identity check before a write (ready)", file: "fileopen.go",
+		old: "\tcase !linked:\n", new: "\tcase false && !linked:\n",
+		run: fileFaults + "|TestFileReplacedUnderTheWriter"},
+	{name: "file backend: no identity check at all (linked always true)", file: "fileopen.go",
+		old: "\treturn os.SameFile(at, own), own.Size(), nil", new: "\t_ = at\n\treturn true, own.Size(), nil",
+		run: fileFaults + "|TestFileReplacedUnderTheWriter"},
+	{name: "file backend: truncation under the writer ignored (ready)", file: "fileopen.go",
+		old: "\tcase size < f.size:\n", new: "\tcase false && size < f.size:\n",
+		run: fileFaults},
+	{name: "file backend: no rewrite of the unsynced lines on reopen", file: "fileopen.go",
+		old: "\tif len(f.unsynced) > 0 {\n\t\tn, err := out.Write(f.unsynced)",
+		new: "\tif false && len(f.unsynced) > 0 {\n\t\tn, err := out.Write(f.unsynced)",
+		run: fileFaults},
+	{name: "file backend: failed fsync forgotten (lines marked good anyway)", file: "filesync.go",
+		old: "\t\t\tf.fsyncFailed(err)\n\t\t\terr = fmt.Errorf(\"fsync %s: %w\", f.path, err)\n\t\t\tcontinue\n",
+		new: "\t\t\tf.markGood(f.size)\n\t\t\treturn nil\n",
+		run: fileFaults},
+	{name: "file backend: failed fsync neither cut nor rewritten (fsyncFailed)", file: "filesync.go",
+		old: "func (f *fileBackend) fsyncFailed(err error) {\n", new: "func (f *fileBackend) fsyncFailed(err error) {\n\tif err != nil {\n\t\treturn\n\t}\n",
+		run: fileFaults},
+	{name: "file backend: failed background fsync forgotten", file: "filesync.go",
+		old: "\tif err != nil {\n\t\tf.fsyncFailed(err)\n\t\tf.syncer.wake()\n\t\treturn\n\t}\n",
+		new: "\t_ = err\n",
+		run: fileFaults + "|TestFileSyncsWithoutFlush"},
+	{name: "file backend: no flock", file: "filelock_flock.go",
+		old: "lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)", new: "lockErr = nil",
+		run: "TestFileSecondWriter|TestFileFolderRemoved"},
+	{name: "file backend: hourly/daily files not cut by size", file: "file.go",
+		old: "if f.rotation() == RotateNone {", new: "if f.rotation() != RotateSize {",
+		run: "TestFile"},
+	{name: "file backend: rotation keeps the old file's lines unsynced", file: "filerotate.go",
+		old: "\tif err := f.syncLocked(); err != nil {\n\t\treturn err\n\t}\n\tbackup, err",
+		new: "\tbackup, err",
+		// The mutant rotates for ever (the unsynced lines, written again into
+		// each new file, fill it): caught by the timeout. Not the power-loss
+		// tests: a test binary that dies with files open on its own lossyfs
+		// mount stays a zombie until its FUSE connection is aborted.
+		run: "TestFileRotatesBySize|TestFileTimeRotationAlsoRotatesBySize", timeout: "60s"},
+
+	// Flush and Close (issue 9).
+	{name: "Send ignores room (memory bound)", file: "room.go",
+		old: "\tif a.room.Add(-1) >= 0 {", new: "\tif a.room.Add(-1) >= 0 || true {",
+		run: "TestMemoryBound|TestSendContextWaitsForRoom|TestSendNeverBlocks"},
+	{name: "Flush returns before durable (no sync)", file: "flush.go",
+		old: "\t\t\terr := d.syncAll(fctx)\n", new: "\t\t\tvar err error\n",
+		run: "TestFlush|" + powerLoss},
+	{name: "Flush returns with entries still unwritten", file: "flush.go",
+		old: "\t\tcount, causes := d.unwritten(barrier)\n", new: "\t\t_, causes := d.unwritten(barrier)\n\t\tcount := 0\n",
+		run: "TestFlush"},
+	{name: "ErrLost never reported", file: "flush.go",
+		old: "\tif d.lost == 0 {\n", new: "\tif true {\n",
+		run: "TestFlush"},
+	{name: "Close does not cancel a write begun before it", file: "orchestrator.go",
+		old: "stop := context.AfterFunc(ctx, o.cancelBase)", new: "stop := context.AfterFunc(context.Background(), o.cancelBase)",
+		tags: "dlq_all", run: closeDeadlines},
+	{name: "Close does not cancel the writes it makes", file: "flush.go",
+		old: "\td.ctx = ctx\n\tfor {\n", new: "\td.ctx = context.WithoutCancel(ctx)\n\tfor {\n",
+		tags: "dlq_all", run: closeDeadlines},
+	{name: "fan-out pass-overs counted as attempts", file: "health.go",
+		old:  "\tr.oversize = false // a skipped backend might have taken it\n",
+		new:  "\tr.tries++\n\tr.oversize = false // a skipped backend might have taken it\n",
+		tags: "dlq_http", run: "TestFanOut"},
+	{name: "HTTP: a fresh Idempotency-Key on resend", file: "http.go",
+		old: "\t\tdefault:\n\t\t\tbt.recs[i].httpKey = key\n", new: "\t\tdefault:\n\t\t\tbt.recs[i].httpKey = \"\"\n",
+		tags: "dlq_http", run: "TestHTTP|TestIDs"},
+	{name: "HTTP: Retry-After uncapped", file: "http.go",
+		old: "if secs > int64(maxRetryAfter/time.Second) {", new: "if false {",
+		tags: "dlq_http", run: "TestHTTP|TestRetryAfter"},
+	{name: "metadata keys collapse", file: "envelope.go",
+		old: "for n := 2; taken[name]; n++ {", new: "for n := 2; false && taken[name]; n++ {",
+		run: "TestMetadataKeys|TestEnvelope|TestParseEnvelope"},
+	{name: "Kafka: kafka-go MaxAttempts 3", file: "kafka.go",
+		old: "\t\t\tMaxAttempts:            1,", new: "\t\t\tMaxAttempts:            3,",
+		tags: "dlq_kafka", run: "TestKafka"},
+	{name: "Redis: go-redis dial retries 5", file: "redis.go",
+		old: "opts.DialerRetries = 1 ", new: "opts.DialerRetries = 5 ",
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
+	{name: "Redis: go-redis command retries", file: "redis.go",
+		old: "opts.MaxRetries = -1 ", new: "opts.MaxRetries = 3 ",
+		tags: "dlq_redis", run: "TestRedis", skip: redisLeaky},
+	{name: "warnings not rate-limited", file: "warn.go",
+		old: "} else if now.Sub(k.last) < warnInterval {", new: "} else if false {",
+		run: "TestWarnings"},
+	{name: "cool-down without jitter", file: "health.go",
+		old: "h.until = time.Now().Add(jitter(h.cooldown))", new: "h.until = time.Now().Add(h.cooldown)",
+		run: "TestRetryBackoff|TestFanOut"},
+	{name: "cool-down does not double", file: "health.go",
+		old: "h.cooldown = min(max(2*h.cooldown, retry.initialBackoff()), retry.maxBackoff())",
+		new: "h.cooldown = retry.initialBackoff()",
+		run: "TestRetryBackoff|TestFanOut"},
+	{name: "retry backoff without jitter", file: "drain.go",
+		old: "\treturn jitter(max(d.backoff, d.o.cfg.Retry.initialBackoff()))",
+		new: "\treturn max(d.backoff, d.o.cfg.Retry.initialBackoff())",
+		run: "TestRetryBackoff"},
+	{name: "jitter draws the whole range, not its upper half", file: "health.go",
+		old: "return d/2 + rand.N(d/2+1)", new: "return rand.N(d + 1)",
+		run: "TestRetryBackoff"},
+
+	// Others.
 	{name: "Kafka: zstd not applied", file: "kafka.go",
 		old: "\t\treturn kafka.Zstd", new: "\t\treturn 0",
 		tags: "dlq_kafka", run: "TestKafka"},
@@ -61,18 +213,12 @@ var mutations = []mutation{
 		old: "d.backoff = min(max(2*d.backoff, d.o.cfg.Retry.initialBackoff()), d.o.cfg.Retry.maxBackoff())",
 		new: "d.backoff = d.o.cfg.Retry.initialBackoff()",
 		run: "TestRetryBackoff"},
-	{name: "retry backoff without jitter", file: "drain.go",
-		old: "return b/2 + rand.N(b/2+1)", new: "return b + 0*rand.N(b/2+1)",
-		run: "TestRetryBackoff"},
 	{name: "cool-down ignored", file: "health.go",
-		old: "\tif d.probing {", new: "\tif true || d.probing {",
+		old: "\treturn h.until.IsZero() || !time.Now().Before(h.until)", new: "\t_ = h\n\treturn true",
 		run: "TestFanOut"},
-	{name: "OnError skipped for small failures", file: "drain.go",
-		old: "\tif d.o.cfg.OnError != nil {", new: "\tif d.o.cfg.OnError != nil && n > 5 {",
+	{name: "OnError skipped for failures of up to 30 entries", file: "drain.go",
+		old: "\tif d.o.cfg.OnError != nil {", new: "\tif d.o.cfg.OnError != nil && n > 30 {",
 		run: "TestOnError"},
-	{name: "hourly/daily files not cut by size", file: "file.go",
-		old: "if f.rotation() == RotateNone {", new: "if f.rotation() != RotateSize {",
-		run: "TestFile"},
 	{name: "HTTP: 308 refused", file: "http.go",
 		old: "\t\t\t\treq.Response.StatusCode != http.StatusPermanentRedirect {", new: "\t\t\t\ttrue {",
 		tags: "dlq_http", run: "TestHTTP"},
