@@ -16,13 +16,13 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dlqkit/dlq"
+
+	"github.com/dlqkit/dlq/benchmarks/internal/procstat"
 )
 
 func main() {
@@ -81,19 +81,5 @@ func main() {
 		*duration, flushes, s.QueueCapacity, s.BatchSize, accepted.Load(), refused.Load())
 	fmt.Printf("peak held %d (bound %d); Close(1s) took %s, lost %d\n",
 		peakHeld, s.QueueCapacity+s.BatchSize, took.Round(time.Millisecond), o.Stats().Lost)
-	fmt.Println("peak RSS:", peakRSS())
-}
-
-// peakRSS reads VmHWM, the resident set's high-water mark, from /proc.
-func peakRSS() string {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
-		}
-	}
-	return "unknown"
+	fmt.Println("peak RSS:", procstat.PeakRSS())
 }

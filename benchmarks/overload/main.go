@@ -10,12 +10,13 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dlqkit/dlq"
+
+	"github.com/dlqkit/dlq/benchmarks/internal/procstat"
 )
 
 func main() {
@@ -59,19 +60,5 @@ func main() {
 	s := o.Stats()
 	fmt.Printf("duration %s, senders %d: accepted %d, refused queue_full %d (%.0f%% of attempts), written %d, lost %d\n",
 		*duration, *senders, ok.Load(), full.Load(), 100*float64(full.Load())/float64(ok.Load()+full.Load()), s.Written, s.Lost)
-	fmt.Println("peak RSS:", peakRSS())
-}
-
-// peakRSS reads VmHWM, the resident set's high-water mark, from /proc.
-func peakRSS() string {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown: " + err.Error()
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
-		}
-	}
-	return "unknown"
+	fmt.Println("peak RSS:", procstat.PeakRSS())
 }
