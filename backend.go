@@ -74,6 +74,10 @@ type batch struct {
 	recs  []*record
 	lines [][]byte
 	errs  []error
+	// ahead is 1 + the encode-lane slot where the work ahead for these
+	// entries may be (prepare.go), or 0: the one slot the backend may
+	// read during this write.
+	ahead int
 }
 
 // write sends the batch and fills b.errs. It returns a summary of the

@@ -124,6 +124,7 @@ func (d *drain) held(r *record) {
 func (d *drain) writeTo(i int, recs []*record) *batch {
 	bt := &d.bt
 	bt.recs = recs
+	bt.ahead = d.slot
 	bt.lines = bt.lines[:0]
 	retried := 0
 	for _, r := range recs {

@@ -25,6 +25,9 @@ type record struct {
 	httpKey string
 	// since is when the drain took it, to within a batch (observe.go).
 	since time.Time
+	// prepared is the encode lane's run that prepared r's first write
+	// ahead (prepare.go), 0 when none did.
+	prepared uint64
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
@@ -60,6 +63,7 @@ type drain struct {
 	// scratch reused across deliveries
 	ptrs []*record
 	bt   batch
+	slot int // while the pending batch is delivered: 1 + the lane slot its work ahead is in
 
 	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
 }
@@ -191,10 +195,12 @@ func (d *drain) writePending() {
 		d.pending, d.lane.spare = d.lane.spare[:0], nil
 		d.takeQueued(d.o.batchSize)
 		if len(d.pending) > 0 {
-			d.lane.start(d.pending, busy)
+			d.lane.start(d.pending, busy, d.preparer())
 		}
 	}
+	d.slot = busy + 1
 	d.deliver(d.ptrs)
+	d.slot = 0
 	d.lane.join()
 	for _, r := range d.ptrs {
 		if !r.done() {

@@ -47,6 +47,9 @@ type httpBackend struct {
 	body bytes.Buffer // reused request body
 	zbuf bytes.Buffer // reused gzip output
 	zw   *gzip.Writer
+
+	ahead      [2]httpAhead // bodies built ahead, one per encode-lane slot
+	aheadPosts int          // bodies posted as built ahead (the tests look)
 }
 
 func newHTTPBackend(cfg *Config) (*httpBackend, error) {
@@ -106,13 +109,16 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 // connection) are sent again as that same body, under that body's key;
 // only the other entries are grouped into new bodies.
 func (h *httpBackend) write(ctx context.Context, bt *batch) error {
+	if a := h.aheadFor(bt); a != nil {
+		return h.writeAhead(ctx, bt, a)
+	}
 	var firstErr error
 	body := make([]int, 0, len(bt.lines)) // the entries of the body being built
 	send := func(key string) {
 		if len(body) == 0 {
 			return
 		}
-		if err := h.post(ctx, bt, body, key); err != nil && firstErr == nil {
+		if err := h.post(ctx, bt, body, key, nil); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		body = body[:0]
@@ -170,12 +176,19 @@ func idempotencyKey(bt *batch, body []int) string {
 
 // post sends the entries body of bt under key (a new key when empty),
 // retrying 429, 503, other 5xx and connection errors up to maxRetries
-// times, and records the outcome on each entry.
-func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key string) error {
-	if key == "" {
-		key = idempotencyKey(bt, body)
+// times, and records the outcome on each entry. ready, when not nil, is
+// the body built ahead (http_ahead.go) under its own key.
+func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key string, ready *aheadBody) error {
+	var err error
+	if ready != nil {
+		key = ready.key
+		err = h.send(ctx, ready.payload, ready.encoding, key, len(body))
+	} else {
+		if key == "" {
+			key = idempotencyKey(bt, body)
+		}
+		err = h.postBody(ctx, bt, body, key)
 	}
-	err := h.postBody(ctx, bt, body, key)
 	var permanent *permanentError
 	for _, i := range body {
 		switch {
@@ -204,9 +217,15 @@ func (h *httpBackend) postBody(ctx context.Context, bt *batch, body []int, key s
 	if err != nil {
 		return &permanentError{err}
 	}
+	return h.send(ctx, payload, encoding, key, len(body))
+}
+
+// send POSTs the encoded body of entries entries under key, retrying as
+// post says.
+func (h *httpBackend) send(ctx context.Context, payload []byte, encoding, key string, entries int) error {
 	backoff := httpFirstBackoff
 	for attempt := 0; ; attempt++ {
-		wait, err := h.attempt(ctx, payload, encoding, key, len(body))
+		wait, err := h.attempt(ctx, payload, encoding, key, entries)
 		if err == nil {
 			return nil
 		}

@@ -21,3 +21,5 @@ func (*httpBackend) write(context.Context, *batch) error { return errNotBuilt(Ki
 func (*httpBackend) sync(context.Context) error { return errNotBuilt(KindHTTP) }
 
 func (*httpBackend) close(context.Context) error { return nil }
+
+func (*httpBackend) prepareAhead(int, uint64, []*record) {}

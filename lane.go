@@ -11,6 +11,11 @@ package dlq
 // other receives the lines encoded ahead. A delivery of entries none of
 // which was encoded ahead (a retry round) uses the arena that holds no
 // pending line.
+//
+// After encoding, the lane may also let the backend that will write the
+// batch first do its own work ahead (prepare.go): the HTTP backend builds
+// and gzips the bodies there, so that body N+1 is ready while POST N is in
+// flight.
 
 // encodeLane is the drain's pair of arenas and its one encoding ahead.
 type encodeLane struct {
@@ -22,6 +27,8 @@ type encodeLane struct {
 	recs  []*record // the batch being encoded ahead
 
 	running bool
+	prepare *Backend      // the backend preparing the batch ahead, or nil
+	runs    uint64        // encodings ahead started: each preparation's mark
 	into    int           // the arena being encoded into
 	done    chan struct{} // closed when the encoding ahead has finished
 	result  []byte        // the arena it filled, read after done
@@ -53,10 +60,11 @@ func (l *encodeLane) encode(recs []*record) int {
 	return i
 }
 
-// start encodes the records of recs on a goroutine of its own into the arena other than
-// busy, which holds the lines of the batch about to be written. Nothing
-// else may touch recs until join.
-func (l *encodeLane) start(recs []record, busy int) {
+// start encodes the records of recs on a goroutine of its own into the
+// arena other than busy, which holds the lines of the batch about to be
+// written, then lets prepare (when not nil) do its part of writing them.
+// Nothing else may touch recs, nor prepare's work ahead, until join.
+func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
 	l.recs = l.recs[:0]
 	for i := range recs {
 		l.recs = append(l.recs, &recs[i])
@@ -64,11 +72,17 @@ func (l *encodeLane) start(recs []record, busy int) {
 	l.into = 1 - busy
 	l.done = make(chan struct{})
 	l.running = true
+	l.prepare = prepare
+	l.runs++
+	run := l.runs
 	arena := l.arenas[l.into][:0]
 	l.arenas[l.into] = nil // the goroutine's until join
 	go func() {
 		defer close(l.done)
 		l.result = encodeInto(arena, l.recs)
+		if l.prepare != nil {
+			l.prepare.prepareAhead(l.into, run, l.recs)
+		}
 	}()
 }
 
