@@ -15,7 +15,7 @@ import (
 // and whether any entry made progress.
 func (d *drain) deliver(recs []*record) (attempted, progress bool) {
 	d.round++
-	d.encode(recs)
+	d.lane.encode(recs)
 	for _, r := range recs {
 		r.oversize = true
 	}
@@ -47,25 +47,6 @@ func (d *drain) skip(i int, recs []*record) bool {
 	}
 	return true
 }
-
-// encode writes each record's envelope into the arena once per delivery.
-func (d *drain) encode(recs []*record) {
-	d.arena = d.arena[:0]
-	d.offsets = d.offsets[:0]
-	for _, r := range recs {
-		d.offsets = append(d.offsets, len(d.arena))
-		d.arena = AppendEnvelope(d.arena, &r.entry)
-	}
-	d.offsets = append(d.offsets, len(d.arena))
-	for i, r := range recs {
-		r.line = d.arena[d.offsets[i]:d.offsets[i+1]:d.offsets[i+1]]
-	}
-	if cap(d.arena) > maxKeptArena {
-		d.arena = nil // do not keep a huge buffer after one huge batch
-	}
-}
-
-const maxKeptArena = 64 << 20
 
 // cascade hands the entries nobody holds to each backend in turn.
 func (d *drain) cascade(recs []*record) (attempted, progress bool) {

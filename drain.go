@@ -55,11 +55,11 @@ type drain struct {
 	dirty  []bool   // backend i was written since its last sync
 	health []health // backend i's cool-down after failures
 
+	lane encodeLane // encoding overlapped with writes (lane.go)
+
 	// scratch reused across deliveries
-	arena   []byte
-	ptrs    []*record
-	bt      batch
-	offsets []int
+	ptrs []*record
+	bt   batch
 
 	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
 }
@@ -73,6 +73,7 @@ func (o *Orchestrator) run() {
 		warn:       newWarner(o.cfg.logger(), o.cfg.clock()),
 		ids:        newIDSource(),
 		pending:    make([]record, 0, o.batchSize),
+		lane:       encodeLane{spare: make([]record, 0, o.batchSize)},
 		batchTimer: time.NewTimer(time.Hour),
 		retryTimer: time.NewTimer(time.Hour),
 		dirty:      make([]bool, len(o.backends)),
@@ -87,7 +88,7 @@ func (o *Orchestrator) run() {
 	defer d.retryTimer.Stop()
 	for {
 		var in chan Entry
-		if !d.backpressure() {
+		if !d.backpressure() && len(d.pending) < o.batchSize {
 			in = o.queue
 		}
 		select {
@@ -165,7 +166,12 @@ func (d *drain) batchReadyOrTimer() {
 	}
 }
 
-// writePending delivers the pending batch.
+// writePending delivers the pending batch. In the normal rhythm (no Flush
+// or Close waiting, no entry waiting for a backend) it first takes the
+// entries queued behind the batch into the next one and encodes them while
+// this one is written (lane.go); that batch is then written when it is full
+// or its flush interval passes. Entries taken ahead hold their room, so the
+// memory bound is the same.
 func (d *drain) writePending() {
 	if d.timerOn {
 		d.batchTimer.Stop()
@@ -178,16 +184,39 @@ func (d *drain) writePending() {
 	for i := range d.pending {
 		d.ptrs = append(d.ptrs, &d.pending[i])
 	}
+	busy := d.lane.encode(d.ptrs)
+	batch := d.pending
+	ahead := d.ctx == d.o.base && !d.backpressure()
+	if ahead {
+		d.pending, d.lane.spare = d.lane.spare[:0], nil
+		d.takeQueued(d.o.batchSize)
+		if len(d.pending) > 0 {
+			d.lane.start(d.pending, busy)
+		}
+	}
 	d.deliver(d.ptrs)
+	d.lane.join()
 	for _, r := range d.ptrs {
 		if !r.done() {
 			kept := *r
 			d.retry = append(d.retry, &kept)
 		}
 	}
-	clear(d.pending)
-	d.pending = d.pending[:0]
+	clear(batch)
+	if ahead {
+		d.lane.spare = batch[:0]
+	} else {
+		d.pending = batch[:0]
+	}
 	d.settleRetries()
+	if ahead && len(d.pending) > 0 {
+		wait := d.o.cfg.flushInterval()
+		if len(d.pending) >= d.o.batchSize {
+			wait = 0 // full: write it at the next turn of the loop
+		}
+		d.batchTimer.Reset(wait)
+		d.timerOn = true
+	}
 }
 
 // done reports whether r needs nothing more.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ type redisBackend struct {
 	waitReplicas int
 	waitTimeout  time.Duration
 	args         []redis.XAddArgs // reused per batch
+	values       []any            // reused per batch: each XADD's field-value pairs
 	cmds         []*redis.StringCmd
 }
 
@@ -89,6 +91,9 @@ func (r *redisBackend) write(ctx context.Context, bt *batch) error {
 	}
 	args := r.args[:len(bt.recs)]
 	defer clear(args) // drop references to the batch's lines
+	const pairs = 8
+	r.values = slices.Grow(r.values[:0], pairs*len(bt.recs))[:pairs*len(bt.recs)]
+	defer clear(r.values)
 	cmds := r.cmds[:0]
 	for i, rec := range bt.recs {
 		e := &rec.entry
@@ -97,7 +102,7 @@ func (r *redisBackend) write(ctx context.Context, bt *batch) error {
 			MaxLen: r.maxLen,
 			Approx: r.maxLen > 0,
 			ID:     "*",
-			Values: []any{"data", bt.lines[i], "reason", e.Reason, "service", e.Service, "id", e.ID},
+			Values: append(r.values[pairs*i:pairs*i:pairs*(i+1)], "data", bt.lines[i], "reason", e.Reason, "service", e.Service, "id", e.ID),
 		}
 		cmds = append(cmds, pipe.XAdd(ctx, &args[i]))
 	}
