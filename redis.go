@@ -48,6 +48,10 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.MaxRetries = -1   // the drain retries; a blind resend could add an entry twice
 	opts.DialerRetries = 1 // a refused connection costs one dial per batch, not five
 	opts.PoolSize = 1      // only the drain uses the client, one command or pipeline at a time
+	// Pipelines on that one connection too, not on go-redis's separate
+	// pipeline pool: WAIT counts acknowledgements of the writes made on the
+	// connection it is sent on.
+	opts.PipelinePoolSize = -1
 	opts.DisableIdentity = true
 	opts.ContextTimeoutEnabled = true
 	conns := &cuttableConns{}
