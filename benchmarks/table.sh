@@ -84,7 +84,7 @@ END {
 	row("Redis stream, XADD", "BenchmarkRedis/dlq", "BenchmarkRedis/redis-benchmark-P256-c1", "redis-benchmark -P 256 -c 1 XADD, the same value size: one connection, one pipeline in flight, as dlq")
 	row("Redis stream, XADD", "BenchmarkRedis/dlq", "BenchmarkRedis/redis-benchmark-P256-c50", "redis-benchmark -P 256 XADD, its default 50 connections: 50 pipelines in flight")
 	row("HTTP, loopback", "BenchmarkHTTP/dlq", "BenchmarkHTTP/net-http-batches-256", "net/http loop posting the same NDJSON bodies of 256")
-	row("HTTP gzip, loopback", "BenchmarkHTTP/dlq-gzip", "BenchmarkHTTP/net-http-batches-256", "the same loop, no gzip")
+	row("HTTP gzip, loopback", "BenchmarkHTTP/dlq-gzip", "BenchmarkHTTP/net-http-gzip-batches-256", "the same loop gzipping each body (klauspost/compress BestSpeed, writer reused)")
 	printf "\nmedians of %d runs\n", count
 }' "$raw"
 echo "load: $(uptime)"
