@@ -47,6 +47,8 @@ type httpBackend struct {
 	body bytes.Buffer // reused request body
 	zbuf bytes.Buffer // reused gzip output
 	zw   *gzip.Writer
+	idx  []int  // reused: the entries of the body being built
+	ids  []byte // reused: the ids an idempotency key is the digest of
 
 	ahead      [2]httpAhead // bodies built ahead, one per encode-lane slot
 	aheadPosts int          // bodies posted as built ahead (the tests look)
@@ -113,7 +115,8 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 		return h.writeAhead(ctx, bt, a)
 	}
 	var firstErr error
-	body := make([]int, 0, len(bt.lines)) // the entries of the body being built
+	body := h.idx[:0] // the entries of the body being built
+	defer func() { h.idx = body[:0] }()
 	send := func(key string) {
 		if len(body) == 0 {
 			return
@@ -157,6 +160,9 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 	if h.body.Cap() > maxKeptArena {
 		h.body = bytes.Buffer{}
 	}
+	if h.zbuf.Cap() > maxKeptArena {
+		h.zbuf = bytes.Buffer{}
+	}
 	return firstErr
 }
 
@@ -165,13 +171,15 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 // key (record.httpKey) and are sent again in that body under it, both by
 // this backend's own retries and by the drain's: an entry that reaches the
 // receiver twice carries the same key both times.
-func idempotencyKey(bt *batch, body []int) string {
-	sum := sha256.New()
+func (h *httpBackend) idempotencyKey(bt *batch, body []int) string {
+	ids := h.ids[:0]
 	for _, i := range body {
-		sum.Write([]byte(bt.recs[i].entry.ID))
-		sum.Write([]byte{0})
+		ids = append(ids, bt.recs[i].entry.ID...)
+		ids = append(ids, 0)
 	}
-	return hex.EncodeToString(sum.Sum(nil)[:16])
+	h.ids = ids
+	sum := sha256.Sum256(ids)
+	return hex.EncodeToString(sum[:16])
 }
 
 // post sends the entries body of bt under key (a new key when empty),
@@ -185,7 +193,7 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 		err = h.send(ctx, ready.payload, ready.encoding, key, len(body))
 	} else {
 		if key == "" {
-			key = idempotencyKey(bt, body)
+			key = h.idempotencyKey(bt, body)
 		}
 		err = h.postBody(ctx, bt, body, key)
 	}
@@ -208,12 +216,7 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 
 // postBody builds the body and POSTs it.
 func (h *httpBackend) postBody(ctx context.Context, bt *batch, body []int, key string) error {
-	h.body.Reset()
-	for _, i := range body {
-		h.body.Write(bt.lines[i])
-		h.body.WriteByte('\n')
-	}
-	payload, encoding, err := h.encodedBody()
+	payload, encoding, err := h.encodedBody(bt, body)
 	if err != nil {
 		return &permanentError{err}
 	}
@@ -248,8 +251,15 @@ func (h *httpBackend) send(ctx context.Context, payload []byte, encoding, key st
 	}
 }
 
-// encodedBody returns the request body, gzipped when configured.
-func (h *httpBackend) encodedBody() ([]byte, string, error) {
+// encodedBody returns the request body of the entries body of bt, one
+// line each, gzipped when configured (in one Write: measured faster than a
+// Write per line, which would save the copy).
+func (h *httpBackend) encodedBody(bt *batch, body []int) ([]byte, string, error) {
+	h.body.Reset()
+	for _, i := range body {
+		h.body.Write(bt.lines[i])
+		h.body.WriteByte('\n')
+	}
 	if !h.gzip {
 		return h.body.Bytes(), "", nil
 	}

@@ -21,6 +21,8 @@ type httpAhead struct {
 	raw    bytes.Buffer // the NDJSON of the bodies, one after another
 	zbuf   bytes.Buffer // their gzip, one after another
 	zw     *gzip.Writer
+	ids    []byte // reused: the ids a body's key is the digest of
+	idx    []int  // reused: the entries of the body being posted
 }
 
 // aheadBody is one body built ahead: the batch's entries [from, to).
@@ -87,14 +89,15 @@ func (h *httpBackend) prepareAhead(slot int, run uint64, recs []*record) {
 // the payload's size, and keys it.
 func (h *httpBackend) buildAhead(a *httpAhead, bd *aheadBody, recs []*record) error {
 	start := a.raw.Len()
-	sum := sha256.New()
+	a.ids = a.ids[:0]
 	for _, r := range recs[bd.from:bd.to] {
 		a.raw.Write(r.line)
 		a.raw.WriteByte('\n')
-		sum.Write([]byte(r.entry.ID))
-		sum.Write([]byte{0})
+		a.ids = append(a.ids, r.entry.ID...)
+		a.ids = append(a.ids, 0)
 	}
-	bd.key = hex.EncodeToString(sum.Sum(nil)[:16])
+	sum := sha256.Sum256(a.ids) // the key write would give it (httpBackend.idempotencyKey)
+	bd.key = hex.EncodeToString(sum[:16])
 	n := a.raw.Len() - start
 	if h.gzip {
 		if a.zw == nil {
@@ -139,7 +142,8 @@ func (h *httpBackend) aheadFor(bt *batch) *httpAhead {
 func (h *httpBackend) writeAhead(ctx context.Context, bt *batch, a *httpAhead) error {
 	defer func() { clear(a.recs); a.recs, a.bodies = a.recs[:0], a.bodies[:0] }()
 	var firstErr error
-	var body []int
+	body := a.idx[:0]
+	defer func() { a.idx = body[:0] }()
 	for j := range a.bodies {
 		bd := &a.bodies[j]
 		body = body[:0]

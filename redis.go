@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +28,7 @@ type redisBackend struct {
 	maxLen       int64
 	waitReplicas int
 	waitTimeout  time.Duration
-	args         []redis.XAddArgs // reused per batch
-	values       []any            // reused per batch: each XADD's field-value pairs
-	cmds         []*redis.StringCmd
+	xadds        xadds // the XADDs of the batch being written
 }
 
 func newRedisBackend(cfg *Config) (*redisBackend, error) {
@@ -48,6 +45,10 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.MaxRetries = -1   // the drain retries; a blind resend could add an entry twice
 	opts.DialerRetries = 1 // a refused connection costs one dial per batch, not five
 	opts.PoolSize = 1      // only the drain uses the client, one command or pipeline at a time
+	// Pipelines on that one connection too, not on go-redis's separate
+	// pipeline pool: WAIT counts acknowledgements of the writes made on the
+	// connection it is sent on.
+	opts.PipelinePoolSize = -1
 	opts.DisableIdentity = true
 	opts.ContextTimeoutEnabled = true
 	conns := &cuttableConns{}
@@ -72,49 +73,19 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	}, nil
 }
 
-// streamFor returns the stream key of an entry with destination dest.
-func (r *redisBackend) streamFor(dest string) string {
-	if !r.perDest {
-		return r.stream
-	}
-	if !legalName(dest, maxTopicLen) {
-		return r.commonStream
-	}
-	return strings.ReplaceAll(r.stream, destinationPlaceholder, dest)
-}
-
 func (r *redisBackend) write(ctx context.Context, bt *batch) error {
 	defer context.AfterFunc(ctx, r.conns.cut)()
+	defer r.xadds.clear()
+	cmds := r.xadds.build(ctx, r, bt)
 	pipe := r.client.Pipeline()
-	if cap(r.args) < len(bt.recs) {
-		r.args = make([]redis.XAddArgs, len(bt.recs))
-	}
-	args := r.args[:len(bt.recs)]
-	defer clear(args) // drop references to the batch's lines
-	const pairs = 8
-	r.values = slices.Grow(r.values[:0], pairs*len(bt.recs))[:pairs*len(bt.recs)]
-	defer clear(r.values)
-	cmds := r.cmds[:0]
-	for i, rec := range bt.recs {
-		e := &rec.entry
-		args[i] = redis.XAddArgs{
-			Stream: r.streamFor(e.Destination),
-			MaxLen: r.maxLen,
-			Approx: r.maxLen > 0,
-			ID:     "*",
-			Values: append(r.values[pairs*i:pairs*i:pairs*(i+1)], "data", bt.lines[i], "reason", e.Reason, "service", e.Service, "id", e.ID),
-		}
-		cmds = append(cmds, pipe.XAdd(ctx, &args[i]))
-	}
-	r.cmds = cmds
-	defer clear(cmds)
+	_ = pipe.BatchProcess(ctx, cmds...) // only queues
 	_, err := pipe.Exec(ctx)
 	if err == nil {
 		return nil
 	}
 	for i, cmd := range cmds {
 		if cerr := cmd.Err(); cerr != nil {
-			bt.errs[i] = fmt.Errorf("XADD %s: %w", args[i].Stream, cerr)
+			bt.errs[i] = fmt.Errorf("XADD %s: %w", r.xadds.keys[i], cerr)
 		}
 	}
 	if firstError(bt.errs) == nil {

@@ -30,7 +30,7 @@ func (cs *cuttableConns) dialer(dial func(ctx context.Context, network, addr str
 		cs.dialed.Add(1)
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
-			return nil, err
+			return failedDial{err}, nil
 		}
 		c := &cuttableConn{Conn: conn, owner: cs}
 		cs.mu.Lock()
@@ -84,3 +84,25 @@ func (c *cuttableConn) Close() error {
 	c.owner.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// failedDial stands for a dial that failed. Told of the failure itself,
+// go-redis (with a pool of one) would stop dialing and probe in a goroutine
+// of its own, which sleeps a second between dials and outlives Close.
+// Handed this connection instead, it fails its first command with the
+// dial's error and drops the connection, and the next batch dials again.
+type failedDial struct{ err error }
+
+func (f failedDial) Read([]byte) (int, error)         { return 0, f.err }
+func (f failedDial) Write([]byte) (int, error)        { return 0, f.err }
+func (f failedDial) Close() error                     { return nil }
+func (f failedDial) LocalAddr() net.Addr              { return failedAddr{} }
+func (f failedDial) RemoteAddr() net.Addr             { return failedAddr{} }
+func (f failedDial) SetDeadline(time.Time) error      { return nil }
+func (f failedDial) SetReadDeadline(time.Time) error  { return nil }
+func (f failedDial) SetWriteDeadline(time.Time) error { return nil }
+
+// failedAddr is the address of a failedDial: none.
+type failedAddr struct{}
+
+func (failedAddr) Network() string { return "none" }
+func (failedAddr) String() string  { return "none" }

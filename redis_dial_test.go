@@ -11,12 +11,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // TestRedisRefusedCostsOneDialPerBatch: with nothing listening, each batch
 // Redis is tried on costs one dial, not go-redis's default five, and the
-// entries fall through to the file.
+// entries fall through to the file; and no goroutine of go-redis's, such as
+// its dial prober, outlives Close.
 func TestRedisRefusedCostsOneDialPerBatch(t *testing.T) {
+	before := goleak.IgnoreCurrent()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
@@ -39,4 +42,5 @@ func TestRedisRefusedCostsOneDialPerBatch(t *testing.T) {
 	require.NotZero(t, s.Backends[0].Batches)
 	assert.LessOrEqual(t, dials, int64(s.Backends[0].Batches), "one dial per batch at most")
 	assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 10_000)
+	goleak.VerifyNone(t, before)
 }

@@ -190,7 +190,7 @@ func TestRedisOOMFallsToFile(t *testing.T) {
 func TestRedisReplicaReadonlyFallsToFileAndWaitReplicas(t *testing.T) {
 	primary := testenv.StartRedis(t)
 	host, port, _ := strings.Cut(primary.Addr, ":")
-	replica := testenv.StartRedis(t, "--replicaof", host, port)
+	replica := testenv.StartRedis(t, "--replicaof", host, port, "--enable-debug-command", "yes")
 	pc := redisClient(t, primary.Addr)
 	require.Eventually(t, func() bool {
 		info, _ := pc.Info(context.Background(), "replication").Result()
@@ -216,6 +216,29 @@ func TestRedisReplicaReadonlyFallsToFileAndWaitReplicas(t *testing.T) {
 		closeOK(t, o)
 		rc := redisClient(t, replica.Addr)
 		assert.Len(t, readStream(t, rc, "dlq"), 20, "the replica has them")
+	})
+	t.Run("wait_replicas waits for the XADDs' own connection", func(t *testing.T) {
+		// WAIT counts the replicas that acknowledged the writes of the
+		// connection it is sent on (on Redis 7.0, the replication offset as
+		// of that connection's previous command): sent on a connection other
+		// than the pipeline's, it does not wait for the last batch.
+		o, err := New(Config{Service: "svc", File: FileConfig{Disabled: true},
+			Redis: RedisConfig{URL: "redis://" + primary.Addr, Stream: uniqueStream(t, pc), WaitReplicas: 1, WaitTimeoutMS: 50}})
+		require.NoError(t, err)
+		sendAll(t, o, payloads(2, "awake"))
+		flushOK(t, o)
+		rc := redisClient(t, replica.Addr)
+		slept := make(chan error, 1)
+		go func() { slept <- rc.Do(context.Background(), "DEBUG", "SLEEP", "1").Err() }()
+		t.Cleanup(func() { require.NoError(t, <-slept) })
+		time.Sleep(100 * time.Millisecond) // the replica is asleep: it acknowledges nothing new
+		sendAll(t, o, payloads(2, "asleep"))
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		err = o.Flush(ctx)
+		require.ErrorIs(t, err, ErrNotWritten, "acknowledged by a replica that was asleep")
+		assert.ErrorContains(t, err, "only 0 replicas acknowledged")
+		_ = o.Close(context.Background())
 	})
 	t.Run("wait_replicas not met", func(t *testing.T) {
 		o, err := New(Config{Service: "svc", File: FileConfig{Disabled: true},
