@@ -1,7 +1,6 @@
 package dlq
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -246,33 +245,6 @@ func hasByte(w uint64, c byte) uint64 {
 // below sets the high bit of each byte of w under n (n <= 0x80), with the
 // same kind of false alarms.
 func below(w uint64, n byte) uint64 { return (w - lsb*uint64(n)) &^ w }
-
-const base64Std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-// base64Pairs maps twelve bits to their two base64 characters, big-endian
-// in a uint16: a read-only table, built once.
-var base64Pairs = func() (t [4096]uint16) {
-	for i := range t {
-		t[i] = uint16(base64Std[i>>6])<<8 | uint16(base64Std[i&0x3f])
-	}
-	return t
-}()
-
-// appendBase64 appends src in standard base64 with padding, as
-// base64.StdEncoding does, six input bytes per step.
-func appendBase64(dst, src []byte) []byte {
-	n := base64.StdEncoding.EncodedLen(len(src))
-	dst = slices.Grow(dst, n)
-	out := dst[len(dst) : len(dst)+n]
-	si, di := 0, 0
-	for ; si+8 <= len(src) && di+8 <= len(out); si, di = si+6, di+8 {
-		v := binary.BigEndian.Uint64(src[si:]) // the top 48 bits are six input bytes
-		binary.BigEndian.PutUint64(out[di:], uint64(base64Pairs[v>>52&0xfff])<<48|uint64(base64Pairs[v>>40&0xfff])<<32|
-			uint64(base64Pairs[v>>28&0xfff])<<16|uint64(base64Pairs[v>>16&0xfff]))
-	}
-	base64.StdEncoding.Encode(out[di:], src[si:])
-	return dst[:len(dst)+n]
-}
 
 // wireEnvelope is the decoding shape of the envelope. Pointers tell absent
 // keys from zero values.
