@@ -180,6 +180,11 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD.
 func appendString(dst []byte, s string) []byte {
+	if plainString(s) { // the common case: nothing to escape or replace
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -222,6 +227,26 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// plainString reports whether no byte of s needs attention in a JSON
+// string, eight bytes at a time; the last eight overlap the ones before
+// when len(s) is not a multiple of eight, and a string shorter than eight
+// is padded with spaces.
+func plainString(s string) bool {
+	if len(s) < 8 {
+		w := uint64(lsb * ' ')
+		for i := range len(s) {
+			w = w&^(0xff<<(8*i)) | uint64(s[i])<<(8*i)
+		}
+		return plainWord(w)
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
+			return false
+		}
+	}
+	return plainWord(binary.LittleEndian.Uint64([]byte(s[len(s)-8:])))
 }
 
 const (
