@@ -116,6 +116,16 @@ func TestBase64MatchesStdlib(t *testing.T) {
 	}
 }
 
+func FuzzBase64MatchesStdlib(f *testing.F) {
+	f.Add([]byte("hello"), 0)
+	f.Add(bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 20), 3)
+	f.Fuzz(func(t *testing.T, data []byte, prefix int) {
+		dst := bytes.Repeat([]byte("x"), prefix&15) // whatever dst already holds stays
+		got := appendBase64(dst, data)
+		require.Equal(t, string(dst)+base64.StdEncoding.EncodeToString(data), string(got))
+	})
+}
+
 func TestEnvelopeMatchesEncodingJSON(t *testing.T) {
 	// encoding/json, given the same fields, must agree byte for byte.
 	e := Entry{Timestamp: envelopeTime, Service: "loader", Reason: "tab\tquote\"nul\x00", Attempts: 3,
