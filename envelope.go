@@ -1,7 +1,6 @@
 package dlq
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -181,6 +180,11 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD.
 func appendString(dst []byte, s string) []byte {
+	if plainString(s) { // the common case: nothing to escape or replace
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -225,6 +229,26 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// plainString reports whether no byte of s needs attention in a JSON
+// string, eight bytes at a time; the last eight overlap the ones before
+// when len(s) is not a multiple of eight, and a string shorter than eight
+// is padded with spaces.
+func plainString(s string) bool {
+	if len(s) < 8 {
+		w := uint64(lsb * ' ')
+		for i := range len(s) {
+			w = w&^(0xff<<(8*i)) | uint64(s[i])<<(8*i)
+		}
+		return plainWord(w)
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
+			return false
+		}
+	}
+	return plainWord(binary.LittleEndian.Uint64([]byte(s[len(s)-8:])))
+}
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
@@ -246,33 +270,6 @@ func hasByte(w uint64, c byte) uint64 {
 // below sets the high bit of each byte of w under n (n <= 0x80), with the
 // same kind of false alarms.
 func below(w uint64, n byte) uint64 { return (w - lsb*uint64(n)) &^ w }
-
-const base64Std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
-// base64Pairs maps twelve bits to their two base64 characters, big-endian
-// in a uint16: a read-only table, built once.
-var base64Pairs = func() (t [4096]uint16) {
-	for i := range t {
-		t[i] = uint16(base64Std[i>>6])<<8 | uint16(base64Std[i&0x3f])
-	}
-	return t
-}()
-
-// appendBase64 appends src in standard base64 with padding, as
-// base64.StdEncoding does, six input bytes per step.
-func appendBase64(dst, src []byte) []byte {
-	n := base64.StdEncoding.EncodedLen(len(src))
-	dst = slices.Grow(dst, n)
-	out := dst[len(dst) : len(dst)+n]
-	si, di := 0, 0
-	for ; si+8 <= len(src) && di+8 <= len(out); si, di = si+6, di+8 {
-		v := binary.BigEndian.Uint64(src[si:]) // the top 48 bits are six input bytes
-		binary.BigEndian.PutUint64(out[di:], uint64(base64Pairs[v>>52&0xfff])<<48|uint64(base64Pairs[v>>40&0xfff])<<32|
-			uint64(base64Pairs[v>>28&0xfff])<<16|uint64(base64Pairs[v>>16&0xfff]))
-	}
-	base64.StdEncoding.Encode(out[di:], src[si:])
-	return dst[:len(dst)+n]
-}
 
 // wireEnvelope is the decoding shape of the envelope. Pointers tell absent
 // keys from zero values.

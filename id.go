@@ -3,6 +3,7 @@ package dlq
 import (
 	crand "crypto/rand"
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"time"
 	"unsafe"
@@ -34,26 +35,41 @@ func newIDSource() *idSource {
 // next returns a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74
 // random bits around the version and variant.
 func (s *idSource) next(now time.Time) string {
-	var u [16]byte
-	binary.BigEndian.PutUint64(u[0:8], uint64(now.UnixMilli())<<16|s.rng.Uint64()&0xffff)
-	binary.BigEndian.PutUint64(u[8:16], s.rng.Uint64())
-	u[6] = u[6]&0x0f | 0x70 // version 7
-	u[8] = u[8]&0x3f | 0x80 // variant 10
+	hi := uint64(now.UnixMilli())<<16 | s.rng.Uint64()&0x0fff | 0x7000 // version 7
+	lo := s.rng.Uint64()&^(3<<62) | 2<<62                              // variant 10
 	if len(s.slab) < idLen {
 		s.slab = make([]byte, idLen*idsPerSlab)
 	}
 	text := s.slab[:idLen:idLen]
 	s.slab = s.slab[idLen:]
-	j := 0
-	for i, b := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			text[j] = '-'
-			j++
-		}
-		text[j], text[j+1] = hexDigits[b>>4], hexDigits[b&0xf]
-		j += 2
-	}
+	// 8-4-4-4-12 hex digits: each hex8 gives eight digits, the first in
+	// the low byte.
+	mid := hex8(uint32(hi))
+	node := hex8(uint32(lo >> 32))
+	binary.LittleEndian.PutUint64(text[0:], hex8(uint32(hi>>32)))
+	text[8] = '-'
+	binary.LittleEndian.PutUint32(text[9:], uint32(mid))
+	text[13] = '-'
+	binary.LittleEndian.PutUint32(text[14:], uint32(mid>>32))
+	text[18] = '-'
+	binary.LittleEndian.PutUint32(text[19:], uint32(node))
+	text[23] = '-'
+	binary.LittleEndian.PutUint32(text[24:], uint32(node>>32))
+	binary.LittleEndian.PutUint64(text[28:], hex8(uint32(lo)))
 	// text is never written again (s.slab has moved past it), so the
 	// string's bytes cannot change under it.
 	return unsafe.String(&text[0], idLen)
+}
+
+// hex8 returns the eight lowercase hex digits of x, most significant
+// first, the first in the low byte: each nibble spread into a byte of its
+// own, then turned into '0'-'9' or 'a'-'f' in all eight bytes at once.
+func hex8(x uint32) uint64 {
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000ffff0000ffff
+	v = (v | v<<8) & 0x00ff00ff00ff00ff
+	v = (v | v<<4) & 0x0f0f0f0f0f0f0f0f // nibble i (from the low end) in byte i
+	v = bits.ReverseBytes64(v)
+	letters := (v + 0x0606060606060606) >> 4 & 0x0101010101010101 // 1 in each byte >= 10
+	return v + 0x3030303030303030 + letters*('a'-'0'-10)
 }
