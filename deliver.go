@@ -24,6 +24,10 @@ func (d *drain) deliver(recs []*record) (attempted, progress bool) {
 	} else {
 		attempted, progress = d.cascade(recs)
 	}
+	if d.newlyHeld > 0 { // one atomic add per delivery, not per entry
+		d.o.drained.written.Add(d.newlyHeld)
+		d.newlyHeld = 0
+	}
 	for _, r := range recs {
 		r.line = nil
 	}
@@ -110,11 +114,12 @@ func (d *drain) fanOut(recs []*record) (attempted, progress bool) {
 	return attempted, progress
 }
 
-// held marks r as held by a backend, counting it written the first time.
+// held marks r as held by a backend, counting it written the first time
+// (in Stats when the delivery ends).
 func (d *drain) held(r *record) {
 	if !r.held {
 		r.held = true
-		d.o.drained.written.Add(1)
+		d.newlyHeld++
 	}
 }
 
@@ -149,7 +154,6 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 	for j, r := range recs {
 		e := bt.errs[j]
 		if e == nil {
-			c.entries.Add(1)
 			d.dirty[i] = true
 			continue
 		}
@@ -160,6 +164,7 @@ func (d *drain) writeTo(i int, recs []*record) *batch {
 			unavailable++
 		}
 	}
+	c.entries.Add(uint64(len(recs) - failed))
 	d.noteResult(i, len(recs)-failed, unavailable)
 	if failed > 0 {
 		if err == nil {

@@ -65,6 +65,8 @@ type drain struct {
 	bt   batch
 	slot int // while the pending batch is delivered: 1 + the lane slot its work ahead is in
 
+	newlyHeld uint64 // entries held for the first time in this delivery, for Stats.Written
+
 	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
 }
 
