@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -22,16 +21,16 @@ import (
 const kafkaBuilt = true
 
 const (
-	// maxHeaderValue caps each header value, so that a huge error message
-	// cannot make the message too large for the broker.
-	maxHeaderValue = 8 << 10
 	// kafkaMaxMessageBytes is the largest message sent: the broker's
 	// default message.max.bytes is 1048588, and a request to one partition
 	// is kept under it too.
 	kafkaMaxMessageBytes = 1 << 20
-	// messageOverhead over-estimates a record's framing beside its key,
-	// value and headers.
-	messageOverhead = 64
+	// kafkaBatchTimeout is how long kafka-go holds a partition's part of a
+	// drain batch for more messages. A drain batch is handed over in one
+	// WriteMessages call, which fills each partition's part before any
+	// timer can take it, so there is nothing to wait for: with a drain
+	// batch spread over several partitions, 1 ms here cost every batch 1 ms.
+	kafkaBatchTimeout = time.Microsecond
 )
 
 // kafkaBackend writes each batch with one synchronous WriteMessages call,
@@ -46,6 +45,8 @@ type kafkaBackend struct {
 	common       string
 	originalKey  bool // the message key is the entry's Key, not its Destination
 	writeTimeout time.Duration
+	topics       map[string]string // destination -> topic (kafka_message.go)
+	slab         kafkaSlab         // the bytes and headers of the batch's messages
 	msgs         []kafka.Message
 	index        []int // msgs[j] is the batch's entry index[j]
 }
@@ -83,7 +84,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 			MaxAttempts:            1,
 			BatchSize:              cfg.batchSize(), // one drain batch goes out at once
 			BatchBytes:             kafkaMaxMessageBytes,
-			BatchTimeout:           time.Millisecond,
+			BatchTimeout:           kafkaBatchTimeout,
 			ReadTimeout:            writeTimeout,
 			WriteTimeout:           writeTimeout,
 			RequiredAcks:           kafkaAcks(kc.Acks),
@@ -173,27 +174,14 @@ func kafkaSASL(c *KafkaSASL) (sasl.Mechanism, error) {
 	}
 }
 
-// topicFor routes an entry: per table to destination+suffix when that is a
-// legal topic name, else (and in common routing) to the common topic.
-func (k *kafkaBackend) topicFor(dest string) string {
-	if !k.perTable || dest == "" {
-		return k.common
-	}
-	if topic := dest + k.suffix; legalTopic(topic) {
-		return topic
-	}
-	return k.common
-}
-
 func (k *kafkaBackend) write(ctx context.Context, bt *batch) error {
 	// kafka-go may still be writing a batch after WriteMessages returned on
-	// a timeout: the messages get bytes of their own, never the drain's
-	// reused arena.
-	slab := make([]byte, 0, kafkaSlabSize(bt))
+	// a timeout: the messages get bytes of their own (the slab), never the
+	// drain's reused arena.
+	k.slab.reset(bt)
 	k.msgs, k.index = k.msgs[:0], k.index[:0]
 	for i, rec := range bt.recs {
-		var m kafka.Message
-		m, slab = k.message(&rec.entry, bt.lines[i], slab)
+		m := k.message(&rec.entry, bt.lines[i])
 		if size := messageSize(&m); size > kafkaMaxMessageBytes {
 			bt.errs[i] = fmt.Errorf("%w: a %d-byte message exceeds the %d-byte limit", ErrOversize, size, kafkaMaxMessageBytes)
 			continue
@@ -230,89 +218,20 @@ func (k *kafkaBackend) write(ctx context.Context, bt *batch) error {
 	return firstError(bt.errs)
 }
 
-// send writes msgs within the write timeout.
+// send writes msgs within the write timeout. WriteMessages returns before
+// kafka-go is done with msgs only when ctx ends; the slab is then lent to it
+// for good.
 func (k *kafkaBackend) send(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, k.writeTimeout)
 	defer cancel()
-	return k.writer.WriteMessages(ctx, msgs...)
-}
-
-// kafkaSlabSize bounds the bytes message needs for a batch.
-func kafkaSlabSize(bt *batch) int {
-	n := 0
-	for i, rec := range bt.recs {
-		e := &rec.entry
-		n += len(bt.lines[i]) + len(e.Destination) + len(e.Key) + 2*min(len(e.Reason), maxHeaderValue) +
-			min(len(e.Error), maxHeaderValue) + len(e.Service) + len(e.ID) + len(e.Source.Topic) + 3*20
+	err := k.writer.WriteMessages(ctx, msgs...)
+	if ctx.Err() != nil {
+		k.slab.lent = true
 	}
-	return n
-}
-
-// message builds the Kafka message of e, its bytes appended to slab.
-func (k *kafkaBackend) message(e *Entry, line, slab []byte) (kafka.Message, []byte) {
-	put := func(b []byte) []byte {
-		start := len(slab)
-		slab = append(slab, b...)
-		return slab[start:len(slab):len(slab)]
-	}
-	putString := func(s string) []byte { // a header value, capped
-		start := len(slab)
-		slab = append(slab, s[:min(len(s), maxHeaderValue)]...)
-		return slab[start:len(slab):len(slab)]
-	}
-	putInt := func(v int64) []byte {
-		start := len(slab)
-		slab = strconv.AppendInt(slab, v, 10)
-		return slab[start:len(slab):len(slab)]
-	}
-	headers := make([]kafka.Header, 0, 9)
-	if e.Source.Topic != "" {
-		headers = append(headers, kafka.Header{Key: "__connect.errors.topic", Value: putString(e.Source.Topic)})
-	}
-	if e.Source.HasPartition {
-		headers = append(headers, kafka.Header{Key: "__connect.errors.partition", Value: putInt(int64(e.Source.Partition))})
-	}
-	if e.Source.HasOffset {
-		headers = append(headers, kafka.Header{Key: "__connect.errors.offset", Value: putInt(e.Source.Offset)})
-	}
-	if e.Error != "" {
-		headers = append(headers, kafka.Header{Key: "__connect.errors.exception.message", Value: putString(e.Error)})
-	}
-	reason := putString(e.Reason)
-	headers = append(headers,
-		kafka.Header{Key: "__connect.errors.class.name", Value: reason},
-		kafka.Header{Key: "dlq.service", Value: putString(e.Service)},
-		kafka.Header{Key: "dlq.reason", Value: reason},
-		kafka.Header{Key: "dlq.attempts", Value: putInt(int64(e.Attempts))},
-		kafka.Header{Key: "dlq.id", Value: putString(e.ID)},
-	)
-	m := kafka.Message{
-		Topic:   k.topicFor(e.Destination),
-		Value:   put(line),
-		Headers: headers,
-		Time:    e.Timestamp,
-	}
-	switch {
-	case k.originalKey && len(e.Key) > 0:
-		m.Key = put(e.Key)
-	case !k.originalKey && e.Destination != "":
-		start := len(slab)
-		slab = append(slab, e.Destination...)
-		m.Key = slab[start:len(slab):len(slab)]
-	}
-	return m, slab
-}
-
-// messageSize over-estimates the size kafka-go and the broker see.
-func messageSize(m *kafka.Message) int {
-	n := len(m.Key) + len(m.Value) + messageOverhead
-	for _, h := range m.Headers {
-		n += len(h.Key) + len(h.Value) + 10
-	}
-	return n
+	return err
 }
 
 // sync returns at once: WriteMessages returned only after the broker's

@@ -1,0 +1,201 @@
+//go:build dlq_kafka || dlq_all
+
+package dlq
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dlqkit/dlq/internal/kafkatest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// kafkaTestBatch is a batch of n entries to destination dest, each with the
+// id and payload prefix-NNN, ready for kafkaBackend.write.
+func kafkaTestBatch(prefix, dest string, n int) *batch {
+	bt := &batch{errs: make([]error, n)}
+	for i := range n {
+		id := fmt.Sprintf("%s-%03d", prefix, i)
+		r := &record{entry: Entry{Reason: "r", Error: "boom", Service: "svc", Attempts: 1, Destination: dest,
+			ID: id, Payload: []byte(id), Timestamp: time.Now(), Source: KafkaSource("events", 1, 42)}}
+		bt.recs = append(bt.recs, r)
+		bt.lines = append(bt.lines, AppendEnvelope(nil, &r.entry))
+	}
+	return bt
+}
+
+func TestKafkaTopicCache(t *testing.T) {
+	k := &kafkaBackend{perTable: true, suffix: ".dlq", common: "dlq"}
+	t.Run("every destination gets its topic, past the cache's bound", func(t *testing.T) {
+		for round := range 2 {
+			for i := range 3 * maxCachedTopics {
+				dest := fmt.Sprintf("db.t%d", i)
+				require.Equal(t, dest+".dlq", k.topicFor(dest), "round %d", round)
+				require.LessOrEqual(t, len(k.topics), maxCachedTopics)
+			}
+		}
+	})
+	t.Run("illegal and empty destinations go to the common topic, cached or not", func(t *testing.T) {
+		for range 2 {
+			assert.Equal(t, "dlq", k.topicFor("a/b"))
+			assert.Equal(t, "dlq", k.topicFor(""))
+			assert.Equal(t, "acme.auth.dlq", k.topicFor("acme.auth"))
+		}
+	})
+	t.Run("common routing", func(t *testing.T) {
+		c := &kafkaBackend{perTable: false, suffix: ".dlq", common: "all"}
+		assert.Equal(t, "all", c.topicFor("acme.auth"))
+	})
+}
+
+// TestKafkaMessagesOfABatchAllocateNothingOnceWarm: the bytes and headers of
+// a batch's messages live in one slab kept from batch to batch, unless
+// kafka-go may still read the last one.
+func TestKafkaMessagesOfABatchAllocateNothingOnceWarm(t *testing.T) {
+	k := &kafkaBackend{perTable: true, suffix: ".dlq", common: "dlq"}
+	bt := kafkaTestBatch("warm", "acme.auth", 256)
+	build := func() {
+		k.slab.reset(bt)
+		for i, r := range bt.recs {
+			_ = k.message(&r.entry, bt.lines[i])
+		}
+	}
+	t.Run("the slab is used again", func(t *testing.T) {
+		if raceEnabled {
+			t.Skip("allocation counts differ under -race")
+		}
+		build()
+		assert.Zero(t, testing.AllocsPerRun(20, build))
+	})
+	t.Run("a slab lent to kafka-go is never written again", func(t *testing.T) {
+		build()
+		bytes, headers := &k.slab.bytes[0], &k.slab.headers[0]
+		k.slab.lent = true
+		build()
+		assert.NotSame(t, bytes, &k.slab.bytes[0])
+		assert.NotSame(t, headers, &k.slab.headers[0])
+		assert.False(t, k.slab.lent)
+	})
+}
+
+// holdFirstProduce makes broker hold the first produce request until the
+// returned release is called, then answer it as usual.
+func holdFirstProduce(t *testing.T, broker *kafkatest.Broker) (held func() bool, release func()) {
+	c := broker.Cluster()
+	require.NotNil(t, c, "needs the in-process kfake broker")
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	var produces atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if produces.Add(1) == 1 {
+			c.SleepControl(func() { <-gate })
+		}
+		return nil, nil, false // the broker answers
+	})
+	return func() bool { return produces.Load() > 0 }, release
+}
+
+// TestKafkaSlabLentToAnUnansweredProduceIsNotReused: when a write gives up
+// (its context ended) while kafka-go still holds its messages, or queues
+// them behind an unanswered produce, the next batch is built in new
+// memory. Were the slab reused, the queued batch would go out with the
+// next batch's bytes: that batch twice in Kafka, the queued one never.
+func TestKafkaSlabLentToAnUnansweredProduceIsNotReused(t *testing.T) {
+	broker := kafkatest.StartInProcess(t)
+	held, release := holdFirstProduce(t, broker)
+	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "slab", WriteTimeoutMS: 60_000}}
+	k, err := newKafkaBackend(&cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, k.close(context.Background())) }()
+
+	giveUp := func(bt *batch) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, k.write(ctx, bt), context.DeadlineExceeded)
+		for i, err := range bt.errs {
+			require.Error(t, err, "entry %d of a write that gave up", i)
+		}
+	}
+	const n = 50
+	batches := []*batch{kafkaTestBatch("one", "acme.auth", n), kafkaTestBatch("two", "acme.auth", n), kafkaTestBatch("six", "acme.auth", n)}
+	giveUp(batches[0]) // in flight, held by the broker
+	require.Eventually(t, held, liveness, time.Millisecond)
+	giveUp(batches[1]) // queued in kafka-go behind the first
+	giveUp(batches[2]) // queued too: built while the second waits unencoded
+	release()
+	last := kafkaTestBatch("ten", "acme.auth", n)
+	require.NoError(t, k.write(context.Background(), last))
+
+	ids := map[string]int{}
+	for _, m := range broker.ReadTopic("slab") {
+		e, err := ParseEnvelope(m.Value)
+		require.NoError(t, err)
+		assert.Equal(t, e.ID, headers(m)["dlq.id"], "header and value of one message")
+		assert.Equal(t, e.ID, string(e.Payload))
+		ids[e.ID]++
+	}
+	for _, bt := range append(batches, last) {
+		for _, r := range bt.recs {
+			assert.Equal(t, 1, ids[r.entry.ID], "entry %s once in Kafka", r.entry.ID)
+		}
+	}
+	assert.Len(t, ids, 4*n)
+}
+
+// TestKafkaPartitionsOfABatchGoOutWhole: a drain batch spread over several
+// partitions goes out as one produce per partition holding all of that
+// partition's entries; kafka-go's batch timer (kafkaBatchTimeout, 1 µs)
+// never takes a partial part, since WriteMessages fills a partition's part
+// under the lock the timer needs.
+func TestKafkaPartitionsOfABatchGoOutWhole(t *testing.T) {
+	broker := kafkatest.StartInProcess(t, kfake.DefaultNumPartitions(4))
+	var mu sync.Mutex
+	requests := map[int32]int{} // partition -> produce requests holding its records
+	records := map[int32]int{}
+	broker.Observe(kmsg.Produce.Int16(), func(req kmsg.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, topic := range req.(*kmsg.ProduceRequest).Topics {
+			for _, p := range topic.Partitions {
+				one := &kmsg.ProduceRequest{Topics: []kmsg.ProduceRequestTopic{{Partitions: []kmsg.ProduceRequestTopicPartition{p}}}}
+				requests[p.Partition]++
+				records[p.Partition] += produceRecords(t, one)
+			}
+		}
+	})
+	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "whole"}}
+	k, err := newKafkaBackend(&cfg)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, k.close(context.Background())) }()
+
+	dests := []string{"acme.auth", "acme.orders", "billing.invoices", "crm.contacts", "crm.leads", "ops.audit"}
+	bt := &batch{}
+	for round := range 40 {
+		for _, dest := range dests {
+			one := kafkaTestBatch(fmt.Sprintf("%s-%02d", dest, round), dest, 1)
+			bt.recs, bt.lines = append(bt.recs, one.recs...), append(bt.lines, one.lines...)
+		}
+	}
+	bt.errs = make([]error, len(bt.recs))
+	require.NoError(t, k.write(context.Background(), bt))
+
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for p, n := range records {
+		assert.Equal(t, 1, requests[p], "partition %d's part in one produce", p)
+		total += n
+	}
+	assert.Equal(t, len(bt.recs), total)
+	assert.Greater(t, len(records), 1, "the batch spreads over partitions (else the test shows nothing)")
+}
