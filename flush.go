@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // flush is the barrier behind Orchestrator.Flush. It writes what was
@@ -39,7 +40,7 @@ func (d *drain) flush(ctx context.Context) error {
 			if err == nil {
 				return d.lossReport(nil)
 			}
-			if fctx.Err() == nil || syncErr == nil {
+			if !ended(fctx) || syncErr == nil {
 				syncErr = err
 			}
 			if !d.retryOn { // try the sync again after a backoff
@@ -65,6 +66,17 @@ func (d *drain) flush(ctx context.Context) error {
 			return d.lossReport(notWritten(count, causes, ErrClosed))
 		}
 	}
+}
+
+// ended reports whether ctx has ended or its deadline has passed: an I/O
+// timeout set from the deadline can come back a moment before ctx itself
+// reports it, and is then the deadline's doing, not the backend's.
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
 }
 
 // unwritten counts the entries up to barrier no backend holds, with the
