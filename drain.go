@@ -340,6 +340,7 @@ func (d *drain) retryRound() {
 				}
 			}
 		}
+		round = d.withWholeBodies(round)
 	}
 	attempted, progress := d.deliver(round)
 	switch {
@@ -349,6 +350,33 @@ func (d *drain) retryRound() {
 		d.backOff()
 	}
 	d.settleRetries()
+}
+
+// withWholeBodies adds to a bounded round the retry entries that share an
+// HTTP Idempotency-Key with an entry in it. A body is sent again under its
+// key with all of its entries still to be written, never cut in two: a
+// receiver that stores each key once would drop the entries sent later
+// under the same key, while dlq counted them written.
+func (d *drain) withWholeBodies(round []*record) []*record {
+	keys := map[string]bool{}
+	for _, r := range round {
+		if r.httpKey != "" {
+			keys[r.httpKey] = true
+		}
+	}
+	if len(keys) == 0 {
+		return round
+	}
+	in := make(map[*record]bool, len(round))
+	for _, r := range round {
+		in[r] = true
+	}
+	for _, r := range d.retry {
+		if r.httpKey != "" && keys[r.httpKey] && !in[r] {
+			round = append(round, r)
+		}
+	}
+	return round
 }
 
 // backOff doubles the retry backoff within its bounds.
