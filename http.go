@@ -178,8 +178,27 @@ func (h *httpBackend) idempotencyKey(bt *batch, body []int) string {
 		ids = append(ids, 0)
 	}
 	h.ids = ids
+	return keyOfIDs(ids)
+}
+
+// keyOfIDs is the Idempotency-Key of a body whose entries' ids, each
+// followed by a zero byte, are ids: the one digest both the write and the
+// bodies built ahead (http_ahead.go) use.
+func keyOfIDs(ids []byte) string {
 	sum := sha256.Sum256(ids)
 	return hex.EncodeToString(sum[:16])
+}
+
+// gzipInto appends the gzip of src to dst with zw.
+func gzipInto(zw *gzip.Writer, dst *bytes.Buffer, src []byte) error {
+	zw.Reset(dst)
+	if _, err := zw.Write(src); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("gzip: %w", err)
+	}
+	return nil
 }
 
 // post sends the entries body of bt under key (a new key when empty),
@@ -264,12 +283,8 @@ func (h *httpBackend) encodedBody(bt *batch, body []int) ([]byte, string, error)
 		return h.body.Bytes(), "", nil
 	}
 	h.zbuf.Reset()
-	h.zw.Reset(&h.zbuf)
-	if _, err := h.zw.Write(h.body.Bytes()); err != nil {
-		return nil, "", fmt.Errorf("gzip: %w", err)
-	}
-	if err := h.zw.Close(); err != nil {
-		return nil, "", fmt.Errorf("gzip: %w", err)
+	if err := gzipInto(h.zw, &h.zbuf, h.body.Bytes()); err != nil {
+		return nil, "", err
 	}
 	return h.zbuf.Bytes(), "gzip", nil
 }

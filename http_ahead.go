@@ -5,9 +5,6 @@ package dlq
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -96,20 +93,15 @@ func (h *httpBackend) buildAhead(a *httpAhead, bd *aheadBody, recs []*record) er
 		a.ids = append(a.ids, r.entry.ID...)
 		a.ids = append(a.ids, 0)
 	}
-	sum := sha256.Sum256(a.ids) // the key write would give it (httpBackend.idempotencyKey)
-	bd.key = hex.EncodeToString(sum[:16])
+	bd.key = keyOfIDs(a.ids)
 	n := a.raw.Len() - start
 	if h.gzip {
 		if a.zw == nil {
 			a.zw, _ = gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level never fails
 		}
 		zipStart := a.zbuf.Len()
-		a.zw.Reset(&a.zbuf)
-		if _, err := a.zw.Write(a.raw.Bytes()[start:]); err != nil {
-			return fmt.Errorf("gzip: %w", err)
-		}
-		if err := a.zw.Close(); err != nil {
-			return fmt.Errorf("gzip: %w", err)
+		if err := gzipInto(a.zw, &a.zbuf, a.raw.Bytes()[start:]); err != nil {
+			return err
 		}
 		bd.encoding = "gzip"
 		n = a.zbuf.Len() - zipStart

@@ -65,24 +65,19 @@ done
 fi
 
 awk -v count="$COUNT" '
-function median(name,   n, i, j, t, v) {
-	n = split(vals[name], v, " ")
+function median(list,   n, i, j, t, v) {
+	n = split(list, v, " ")
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
 	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 function rowMB(path, dlq, peer, label,   d, p) {
 	if (!(dlq in mbs) || !(peer in mbs)) return
-	d = median2(mbs[dlq]); p = median2(mbs[peer])
+	d = median(mbs[dlq]); p = median(mbs[peer])
 	printf "| %s | %.0f MB/s | %s: %.0f MB/s | %.2f |\n", path, d, label, p, d / p
-}
-function median2(list,   n, i, j, t, v) {
-	n = split(list, v, " ")
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 function row(path, dlq, peer, label,   d, p) {
 	if (!(dlq in vals) || !(peer in vals)) return
-	d = median(dlq); p = median(peer)
+	d = median(vals[dlq]); p = median(vals[peer])
 	printf "| %s | %.0f k/s | %s: %.0f k/s | %.2f |\n", path, d / 1000, label, p / 1000, d / p
 }
 /entries\/s/ {
