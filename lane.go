@@ -27,7 +27,6 @@ type encodeLane struct {
 	recs  []*record // the batch being encoded ahead
 
 	running bool
-	prepare *Backend      // the backend preparing the batch ahead, or nil
 	runs    uint64        // encodings ahead started: each preparation's mark
 	into    int           // the arena being encoded into
 	done    chan struct{} // closed when the encoding ahead has finished
@@ -72,7 +71,6 @@ func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
 	l.into = 1 - busy
 	l.done = make(chan struct{})
 	l.running = true
-	l.prepare = prepare
 	l.runs++
 	run := l.runs
 	arena := l.arenas[l.into][:0]
@@ -80,8 +78,8 @@ func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
 	go func() {
 		defer close(l.done)
 		l.result = encodeInto(arena, l.recs)
-		if l.prepare != nil {
-			l.prepare.prepareAhead(l.into, run, l.recs)
+		if prepare != nil {
+			prepare.prepareAhead(l.into, run, l.recs)
 		}
 	}()
 }
