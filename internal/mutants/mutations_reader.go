@@ -1,0 +1,4 @@
+package main
+
+// readerMutations break the Reader: files listed, pinned, followed and resumed (reader*.go).
+var readerMutations = []mutation{}

@@ -1,0 +1,4 @@
+package main
+
+// replayMutations break dlq replay: its rate, dry run, checkpoint and targets (cmd/dlq).
+var replayMutations = []mutation{}

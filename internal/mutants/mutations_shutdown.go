@@ -1,0 +1,4 @@
+package main
+
+// shutdownMutations break Close's deadline and the accounting of SendContext and Close.
+var shutdownMutations = []mutation{}
