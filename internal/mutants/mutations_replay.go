@@ -47,7 +47,7 @@ var replayMutations = []mutation{
 	// The HTTP target's redirects.
 	{name: "replay HTTP target: a 301/302/303 followed (the POST becomes a GET)", file: "cmd/dlq/target_http.go",
 		old: "if code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect || origin(req.URL) != origin(via[0].URL) {",
-		new: "if origin(req.URL) != origin(via[0].URL) {",
+		new: "if _ = code; origin(req.URL) != origin(via[0].URL) {",
 		pkg: "./cmd/dlq", run: "^TestReplayHTTPRedirects$"},
 	{name: "replay HTTP target: a 307/308 followed to another host or scheme", file: "cmd/dlq/target_http.go",
 		old: "if code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect || origin(req.URL) != origin(via[0].URL) {",
