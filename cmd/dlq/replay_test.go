@@ -338,7 +338,6 @@ func TestReplayRateCapsSends(t *testing.T) {
 	s.mu.Unlock()
 	allowed := int(rate*(took+rateBurst).Seconds()) + 1
 	assert.LessOrEqual(t, got, allowed, "sent in %v at --rate %d", took, rate)
-	assert.Positive(t, got)
 }
 
 func TestReplayRateAndUsage(t *testing.T) {
