@@ -22,7 +22,8 @@ func replayCommand() *cli.Command {
 		Name:  "replay",
 		Usage: "send each entry's original message (payload, key, headers) back to TARGET",
 		Description: "TARGET is kafka://HOST:PORT/TOPIC (TOPIC may be {source.topic}, the default, or {destination}),\n" +
-			"http(s)://URL (one POST per payload, retried on 429 and 5xx), or redis://HOST:PORT/DB?stream=NAME\n" +
+			"http(s)://URL (one POST per payload, retried on 429 and 5xx; a redirect is followed only as a 307 or 308\n" +
+			"to the same scheme, host and port), or redis://HOST:PORT/DB?stream=NAME\n" +
 			"(field payload, plus the headers as fields). Each message carries dlq.replay_of (the entry's id)\n" +
 			"and dlq.replay_count. Only what SRC held at the start is replayed.",
 		ArgsUsage: "SRC --to TARGET",
@@ -30,7 +31,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Required: true, Usage: "where to send the messages"},
 			&cli.FloatFlag{Name: "rate", Usage: "at most this many messages per second (0: no cap)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
-			&cli.StringFlag{Name: "checkpoint", Usage: "record progress in FILE and resume after its last confirmed entry"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},
 		),
 		Action: runReplay,
