@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -26,7 +22,8 @@ func replayCommand() *cli.Command {
 		Name:  "replay",
 		Usage: "send each entry's original message (payload, key, headers) back to TARGET",
 		Description: "TARGET is kafka://HOST:PORT/TOPIC (TOPIC may be {source.topic}, the default, or {destination}),\n" +
-			"http(s)://URL (one POST per payload, retried on 429 and 5xx), or redis://HOST:PORT/DB?stream=NAME\n" +
+			"http(s)://URL (one POST per payload, retried on 429 and 5xx; a redirect is followed only as a 307 or 308\n" +
+			"to the same scheme, host and port), or redis://HOST:PORT/DB?stream=NAME\n" +
 			"(field payload, plus the headers as fields). Each message carries dlq.replay_of (the entry's id)\n" +
 			"and dlq.replay_count. Only what SRC held at the start is replayed.",
 		ArgsUsage: "SRC --to TARGET",
@@ -34,7 +31,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Required: true, Usage: "where to send the messages"},
 			&cli.FloatFlag{Name: "rate", Usage: "at most this many messages per second (0: no cap)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
-			&cli.StringFlag{Name: "checkpoint", Usage: "record progress in FILE and resume after its last confirmed entry"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},
 		),
 		Action: runReplay,
@@ -45,6 +42,7 @@ func replayCommand() *cli.Command {
 type replayMsg struct {
 	entry   *dlq.Entry
 	headers []dlq.Header // the originals, then dlq.replay_of and dlq.replay_count
+	pos     string       // the entry's Record.Position
 }
 
 // replayCount returns how many times e was replayed already, from its
@@ -74,73 +72,26 @@ func replayHeaders(e *dlq.Entry, count int) []dlq.Header {
 		dlq.Header{Key: headerReplayCount, Value: strconv.AppendInt(nil, int64(count), 10)})
 }
 
-// checkpoint is what --checkpoint FILE holds.
-type checkpoint struct {
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	Position string `json:"position"`
-	Replayed uint64 `json:"replayed"`
-}
-
-func loadCheckpoint(path, src string) (checkpoint, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return checkpoint{Source: src}, nil
-	}
-	if err != nil {
-		return checkpoint{}, fmt.Errorf("checkpoint: %w", err)
-	}
-	var cp checkpoint
-	if err := json.Unmarshal(data, &cp); err != nil {
-		return checkpoint{}, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	if cp.Source != src {
-		return checkpoint{}, fmt.Errorf("checkpoint %s belongs to source %s, not %s", path, cp.Source, src)
-	}
-	return cp, nil
-}
-
-// save writes the checkpoint durably: a temporary file, fsynced, renamed.
-func (cp *checkpoint) save(path string) error {
-	data, err := json.Marshal(cp)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
-
 // replayRun is one replay's state.
 type replayRun struct {
-	target     *target
-	cp         checkpoint
-	cpPath     string
-	pending    []replayMsg
-	pendingPos string // position of the last entry handled, sent or refused
-	base       uint64 // replayed by earlier runs, from the checkpoint
-	sent       uint64
-	refused    uint64
-	failed     int
-	err        error // what stopped the replay
-	bar        *progress
+	target  *target
+	limiter *limiter // nil: no --rate
+	pending []replayMsg
+	handled string // position of the last entry queued or refused
+
+	cpPath   string
+	cp       checkpoint // as last saved or loaded
+	every    uint64     // with --rate: rewrite the checkpoint after this many confirmed entries
+	saved    uint64     // sent when the checkpoint was last rewritten
+	savedPos string     // the position it holds
+	lastSave time.Time
+	base     uint64 // replayed by earlier runs, from the checkpoint
+
+	sent    uint64 // confirmed by the target in this run
+	refused uint64
+	failed  int
+	err     error // the target's failure that stopped the replay
+	bar     *progress
 }
 
 func runReplay(ctx context.Context, cmd *cli.Command) error {
@@ -148,34 +99,43 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	to, rate, maxReplays := cmd.String("to"), cmd.Float("rate"), cmd.Int("max-replays")
+	to, rate, maxReplays := cmd.String("to"), cmd.Float("rate"), int(cmd.Int("max-replays"))
 	if rate < 0 || maxReplays < 0 {
 		return fmt.Errorf("%w: --rate and --max-replays cannot be negative", errUsage)
 	}
-	run := &replayRun{cpPath: cmd.String("checkpoint"), cp: checkpoint{Source: src, Target: to}}
-	if run.cpPath != "" {
-		if run.cp, err = loadCheckpoint(run.cpPath, src); err != nil {
-			return err
-		}
-		run.cp.Target, run.base = to, run.cp.Replayed
+	filter, err := filterOf(cmd, time.Now())
+	if err != nil {
+		return err
 	}
 	dryRun := cmd.Bool("dry-run")
+	run := &replayRun{cpPath: cmd.String("checkpoint"), cp: newCheckpoint(src, to, replayFilterOf(cmd, filter)),
+		every: checkpointEvery(rate), lastSave: time.Now()}
 	if run.target, err = parseTarget(to); err != nil {
 		return err
 	}
-	if !dryRun {
+	out := cmd.Root().Writer
+	if run.cpPath != "" {
+		if run.cp, err = loadCheckpoint(run.cpPath, run.cp); err != nil {
+			return err
+		}
+		run.cp.Filter.apply(&filter)
+		run.base, run.savedPos = run.cp.Replayed, run.cp.Position
+		if run.cp.Position != "" {
+			fmt.Fprintf(out, "resuming after %s, %d replayed before\n", run.cp.Position, run.base)
+		}
+	}
+	if !dryRun { // a dry run neither connects nor queues: it reads and counts
+		run.limiter = newLimiter(rate)
 		if err := run.target.open(); err != nil {
 			return err
 		}
 		defer func() { _ = run.target.close() }()
 	}
-	r, err := openReader(cmd, dlq.ReaderOptions{After: run.cp.Position})
+	r, err := dlq.OpenReader(src, dlq.ReaderOptions{Filter: filter, After: run.cp.Position})
 	if err != nil {
 		return err
 	}
-	out := cmd.Root().Writer
 	run.bar = newProgress(out, cmd.Root().ErrWriter, "replay")
-	start, n := time.Now(), 0
 	var readErr error
 	for rec, err := range r.All(ctx) {
 		if err != nil {
@@ -183,37 +143,36 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 			break
 		}
 		count := replayCount(&rec.Entry)
-		run.pendingPos = rec.Position
 		if maxReplays > 0 && count >= maxReplays {
 			run.refused++
+			run.handled = rec.Position
 			continue
 		}
-		if rate > 0 {
-			if wait := time.Until(start.Add(time.Duration(float64(n) / rate * float64(time.Second)))); wait > 0 {
-				if err := run.flush(ctx); err != nil {
-					break
-				}
-				if !sleep(ctx, wait) {
-					readErr = ctx.Err()
-					break
-				}
-			}
-		}
-		n++
 		if dryRun {
 			run.sent++
 			continue
 		}
-		e := rec.Entry
-		run.pending = append(run.pending, replayMsg{entry: &e, headers: replayHeaders(&e, count+1)})
-		if len(run.pending) == replayBatch {
-			if err := run.flush(ctx); err != nil {
+		if wait := run.limiter.reserve(time.Now()); wait > 0 {
+			if run.flush(ctx) != nil {
+				break
+			}
+			if !sleep(ctx, wait) {
 				break
 			}
 		}
+		e := rec.Entry
+		run.pending = append(run.pending, replayMsg{entry: &e, headers: replayHeaders(&e, count+1), pos: rec.Position})
+		run.handled = rec.Position
+		if len(run.pending) == replayBatch && run.flush(ctx) != nil {
+			break
+		}
 	}
-	if run.err == nil && !dryRun {
+	if !dryRun && run.err == nil && ctx.Err() == nil {
 		_ = run.flush(ctx)
+	}
+	var saveErr error
+	if !dryRun {
+		saveErr = run.save() // what the target confirmed, however the run ended
 	}
 	run.bar.done()
 	stats := r.Stats()
@@ -230,35 +189,77 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	switch {
 	case run.err != nil:
 		return fmt.Errorf("replay stopped: %d sent, %d failed: %w", run.sent, run.failed, run.err)
+	case ctx.Err() != nil:
+		return fmt.Errorf("replay stopped: %d sent: %w", run.sent, ctx.Err())
 	case readErr != nil:
 		return fmt.Errorf("replay stopped: %d sent: %w", run.sent, readErr)
+	case saveErr != nil:
+		return fmt.Errorf("replay: %d sent: %w", run.sent, saveErr)
 	}
 	return nil
 }
 
-// flush sends the pending messages and, once the target confirmed them,
-// records the checkpoint. A failure stops the replay: the checkpoint stays
-// at the last confirmed entry, so a rerun skips nothing.
+// flush sends the pending messages and moves the confirmed position past
+// those the target confirmed, rewriting the checkpoint when it is due. A
+// failure stops the replay; an interruption (ctx ended) is not a failure:
+// the entries it cut off are sent by the rerun.
 func (run *replayRun) flush(ctx context.Context) error {
 	if len(run.pending) > 0 {
 		sent, err := run.target.send(ctx, run.pending)
-		run.sent += uint64(sent)
-		run.bar.add(sent)
+		run.confirm(sent)
 		if err != nil {
-			run.failed, run.err = len(run.pending)-sent, err
+			if ctx.Err() == nil {
+				run.failed, run.err = len(run.pending)-sent, err
+			}
 			return err
 		}
 		clear(run.pending)
 		run.pending = run.pending[:0]
 	}
-	if run.cpPath == "" || run.pendingPos == "" || run.pendingPos == run.cp.Position {
+	run.cp.Position = run.handled
+	if !run.due(time.Now()) {
 		return nil
 	}
-	run.cp.Position, run.cp.Replayed = run.pendingPos, run.base+run.sent
-	if err := run.cp.save(run.cpPath); err != nil {
+	if err := run.save(); err != nil {
 		run.err = err
 		return err
 	}
+	return nil
+}
+
+// confirm counts the first sent pending messages as confirmed by the target.
+func (run *replayRun) confirm(sent int) {
+	if sent == 0 {
+		return
+	}
+	run.sent += uint64(sent)
+	run.bar.add(sent)
+	run.cp.Position, run.cp.Replayed = run.pending[sent-1].pos, run.base+run.sent
+}
+
+// due reports whether the checkpoint should be rewritten now: with --rate N
+// every N/4 confirmed entries, without every checkpointInterval; either way
+// at most a few times a second.
+func (run *replayRun) due(now time.Time) bool {
+	switch {
+	case run.cpPath == "":
+		return false
+	case run.every > 0:
+		return run.sent-run.saved >= run.every
+	}
+	return now.Sub(run.lastSave) >= checkpointInterval
+}
+
+// save rewrites the checkpoint with what the target confirmed, when that
+// moved since the last time.
+func (run *replayRun) save() error {
+	if run.cpPath == "" || run.cp.Position == "" || run.cp.Position == run.savedPos {
+		return nil
+	}
+	if err := run.cp.save(run.cpPath); err != nil {
+		return err
+	}
+	run.saved, run.savedPos, run.lastSave = run.sent, run.cp.Position, time.Now()
 	return nil
 }
 

@@ -1,62 +1,276 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dlqkit/dlq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// TestReplayKilledHalfWayResumes: SIGKILL a replay while the target holds
-// a request, run it again: nothing is skipped and only the batch in flight
-// is sent twice.
-func TestReplayKilledHalfWayResumes(t *testing.T) {
-	dir := t.TempDir()
-	const n = 250
+var replaySeed = flag.Uint64("replay.seed", 19, "seed of the moments at which the replay tests interrupt a replay")
+
+// writeNumbered writes n entries through the library's file backend into
+// dir/svc; entry i has the id and payload "%05d" of i, so that the target
+// can tell which it got and in which order.
+func writeNumbered(t *testing.T, dir string, n int) {
+	t.Helper()
 	o, err := dlq.New(dlq.Config{Service: "svc", File: dlq.FileConfig{Dir: dir}})
 	require.NoError(t, err)
 	for i := range n {
-		require.NoError(t, o.Send(dlq.Entry{Reason: "r", Payload: []byte(strconv.Itoa(i)), ID: strconv.Itoa(i)}))
+		id := fmt.Sprintf("%05d", i)
+		require.NoError(t, o.Send(dlq.Entry{Reason: "r", Payload: []byte(id), ID: id}))
 	}
 	require.NoError(t, o.Close(t.Context()))
-	cp := filepath.Join(t.TempDir(), "replay.checkpoint")
+}
 
-	reached, release := make(chan struct{}), make(chan struct{})
-	s, url := newSink(t, func(call int) int {
-		if call == 150 {
-			close(reached)
-			<-release // held until the replay is killed
-			return http.StatusServiceUnavailable
-		}
-		return 0
-	})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "DLQ_TEST_RUN_MAIN="+strings.Join([]string{"replay", dir, "--to", url, "--checkpoint", cp}, "\x1f"))
-	require.NoError(t, cmd.Start())
-	<-reached
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	close(release)
-
-	out, err := run(t, "replay", dir, "--to", url, "--checkpoint", cp)
+// readCheckpoint returns what the checkpoint at path holds (zero when there
+// is none yet).
+func readCheckpoint(t *testing.T, path string) checkpoint {
+	t.Helper()
+	var cp checkpoint
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return cp
+	}
 	require.NoError(t, err)
-	assert.Contains(t, out, "replayed 150 to")
-	seen := map[string]int{}
-	for _, b := range s.bodies {
-		seen[string(b)]++
-	}
-	for i := range n {
-		want := 1
-		if i >= 100 && i < 149 {
-			want = 2 // the batch in flight when the replay was killed
+	require.NoError(t, json.Unmarshal(data, &cp), "%s", data)
+	return cp
+}
+
+// numberedTarget is a real HTTP server that records the entries (by number)
+// each replay run posts, in order. Armed with a request count, it tells the
+// test when that request arrives and, when told to hold it, keeps it
+// unanswered until the client goes away.
+type numberedTarget struct {
+	mu      sync.Mutex
+	got     []int // this run's entries, in arrival order
+	calls   int
+	at      int  // 0: not armed
+	hold    bool // keep the at-th request in flight
+	reached chan struct{}
+}
+
+func newNumberedTarget(t *testing.T) (*numberedTarget, string) {
+	nt := &numberedTarget{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		n, err := strconv.Atoi(string(body))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
 		}
-		assert.Equal(t, want, seen[strconv.Itoa(i)], "entry %d", i)
+		nt.mu.Lock()
+		nt.got = append(nt.got, n)
+		nt.calls++
+		hit, hold := nt.at != 0 && nt.calls == nt.at, nt.hold
+		nt.mu.Unlock()
+		if hit {
+			close(nt.reached)
+			if hold {
+				<-r.Context().Done() // the replay was interrupted with this request in flight
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return nt, srv.URL + "/ingest"
+}
+
+// arm starts a run: the target forgets the last run's entries and reports
+// its at-th request (at 0: none).
+func (nt *numberedTarget) arm(at int, hold bool) <-chan struct{} {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	nt.got, nt.calls, nt.at, nt.hold, nt.reached = nil, 0, at, hold, make(chan struct{})
+	return nt.reached
+}
+
+func (nt *numberedTarget) run() []int {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	return append([]int(nil), nt.got...)
+}
+
+// child is the dlq command run as a process of its own: the test binary
+// running main (see TestMain), so that it can be interrupted or killed.
+type child struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	exited         chan struct{}
+	err            error
+}
+
+func startChild(ctx context.Context, t *testing.T, env []string, args ...string) *child {
+	t.Helper()
+	c := &child{exited: make(chan struct{})}
+	c.cmd = exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	c.cmd.Env = append(append(os.Environ(), env...), "DLQ_TEST_RUN_MAIN="+strings.Join(args, "\x1f"))
+	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
+	require.NoError(t, c.cmd.Start())
+	go func() {
+		c.err = c.cmd.Wait()
+		close(c.exited)
+	}()
+	return c
+}
+
+// wait waits for the child to exit, failing the test when ctx ends first.
+func (c *child) wait(ctx context.Context, t *testing.T) error {
+	t.Helper()
+	select {
+	case <-c.exited:
+		return c.err
+	case <-ctx.Done():
+		t.Fatalf("the replay did not exit: %v\nstdout: %s\nstderr: %s", ctx.Err(), &c.stdout, &c.stderr)
+		return nil
 	}
+}
+
+// TestReplayInterruptedWithRateResumes interrupts a rate-capped replay with
+// a checkpoint at seeded random moments (its n-th request to the target,
+// answered or still in flight), once or twice in a row, then reruns it to
+// completion, 20 times for each signal. Every run must start exactly after
+// the entry the checkpoint names (nothing skipped), the checkpoint must
+// never name an entry the target did not get, and what is sent twice must
+// be only what the checkpoint had not yet recorded: the request in flight
+// for SIGINT (which writes the checkpoint on its way out), at most
+// checkpointEvery entries and one batch for SIGKILL.
+func TestReplayInterruptedWithRateResumes(t *testing.T) {
+	const (
+		n      = 400
+		rate   = 1000
+		margin = 100 // entries left after the request that triggers the signal
+	)
+	src := t.TempDir()
+	writeNumbered(t, src, n)
+	for _, sig := range []os.Signal{os.Interrupt, os.Kill} {
+		t.Run(sig.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(*replaySeed, uint64(len(sig.String()))))
+			t.Logf("-replay.seed %d", *replaySeed)
+			unconfirmedMax := 1 // the POST in flight
+			if sig == os.Kill {
+				unconfirmedMax = int(checkpointEvery(rate)) + replayBatch
+			}
+			target, url := newNumberedTarget(t)
+			var stops, resent, worst int
+			for round := range 20 {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+				cp := filepath.Join(t.TempDir(), "replay.cp")
+				args := []string{"replay", src, "--to", url, "--rate", strconv.Itoa(rate), "--checkpoint", cp}
+				for stop := range 1 + rng.IntN(2) {
+					start := int(readCheckpoint(t, cp).Replayed)
+					if n-start < 2*margin {
+						break
+					}
+					at, hold := 1+rng.IntN(n-start-margin), rng.IntN(2) == 0
+					pause := time.Duration(rng.IntN(20)) * time.Millisecond
+					reached := target.arm(at, hold)
+					c := startChild(ctx, t, nil, args...)
+					select {
+					case <-reached:
+					case <-c.exited:
+						t.Fatalf("round %d: the replay ended before its request %d: %v\n%s%s", round, at, c.err, &c.stdout, &c.stderr)
+					case <-ctx.Done():
+						t.Fatalf("round %d: request %d never came", round, at)
+					}
+					if !hold {
+						time.Sleep(pause) // somewhere after the answer: a rate wait, the next request, a checkpoint write
+					}
+					require.NoError(t, c.cmd.Process.Signal(sig))
+					if err := c.wait(ctx, t); err == nil {
+						// The pause outlasted the replay's margin: it finished first.
+						require.Equal(t, n, int(readCheckpoint(t, cp).Replayed), "round %d stop %d", round, stop)
+						t.Logf("round %d stop %d: the replay finished before the signal", round, stop)
+					} else if sig == os.Interrupt {
+						assert.Contains(t, c.stderr.String(), "context canceled", "round %d stop %d", round, stop)
+					}
+					got := target.run()
+					assertContiguous(t, got, start, fmt.Sprintf("round %d stop %d (request %d, held %v)", round, stop, at, hold))
+					end := start + len(got)
+					cpNow := int(readCheckpoint(t, cp).Replayed)
+					require.LessOrEqual(t, cpNow, end, "round %d stop %d: the checkpoint names an entry the target never got", round, stop)
+					require.GreaterOrEqual(t, cpNow, start, "round %d stop %d", round, stop)
+					assert.LessOrEqual(t, end-cpNow, unconfirmedMax, "round %d stop %d: sent but not in the checkpoint", round, stop)
+					stops++
+					resent += end - cpNow
+					worst = max(worst, end-cpNow)
+				}
+				start := int(readCheckpoint(t, cp).Replayed)
+				target.arm(0, false)
+				c := startChild(ctx, t, nil, args...)
+				require.NoError(t, c.wait(ctx, t), "round %d: the rerun\n%s%s", round, &c.stdout, &c.stderr)
+				cancel()
+				got := target.run()
+				assertContiguous(t, got, start, fmt.Sprintf("round %d: the rerun", round))
+				require.Equal(t, n, start+len(got), "round %d: the rerun ends at the last entry", round)
+				if start > 0 {
+					assert.Contains(t, c.stdout.String(), fmt.Sprintf(", %d replayed before\n", start), "round %d", round)
+				}
+				assert.Contains(t, c.stdout.String(), fmt.Sprintf("replayed %d to", n-start), "round %d", round)
+				assert.Equal(t, uint64(n), readCheckpoint(t, cp).Replayed, "round %d: the checkpoint's count", round)
+			}
+			t.Logf("%v: %d interruptions, none skipped; %d entries sent again (at most %d at once)", sig, stops, resent, worst)
+		})
+	}
+}
+
+// assertContiguous checks that one run sent the entries start, start+1, …
+// in order, each once: a run that starts past start skipped entries.
+func assertContiguous(t *testing.T, got []int, start int, what string) {
+	t.Helper()
+	for i, e := range got {
+		if e != start+i {
+			t.Fatalf("%s: request %d carried entry %d, want %d (skipped %d)", what, i+1, e, start+i, e-(start+i))
+		}
+	}
+}
+
+// TestReplayKilledHalfWayResumes: SIGKILL a replay without --rate while the
+// target holds a request, run it again: nothing is skipped, and what is
+// sent twice is what the checkpoint (rewritten by the clock) had not
+// recorded.
+func TestReplayKilledHalfWayResumes(t *testing.T) {
+	dir := t.TempDir()
+	const n = 250
+	writeNumbered(t, dir, n)
+	cp := filepath.Join(t.TempDir(), "replay.checkpoint")
+	target, url := newNumberedTarget(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	args := []string{"replay", dir, "--to", url, "--checkpoint", cp}
+	reached := target.arm(150, true)
+	c := startChild(ctx, t, nil, args...)
+	select {
+	case <-reached:
+	case <-ctx.Done():
+		t.Fatal("request 150 never came")
+	}
+	require.NoError(t, c.cmd.Process.Kill())
+	_ = c.wait(ctx, t)
+	assertContiguous(t, target.run(), 0, "the killed run")
+	kept := int(readCheckpoint(t, cp).Replayed)
+	require.LessOrEqual(t, kept, 149, "the checkpoint names an entry the target never confirmed")
+
+	target.arm(0, false)
+	out, err := run(t, args...)
+	require.NoError(t, err)
+	assertContiguous(t, target.run(), kept, "the rerun")
+	assert.Contains(t, out, fmt.Sprintf("replayed %d to", n-kept))
+	assert.Equal(t, uint64(n), readCheckpoint(t, cp).Replayed)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,6 +51,13 @@ func newSink(t *testing.T, fail func(call int) int) (*sink, string) {
 	}))
 	t.Cleanup(srv.Close)
 	return s, srv.URL + "/ingest"
+}
+
+// callCount returns how many requests the sink got.
+func (s *sink) callCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
 }
 
 func TestReplayToHTTP(t *testing.T) {
@@ -124,12 +133,7 @@ func TestReplayMaxReplays(t *testing.T) {
 func TestReplayCheckpointResumes(t *testing.T) {
 	dir := t.TempDir()
 	const n = 250
-	o, err := dlq.New(dlq.Config{Service: "svc", File: dlq.FileConfig{Dir: dir}})
-	require.NoError(t, err)
-	for i := range n {
-		require.NoError(t, o.Send(dlq.Entry{Reason: "r", Payload: []byte(strconv.Itoa(i)), ID: strconv.Itoa(i)}))
-	}
-	require.NoError(t, o.Close(t.Context()))
+	writeNumbered(t, dir, n)
 	cp := filepath.Join(t.TempDir(), "replay.checkpoint")
 
 	failOnce := true
@@ -140,32 +144,200 @@ func TestReplayCheckpointResumes(t *testing.T) {
 		}
 		return 0
 	})
-	_, err = run(t, "replay", dir, "--to", url, "--checkpoint", cp)
+	_, err := run(t, "replay", dir, "--to", url, "--checkpoint", cp)
 	require.ErrorContains(t, err, "replay stopped: 149 sent, 51 failed")
-	data, err := os.ReadFile(cp)
-	require.NoError(t, err)
-	assert.Contains(t, string(data), `"replayed":100`, "the checkpoint holds the last confirmed batch")
+	saved := readCheckpoint(t, cp)
+	assert.Equal(t, uint64(149), saved.Replayed, "the checkpoint holds every entry the target confirmed")
 
 	out, err := run(t, "replay", dir, "--to", url, "--checkpoint", cp)
 	require.NoError(t, err)
-	assert.Contains(t, out, "replayed 150 to")
+	assert.Equal(t, "resuming after "+saved.Position+", 149 replayed before\nreplayed 101 to "+url+"; failed 0; unreadable 0\n", out)
 	seen := map[string]int{}
 	for _, b := range s.bodies {
 		seen[string(b)]++
 	}
+	var wrong []string
 	for i := range n {
-		want := 1
-		if i >= 100 && i < 149 {
-			want = 2 // the batch in flight when the first run stopped
+		if c := seen[fmt.Sprintf("%05d", i)]; c != 1 {
+			wrong = append(wrong, fmt.Sprintf("%d×%d", i, c))
 		}
-		assert.Equal(t, want, seen[strconv.Itoa(i)], "entry %d", i)
 	}
+	assert.Empty(t, wrong, "entries not sent exactly once (entry×times): a confirmed entry is not sent again")
+	assert.Equal(t, uint64(n), readCheckpoint(t, cp).Replayed)
 	out, err = run(t, "replay", dir, "--to", url, "--checkpoint", cp)
 	require.NoError(t, err)
 	assert.Contains(t, out, "replayed 0 to", "a finished replay has nothing left")
+}
 
-	_, err = run(t, "replay", t.TempDir(), "--to", url, "--checkpoint", cp)
-	assert.ErrorContains(t, err, "belongs to source")
+// TestReplayCheckpointRefusesAnotherReplay: a checkpoint belongs to one
+// source, target and selection. Reused for another, it would skip what the
+// first replay sent somewhere else (production got 0 of 300, exit 0); it is
+// refused, naming the difference, and nothing is sent.
+func TestReplayCheckpointRefusesAnotherReplay(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	writeNumbered(t, dir, 300)
+	writeNumbered(t, other, 3)
+	_, url := newSink(t, nil)
+	s2, url2 := newSink(t, nil)
+	cp := filepath.Join(t.TempDir(), "replay.cp")
+	first := []string{"--to", url, "--reason", "r", "--since", "1h", "--checkpoint", cp}
+	_, err := run(t, append([]string{"replay", dir}, first...)...)
+	require.NoError(t, err)
+	saved, err := os.ReadFile(cp)
+	require.NoError(t, err)
+
+	with := func(flag, value string) []string { // first, with flag set to value ("" drops it)
+		var out []string
+		for i := 0; i < len(first); i += 2 {
+			if first[i] != flag {
+				out = append(out, first[i], first[i+1])
+			}
+		}
+		if value != "" {
+			out = append(out, flag, value)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		src  string
+		args []string
+		want string
+	}{
+		{"another target", dir, with("--to", url2), fmt.Sprintf(`--to %q, not %q`, url, url2)},
+		{"another reason", dir, with("--reason", "r*"), `--reason "r", not "r*"`},
+		{"no reason", dir, with("--reason", ""), `--reason "r", not ""`},
+		{"another since", dir, with("--since", "2h"), `--since "1h", not "2h"`},
+		{"a service", dir, with("--service", "svc"), `--service "", not "svc"`},
+		{"a destination", dir, with("--destination", "d"), `--destination "", not "d"`},
+		{"an until", dir, with("--until", "1m"), `--until "", not "1m"`},
+		{"an id", dir, with("--id", "00001"), `--id "", not "00001"`},
+		{"max replays", dir, with("--max-replays", "3"), `--max-replays "0", not "3"`},
+		{"another source", other, first, "source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := run(t, append([]string{"replay", tc.src}, tc.args...)...)
+			require.ErrorContains(t, err, "belongs to another replay")
+			assert.ErrorContains(t, err, tc.want)
+			assert.Empty(t, out)
+			assert.Zero(t, s2.callCount(), "nothing sent")
+			now, err := os.ReadFile(cp)
+			require.NoError(t, err)
+			assert.Equal(t, saved, now, "the checkpoint is left as it was")
+		})
+	}
+	t.Run("the same folder by another path is the same source", func(t *testing.T) {
+		out, err := run(t, append([]string{"replay", filepath.Join(dir, "..", filepath.Base(dir))}, first...)...)
+		require.NoError(t, err)
+		assert.Contains(t, out, "replayed 0 to")
+	})
+	t.Run("a checkpoint without its target and filters", func(t *testing.T) {
+		old := filepath.Join(t.TempDir(), "old.cp")
+		require.NoError(t, os.WriteFile(old, []byte(`{"source":"`+dir+`","target":"`+url+`","position":"dlq.ndjson:100","replayed":1}`), 0o600))
+		_, err := run(t, "replay", dir, "--to", url, "--checkpoint", old)
+		assert.ErrorContains(t, err, "does not record the target and filters")
+	})
+}
+
+// TestReplayCheckpointKeepsItsSince: a relative --since stands for the
+// time it meant when the replay began: resumed later with the same flag,
+// the replay selects the same entries, not the ones of a window moved on.
+func TestReplayCheckpointKeepsItsSince(t *testing.T) {
+	dir := t.TempDir()
+	o, err := dlq.New(dlq.Config{Service: "svc", File: dlq.FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	now := time.Now()
+	for i := range 10 {
+		age := 30 * time.Minute // inside --since 1h now
+		if i >= 5 {
+			age = 2 * time.Hour // inside the window of a replay that began two hours ago
+		}
+		require.NoError(t, o.Send(dlq.Entry{Timestamp: now.Add(-age), Reason: "r", Payload: []byte(strconv.Itoa(i)), ID: strconv.Itoa(i)}))
+	}
+	require.NoError(t, o.Close(t.Context()))
+	s, url := newSink(t, func(call int) int {
+		if call == 3 {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	cp := filepath.Join(t.TempDir(), "replay.cp")
+	args := []string{"replay", dir, "--to", url, "--since", "1h", "--checkpoint", cp}
+	_, err = run(t, args...)
+	require.ErrorContains(t, err, "replay stopped: 2 sent")
+	// The replay began two hours ago, as far as its checkpoint knows.
+	saved := readCheckpoint(t, cp)
+	require.False(t, saved.Filter.SinceTime.IsZero())
+	saved.Filter.SinceTime = saved.Filter.SinceTime.Add(-2 * time.Hour)
+	require.NoError(t, saved.save(cp))
+
+	out, err := run(t, args...)
+	require.NoError(t, err)
+	assert.Contains(t, out, "replayed 8 to", "entries 2 to 9: the ones the replay selected when it began")
+	assert.Len(t, s.bodies, 10)
+}
+
+// TestReplayDryRunWritesNothing: a dry run reads and counts; it neither
+// sends, nor queues to send, nor writes or moves a checkpoint, --rate and
+// --checkpoint given or not.
+func TestReplayDryRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	const n = 250 // more than a batch
+	writeNumbered(t, dir, n)
+	s, url := newSink(t, func(call int) int {
+		if call == 120 {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	cp := filepath.Join(t.TempDir(), "replay.cp")
+	args := []string{"replay", dir, "--to", url, "--rate", "100000", "--checkpoint", cp}
+	out, err := run(t, append(args, "--dry-run")...)
+	require.NoError(t, err)
+	assert.Equal(t, "dry run: would replay 250 to "+url+"; failed 0; unreadable 0\n", out)
+	assert.Zero(t, s.callCount(), "nothing sent")
+	assert.NoFileExists(t, cp)
+	assert.NoFileExists(t, cp+".tmp")
+
+	_, err = run(t, args...) // a real run, stopped by the target at entry 119
+	require.ErrorContains(t, err, "replay stopped: 119 sent")
+	saved, err := os.ReadFile(cp)
+	require.NoError(t, err)
+	before, err := os.Stat(cp)
+	require.NoError(t, err)
+	calls := s.callCount()
+	out, err = run(t, append(args, "--dry-run")...)
+	require.NoError(t, err)
+	assert.Contains(t, out, ", 119 replayed before\ndry run: would replay 131 to ")
+	assert.Equal(t, calls, s.callCount(), "nothing sent")
+	after, err := os.Stat(cp)
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(before, after), "the checkpoint is not rewritten")
+	now, err := os.ReadFile(cp)
+	require.NoError(t, err)
+	assert.Equal(t, saved, now)
+}
+
+// TestReplayRateCapsSends: --rate N lets at most N·(T+rateBurst)+1
+// messages go in any T, however slow or busy the machine. The replay runs
+// against a deadline; the bound uses the time the test measured around it,
+// which can only be longer than the replay's own.
+func TestReplayRateCapsSends(t *testing.T) {
+	dir := t.TempDir()
+	writeNumbered(t, dir, 1000)
+	s, url := newSink(t, nil)
+	const rate = 40
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := runCtx(ctx, t, "replay", dir, "--to", url, "--rate", strconv.Itoa(rate))
+	took := time.Since(start)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "1000 entries at 40 a second outlast half a second")
+	s.mu.Lock()
+	got := len(s.bodies)
+	s.mu.Unlock()
+	allowed := int(rate*(took+rateBurst).Seconds()) + 1
+	assert.LessOrEqual(t, got, allowed, "sent in %v at --rate %d", took, rate)
 }
 
 func TestReplayRateAndUsage(t *testing.T) {
@@ -183,4 +355,108 @@ func TestReplayRateAndUsage(t *testing.T) {
 	assert.ErrorContains(t, err, `scheme "ftp"`)
 	_, err = run(t, "replay", dir, "--to", url, "--rate", "-1")
 	assert.ErrorContains(t, err, "negative")
+}
+
+// landing is an HTTP handler that counts the requests reaching it: POSTs
+// with a body, and the others (a POST turned into a GET by a redirect).
+type landing struct {
+	mu       sync.Mutex
+	posts    int
+	bodiless int
+}
+
+func (l *landing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Method == http.MethodPost && len(body) > 0 {
+		l.posts++
+	} else {
+		l.bodiless++
+	}
+}
+
+func (l *landing) counts() (posts, bodiless int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.posts, l.bodiless
+}
+
+// redirector answers every request to /ingest with code and Location loc,
+// and hands any other path to next.
+func redirector(code int, loc string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ingest" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Location", loc)
+		w.WriteHeader(code)
+	})
+}
+
+// TestReplayHTTPRedirects: a 301, 302 or 303 would make the client resend
+// the POST as a GET without its body (0 of 20 delivered, "replayed 20",
+// exit 0); a 307 or 308 to another host or from https to http would hand
+// the payloads to someone else. Each is refused, the entries counted
+// failed, with a non-zero exit and an error naming the Location. A 307 or
+// 308 to the same scheme, host and port is followed, body and all.
+func TestReplayHTTPRedirects(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20
+	writeNumbered(t, dir, n)
+	foreign := &landing{}
+	foreignSrv := httptest.NewServer(foreign)
+	defer foreignSrv.Close()
+	for _, code := range []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			here := &landing{}
+			srv := httptest.NewServer(redirector(code, "/landed", here))
+			defer srv.Close()
+			out, err := run(t, "replay", dir, "--to", srv.URL+"/ingest")
+			require.ErrorContains(t, err, fmt.Sprintf("replay stopped: 0 sent, %d failed", n))
+			assert.ErrorContains(t, err, fmt.Sprintf(`redirect to "%s/landed" refused`, srv.URL))
+			assert.Contains(t, out, "replayed 0 to")
+			posts, bodiless := here.counts()
+			assert.Zero(t, posts+bodiless, "nothing followed the redirect")
+		})
+	}
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(fmt.Sprint(code, " to the same origin is followed"), func(t *testing.T) {
+			here := &landing{}
+			srv := httptest.NewServer(redirector(code, "/landed", here))
+			defer srv.Close()
+			out, err := run(t, "replay", dir, "--to", srv.URL+"/ingest")
+			require.NoError(t, err)
+			assert.Contains(t, out, fmt.Sprintf("replayed %d to", n))
+			posts, bodiless := here.counts()
+			assert.Equal(t, n, posts, "each POST arrived with its body")
+			assert.Zero(t, bodiless)
+		})
+		t.Run(fmt.Sprint(code, " to another host is refused"), func(t *testing.T) {
+			srv := httptest.NewServer(redirector(code, foreignSrv.URL+"/stolen", nil))
+			defer srv.Close()
+			_, err := run(t, "replay", dir, "--to", srv.URL+"/ingest")
+			require.ErrorContains(t, err, fmt.Sprintf("replay stopped: 0 sent, %d failed", n))
+			assert.ErrorContains(t, err, fmt.Sprintf(`redirect to "%s/stolen" refused`, foreignSrv.URL))
+			posts, bodiless := foreign.counts()
+			assert.Zero(t, posts+bodiless, "nothing reached the other host")
+		})
+	}
+	t.Run("307 from https to http is refused", func(t *testing.T) {
+		// The command runs as a process of its own that trusts the test
+		// server's certificate through SSL_CERT_FILE.
+		srv := httptest.NewTLSServer(redirector(http.StatusTemporaryRedirect, foreignSrv.URL+"/plain", nil))
+		defer srv.Close()
+		certFile := filepath.Join(t.TempDir(), "cert.pem")
+		require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		c := startChild(ctx, t, []string{"SSL_CERT_FILE=" + certFile}, "replay", dir, "--to", srv.URL+"/ingest")
+		require.Error(t, c.wait(ctx, t), "a non-zero exit")
+		assert.Contains(t, c.stderr.String(), fmt.Sprintf("replay stopped: 0 sent, %d failed", n))
+		assert.Contains(t, c.stderr.String(), fmt.Sprintf(`redirect to "%s/plain" refused`, foreignSrv.URL))
+		posts, bodiless := foreign.counts()
+		assert.Zero(t, posts+bodiless, "nothing went over plain http")
+	})
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dlqkit/dlq"
@@ -20,14 +23,55 @@ const (
 )
 
 // httpTarget POSTs each payload alone, its original headers as HTTP
-// headers, retrying 429 and 5xx answers (honouring Retry-After).
+// headers, retrying 429 and 5xx answers (honouring Retry-After). It follows
+// a redirect only where the POST stays a POST with its body (307, 308) to
+// the same scheme, host and port; any other redirect fails the entry.
 type httpTarget struct {
 	url    string
 	client *http.Client
 }
 
 func newHTTPTarget(u *url.URL) (*httpTarget, error) {
-	return &httpTarget{url: u.String(), client: &http.Client{Timeout: httpTimeout}}, nil
+	return &httpTarget{url: u.String(), client: &http.Client{Timeout: httpTimeout, CheckRedirect: keepPOST}}, nil
+}
+
+// keepPOST lets the client follow a 307 or 308 to the origin of the first
+// request. Any other redirect comes back to post as the answer, which
+// refuses it: a 301, 302 or 303 would turn the POST into a GET without its
+// body (nothing delivered, yet a 2xx at the end), and another host or
+// scheme (https to http among them) would receive payloads and headers
+// meant for the target.
+func keepPOST(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	code := req.Response.StatusCode
+	if code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect || origin(req.URL) != origin(via[0].URL) {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// origin is u's scheme, host and port (the scheme's default when absent).
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// redirectRefused explains a redirect that post does not follow.
+func redirectRefused(resp *http.Response) string {
+	where := "(no Location)"
+	if loc, err := resp.Location(); err == nil {
+		where = strconv.Quote(loc.Redacted())
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+		return fmt.Sprintf("redirect to %s refused: a %d would turn the POST into a GET without its body", where, resp.StatusCode)
+	}
+	return fmt.Sprintf("redirect to %s refused: replay follows a redirect only to the same scheme, host and port", where)
 }
 
 func (h *httpTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
@@ -62,6 +106,8 @@ func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
 		switch {
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			return nil
+		case resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "":
+			return fmt.Errorf("http target: entry %s: %s: %s", m.entry.ID, resp.Status, redirectRefused(resp))
 		case !retry || attempt == httpAttempts:
 			return fmt.Errorf("http target: entry %s: %s", m.entry.ID, resp.Status)
 		}

@@ -1,0 +1,39 @@
+package main
+
+import "time"
+
+// rateBurst is how far behind its schedule a rate-capped replay may fall
+// and then catch up at once (a sleep that overslept, a slow answer).
+const rateBurst = 50 * time.Millisecond
+
+// limiter spaces messages at most rate per second: each is due one interval
+// after the one before, and a sender behind its schedule catches up by at
+// most rateBurst. Over any span of time T it lets at most
+// rate·(T+rateBurst)+1 messages go, however the sender was scheduled.
+type limiter struct {
+	interval time.Duration
+	next     time.Time // when the next message is due
+}
+
+// newLimiter returns a limiter for rate messages per second, or nil (no
+// cap) when rate is 0.
+func newLimiter(rate float64) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return &limiter{interval: time.Duration(float64(time.Second) / rate)}
+}
+
+// reserve books the next message's slot and returns how long to wait,
+// from now, before sending it.
+func (l *limiter) reserve(now time.Time) time.Duration {
+	if l == nil {
+		return 0
+	}
+	if floor := now.Add(-rateBurst); l.next.Before(floor) {
+		l.next = floor
+	}
+	wait := l.next.Sub(now)
+	l.next = l.next.Add(l.interval)
+	return max(wait, 0)
+}
