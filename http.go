@@ -255,6 +255,9 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 		}
 		err = h.postBody(ctx, bt, body, key)
 	}
+	if len(body) > 1 && errors.Is(err, errBodyTooLarge) {
+		return h.split(ctx, bt, body)
+	}
 	var permanent *permanentError
 	for _, i := range body {
 		switch {
@@ -268,6 +271,26 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 			bt.recs[i].httpKey = key
 			bt.errs[i] = err
 		}
+	}
+	return err
+}
+
+// errBodyTooLarge is wrapped by the error of a 413 answer to a body of
+// more than one entry: post splits that body.
+var errBodyTooLarge = errors.New("body too large for the receiver")
+
+// split posts the two halves of body, which the receiver refused as too
+// large (413), each as a new body under its own key, and so on down to
+// single entries: a receiver whose limit is below max_body_bytes (nginx's
+// client_max_body_size is 1 MiB) still gets every entry that fits alone,
+// and one that does not fails as oversize. The refused body was not
+// stored, so its key is let go with it: each half is new content and gets
+// a new key (a digest of its own ids), never the whole body's.
+func (h *httpBackend) split(ctx context.Context, bt *batch, body []int) error {
+	half := len(body) / 2
+	err := h.post(ctx, bt, body[:half], "", nil)
+	if err2 := h.post(ctx, bt, body[half:], "", nil); err == nil {
+		err = err2
 	}
 	return err
 }
@@ -336,7 +359,8 @@ func (e *permanentError) Unwrap() error { return e.err }
 
 // attempt makes one request. It returns how long the server asked to wait
 // before the next one (from Retry-After), or 0.
-// A 413 marks the entry oversize only when it was alone in the body.
+// A 413 marks the entry oversize only when it was alone in the body; with
+// more, it wraps errBodyTooLarge and post splits the body.
 func (h *httpBackend) attempt(ctx context.Context, body []byte, encoding, key string, entries int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
@@ -366,6 +390,8 @@ func (h *httpBackend) attempt(ctx context.Context, body []byte, encoding, key st
 		return retryAfter(resp.Header.Get("Retry-After"), time.Now()), err
 	case resp.StatusCode == http.StatusRequestEntityTooLarge && entries == 1:
 		return 0, &permanentError{fmt.Errorf("%w: %w", ErrOversize, err)}
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return 0, &permanentError{fmt.Errorf("%w: %w", errBodyTooLarge, err)}
 	case resp.StatusCode >= 500:
 		return 0, err
 	default:
