@@ -22,7 +22,9 @@ func TestNewRefusesLineBreaksInHeadersAndNames(t *testing.T) {
 		field string
 		want  string
 	}{
-		{"CR LF in a header value", func(c *Config) { c.HTTP.Headers = map[string]string{"Authorization": "Bearer " + secret + "\r\nX-Evil: 1"} },
+		{"CR LF in a header value", func(c *Config) {
+			c.HTTP.Headers = map[string]string{"Authorization": "Bearer " + secret + "\r\nX-Evil: 1"}
+		},
 			`http: {url: "http://127.0.0.1:1", headers: {Authorization: "Bearer ` + secret + `\r\nX-Evil: 1"}}`,
 			"http.headers.Authorization", "a carriage return (CR) at byte 13"},
 		{"a trailing LF in a header value", func(c *Config) { c.HTTP.Headers = map[string]string{"X-Api-Key": secret + "\n"} },
