@@ -359,13 +359,18 @@ func TestHTTPDownIsPassedOverNotWaitedOnForEveryBatch(t *testing.T) {
 // limit bytes, as nginx does past client_max_body_size. It records every
 // request's Idempotency-Key with the payloads it carried, refused or not.
 type limitedReceiver struct {
-	mu     sync.Mutex
-	limit  int
-	stored map[string]int      // payload to the times it was stored
-	keys   map[string][]string // Idempotency-Key to the payloads of its body
-	reused []string            // keys seen again with other payloads
-	bodies []int               // the size of each stored body
-	srv    *httptest.Server
+	mu      sync.Mutex
+	limit   int
+	stored  map[string]int      // payload to the times it was stored
+	keys    map[string][]string // Idempotency-Key to the payloads of its body
+	reused  []string            // keys seen again with other payloads
+	bodies  []int               // the size of each stored body
+	refused int                 // bodies answered 413
+	srv     *httptest.Server
+	// entered is closed when the first request arrives, which then waits
+	// for hold to be closed, when hold is not nil.
+	entered, hold chan struct{}
+	first         atomic.Bool
 }
 
 func newLimitedReceiver(t *testing.T, limit int) *limitedReceiver {
@@ -398,6 +403,10 @@ func newLimitedReceiver(t *testing.T, limit int) *limitedReceiver {
 			}
 			ps = append(ps, string(e.Payload))
 		}
+		if lr.hold != nil && lr.first.CompareAndSwap(false, true) {
+			close(lr.entered)
+			<-lr.hold
+		}
 		lr.mu.Lock()
 		defer lr.mu.Unlock()
 		key := r.Header.Get("Idempotency-Key")
@@ -406,6 +415,7 @@ func newLimitedReceiver(t *testing.T, limit int) *limitedReceiver {
 		}
 		lr.keys[key] = ps
 		if len(data) > lr.limit {
+			lr.refused++
 			http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -470,6 +480,43 @@ func TestHTTPSplitsABodyRefusedAsTooLarge(t *testing.T) {
 			assert.Equal(t, uint64(len(ps)), s.Backends[0].Entries)
 		})
 	}
+	t.Run("bodies built ahead", func(t *testing.T) {
+		const batch, batches = 10, 5
+		lr := newLimitedReceiver(t, limit)
+		lr.entered, lr.hold = make(chan struct{}), make(chan struct{})
+		cfg := httpConfig(t, lr.srv.URL, t.TempDir())
+		cfg.Order, cfg.File.Disabled = []Kind{KindHTTP}, true
+		cfg.BatchSize, cfg.FlushIntervalMS = batch, 3_600_000
+		cfg.Retry = RetryConfig{MaxAttempts: 2, InitialBackoffMS: 1, MaxBackoffMS: 1}
+		o, err := New(cfg)
+		require.NoError(t, err)
+		ps := make([]string, batch*batches)
+		for i := range ps {
+			ps[i] = fmt.Sprintf("ahead-%02d-%s", i, strings.Repeat("x", 200)) // a batch is a body over the limit
+		}
+		sendAll(t, o, ps[:batch])
+		<-lr.entered
+		sendAll(t, o, ps[batch:]) // full batches wait, each built ahead in turn
+		close(lr.hold)
+		// No Flush before the batches went by themselves: a Flush writes
+		// what it finds as it is, without working ahead.
+		require.Eventually(t, func() bool { s := o.Stats(); return s.Written+s.Lost == uint64(len(ps)) }, time.Minute, time.Millisecond,
+			"the batches taken ahead were not written") // a guard against hanging, not a timing
+		flushOK(t, o)
+		aheadPosts := o.backends[0].http.aheadPosts // the drain is idle after Flush
+		closeOK(t, o)
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		requireHolds(t, lr.stored, ps)
+		assert.Len(t, lr.stored, len(ps))
+		for p, n := range lr.stored {
+			assert.Equal(t, 1, n, "entry %s stored once", p)
+		}
+		assert.Empty(t, lr.reused, "one Idempotency-Key, one set of entries")
+		assert.Positive(t, aheadPosts, "some bodies refused by 413 were built ahead")
+		assert.GreaterOrEqual(t, lr.refused, batches, "every batch's body refused at first")
+		assert.Zero(t, o.Stats().Lost)
+	})
 	big := strings.Repeat("x", limit)
 	t.Run("an entry refused alone falls through to the file", func(t *testing.T) {
 		lr := newLimitedReceiver(t, limit)
