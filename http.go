@@ -113,7 +113,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return &permanentError{fmt.Errorf("stopped after %d redirects", maxRedirects)}
 	}
 	if !sameOrigin(req.URL, via[0].URL) {
-		return &permanentError{fmt.Errorf("%w: a redirect to %s leaves %s://%s (only the same scheme, host and port are followed)",
+		return &permanentError{fmt.Errorf("%w: Location %s leaves %s://%s (only the same scheme, host and port are followed)",
 			errRedirectRefused, req.URL.Redacted(), via[0].URL.Scheme, via[0].URL.Host)}
 	}
 	return nil
