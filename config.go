@@ -208,17 +208,21 @@ type KafkaSASL struct {
 // HTTPConfig configures the HTTP backend (build tag dlq_http or dlq_all).
 type HTTPConfig struct {
 	// URL receives POSTs of NDJSON batches; setting it turns the backend on.
+	// A 307 or 308 redirect is followed only to the same scheme, host and
+	// port; any other fails the body's entries.
 	URL string `json:"url" yaml:"url"`
 	// TimeoutMS bounds one request, in milliseconds. At most 86400000 (a
 	// day). Defaults to 30000.
 	TimeoutMS int `json:"timeout_ms" yaml:"timeout_ms"`
 	// Headers are added to every request (e.g. Authorization). Their values
-	// never appear in errors or logs.
+	// never appear in errors or logs. A name must be a token, and a value
+	// may not hold CR, LF, NUL or another control character besides tab.
 	Headers map[string]string `json:"headers" yaml:"headers"`
 	// Gzip compresses request bodies. Defaults to false.
 	Gzip bool `json:"gzip" yaml:"gzip"`
 	// MaxBodyBytes splits batches into bodies of at most this many bytes.
-	// Defaults to 4194304.
+	// A body the receiver refuses as too large (413) is split in half, down
+	// to single entries. Defaults to 4194304.
 	MaxBodyBytes int `json:"max_body_bytes" yaml:"max_body_bytes"`
 	// MaxRetries is how often a 429, 503, other 5xx or connection error is
 	// retried within the backend. Defaults to 3.

@@ -15,7 +15,9 @@ import (
 //	$$              a literal $
 //
 // A default may itself hold references. A $ followed by anything else is
-// kept as it is. Unlike compose, which warns and substitutes an empty
+// kept as it is. A variable whose value holds CR, LF or NUL is an error:
+// such a byte would split an HTTP header or cut a name, and is nearly
+// always a secret read from a file with its trailing newline. Unlike compose, which warns and substitutes an empty
 // string, an unset ${VAR} without a default is an error: an empty url
 // silently turns a backend off, the very mistake strict loading exists to
 // catch. Write ${VAR:-} for an empty default.
@@ -94,15 +96,15 @@ func expandRef(body string, lookup func(string) (string, bool)) (string, error) 
 		if !set {
 			return "", fmt.Errorf("${%s}: environment variable %s is not set (write ${%s:-default} for a default)", name, name, name)
 		}
-		return value, nil
+		return envValue(body, name, value)
 	case strings.HasPrefix(rest, "-"):
 		if missing {
 			return expandEnv(rest[1:], lookup)
 		}
-		return value, nil
+		return envValue(body, name, value)
 	case strings.HasPrefix(rest, "?"):
 		if !missing {
-			return value, nil
+			return envValue(body, name, value)
 		}
 		why := "is not set"
 		if set {
@@ -115,4 +117,15 @@ func expandRef(body string, lookup func(string) (string, bool)) (string, error) 
 	default:
 		return "", fmt.Errorf("${%s}: unsupported; use ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message} or ${VAR?message}", body)
 	}
+}
+
+// envValue returns the value of the variable name that the reference body
+// expands to, or an error when it holds CR, LF or NUL. The value is not
+// shown: it may be a secret.
+func envValue(body, name, value string) (string, error) {
+	if i := strings.IndexAny(value, "\r\n\x00"); i >= 0 {
+		return "", fmt.Errorf("${%s}: environment variable %s holds %s at byte %d: CR, LF and NUL are not allowed in a value (a trailing newline from a file?)",
+			body, name, controlName(value[i]), i)
+	}
+	return value, nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -78,21 +79,7 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 	headers.Set("Content-Type", "application/x-ndjson")
 	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
 	return &httpBackend{
-		client: &http.Client{
-			Transport: transport,
-			// Only 307 and 308 keep the method and the body; any other
-			// redirect of a POST is answered as a failure.
-			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				if req.Response != nil && req.Response.StatusCode != http.StatusTemporaryRedirect &&
-					req.Response.StatusCode != http.StatusPermanentRedirect {
-					return http.ErrUseLastResponse
-				}
-				if len(via) >= 5 {
-					return errors.New("stopped after 5 redirects")
-				}
-				return nil
-			},
-		},
+		client:     &http.Client{Transport: transport, CheckRedirect: checkRedirect},
 		transport:  transport,
 		url:        hc.URL,
 		redacted:   u.Redacted(),
@@ -103,6 +90,58 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 		maxRetries: orDefault(hc.MaxRetries, defaultHTTPMaxRetries),
 		zw:         zw,
 	}, nil
+}
+
+// maxRedirects is the most redirects one POST follows.
+const maxRedirects = 5
+
+// checkRedirect follows a redirect only when it keeps the POST and its body
+// (307 and 308) and stays on the origin of the first request: the same
+// scheme, host and port. Go's client strips only Authorization, Cookie and
+// WWW-Authenticate on a redirect to another domain: the payloads and any
+// other configured header (X-Api-Key) would go to the other host, and a
+// redirect from https to http would send them in clear text. Any other
+// redirect of a POST is answered as a failure: a 301, 302 or 303 by its
+// own status (http.ErrUseLastResponse), one to another origin by an error
+// naming its Location.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if req.Response != nil && req.Response.StatusCode != http.StatusTemporaryRedirect &&
+		req.Response.StatusCode != http.StatusPermanentRedirect {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= maxRedirects {
+		return &permanentError{fmt.Errorf("stopped after %d redirects", maxRedirects)}
+	}
+	if !sameOrigin(req.URL, via[0].URL) {
+		return &permanentError{fmt.Errorf("%w: Location %s leaves %s://%s (only the same scheme, host and port are followed)",
+			errRedirectRefused, req.URL.Redacted(), via[0].URL.Scheme, via[0].URL.Host)}
+	}
+	return nil
+}
+
+// errRedirectRefused is wrapped by the error of a redirect to another
+// origin.
+var errRedirectRefused = errors.New("redirect refused")
+
+// sameOrigin reports whether a and b have the same scheme, host and port,
+// a port left out being its scheme's default.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		portOf(a) == portOf(b)
+}
+
+// portOf returns u's port, or its scheme's default.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }
 
 // write POSTs the batch as NDJSON bodies of at most maxBody bytes; a failed
@@ -216,6 +255,9 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 		}
 		err = h.postBody(ctx, bt, body, key)
 	}
+	if len(body) > 1 && errors.Is(err, errBodyTooLarge) {
+		return h.split(ctx, bt, body)
+	}
 	var permanent *permanentError
 	for _, i := range body {
 		switch {
@@ -229,6 +271,26 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 			bt.recs[i].httpKey = key
 			bt.errs[i] = err
 		}
+	}
+	return err
+}
+
+// errBodyTooLarge is wrapped by the error of a 413 answer to a body of
+// more than one entry: post splits that body.
+var errBodyTooLarge = errors.New("body too large for the receiver")
+
+// split posts the two halves of body, which the receiver refused as too
+// large (413), each as a new body under its own key, and so on down to
+// single entries: a receiver whose limit is below max_body_bytes (nginx's
+// client_max_body_size is 1 MiB) still gets every entry that fits alone,
+// and one that does not fails as oversize. The refused body was not
+// stored, so its key is let go with it: each half is new content and gets
+// a new key (a digest of its own ids), never the whole body's.
+func (h *httpBackend) split(ctx context.Context, bt *batch, body []int) error {
+	half := len(body) / 2
+	err := h.post(ctx, bt, body[:half], "", nil)
+	if err2 := h.post(ctx, bt, body[half:], "", nil); err == nil {
+		err = err2
 	}
 	return err
 }
@@ -297,7 +359,8 @@ func (e *permanentError) Unwrap() error { return e.err }
 
 // attempt makes one request. It returns how long the server asked to wait
 // before the next one (from Retry-After), or 0.
-// A 413 marks the entry oversize only when it was alone in the body.
+// A 413 marks the entry oversize only when it was alone in the body; with
+// more, it wraps errBodyTooLarge and post splits the body.
 func (h *httpBackend) attempt(ctx context.Context, body []byte, encoding, key string, entries int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
@@ -327,6 +390,8 @@ func (h *httpBackend) attempt(ctx context.Context, body []byte, encoding, key st
 		return retryAfter(resp.Header.Get("Retry-After"), time.Now()), err
 	case resp.StatusCode == http.StatusRequestEntityTooLarge && entries == 1:
 		return 0, &permanentError{fmt.Errorf("%w: %w", ErrOversize, err)}
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return 0, &permanentError{fmt.Errorf("%w: %w", errBodyTooLarge, err)}
 	case resp.StatusCode >= 500:
 		return 0, err
 	default:

@@ -6,12 +6,17 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
+	"crypto/sha256"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,24 +173,29 @@ func TestHTTPFailuresFallThroughToFile(t *testing.T) {
 		name    string
 		respond func(call int64, w http.ResponseWriter, r *http.Request) bool
 		errText string
+		calls   int64 // requests for the one body, when known: a 4xx is not asked again
 	}{
 		{"400", func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
 			http.Error(w, "bad", http.StatusBadRequest)
 			return true
-		}, "400 Bad Request"},
+		}, "400 Bad Request", 1},
+		{"422", func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
+			http.Error(w, "unprocessable", http.StatusUnprocessableEntity)
+			return true
+		}, "422 Unprocessable Entity", 1},
 		{"500 after retries", func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
 			http.Error(w, "boom", http.StatusInternalServerError)
 			return true
-		}, "500 Internal Server Error"},
+		}, "500 Internal Server Error", 2},
 		{"Retry-After past the timeout", func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
 			w.Header().Set("Retry-After", "3600")
 			w.WriteHeader(http.StatusTooManyRequests)
 			return true
-		}, "past the"},
+		}, "past the", 1},
 		{"302 is not followed", func(_ int64, w http.ResponseWriter, r *http.Request) bool {
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
 			return true
-		}, "302 Found"},
+		}, "302 Found", 1},
 		{"hangs past the timeout", func(_ int64, w http.ResponseWriter, r *http.Request) bool {
 			_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client leaving
 			select {
@@ -193,14 +203,14 @@ func TestHTTPFailuresFallThroughToFile(t *testing.T) {
 			case <-time.After(10 * time.Second):
 			}
 			return true
-		}, "deadline exceeded"},
+		}, "deadline exceeded", 0},
 		{"closes the connection", func(_ int64, w http.ResponseWriter, _ *http.Request) bool {
 			conn, _, err := w.(http.Hijacker).Hijack()
 			if err == nil {
 				_ = conn.Close()
 			}
 			return true
-		}, "EOF"},
+		}, "EOF", 0},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			rc := newReceiver(t, false, test.respond)
@@ -218,6 +228,9 @@ func TestHTTPFailuresFallThroughToFile(t *testing.T) {
 			assert.Contains(t, s.Backends[0].LastError, test.errText)
 			assert.NotContains(t, s.Backends[0].LastError, "top-secret-token", "header values never in errors")
 			assert.Equal(t, uint64(20), s.Written)
+			if test.calls > 0 {
+				assert.Equal(t, test.calls, rc.calls.Load(), "requests for the one body")
+			}
 		})
 	}
 }
@@ -340,4 +353,226 @@ func TestHTTPDownIsPassedOverNotWaitedOnForEveryBatch(t *testing.T) {
 	// hanging server is tried again only as its cool-down runs out.
 	assert.Less(t, calls.Load(), int64(20), "a backend that failed is passed over, not waited on per batch")
 	t.Logf("%d requests to the hanging server for 200 batches", calls.Load())
+}
+
+// limitedReceiver is a receiver that refuses with 413 every body over
+// limit bytes, as nginx does past client_max_body_size. It records every
+// request's Idempotency-Key with the payloads it carried, refused or not.
+type limitedReceiver struct {
+	mu      sync.Mutex
+	limit   int
+	stored  map[string]int      // payload to the times it was stored
+	keys    map[string][]string // Idempotency-Key to the payloads of its body
+	reused  []string            // keys seen again with other payloads
+	bodies  []int               // the size of each stored body
+	refused int                 // bodies answered 413
+	srv     *httptest.Server
+	// entered is closed when the first request arrives, which then waits
+	// for hold to be closed, when hold is not nil.
+	entered, hold chan struct{}
+	first         atomic.Bool
+}
+
+func newLimitedReceiver(t *testing.T, limit int) *limitedReceiver {
+	lr := &limitedReceiver{limit: limit, stored: map[string]int{}, keys: map[string][]string{}}
+	lr.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		text := data // the limit is on the body as sent, gzipped or not
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err == nil {
+				text, err = io.ReadAll(zr)
+			}
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+		var ps []string
+		scanner := bufio.NewScanner(bytes.NewReader(text))
+		scanner.Buffer(nil, 16<<20)
+		for scanner.Scan() {
+			e, err := ParseEnvelope(scanner.Bytes())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			ps = append(ps, string(e.Payload))
+		}
+		if lr.hold != nil && lr.first.CompareAndSwap(false, true) {
+			close(lr.entered)
+			<-lr.hold
+		}
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		key := r.Header.Get("Idempotency-Key")
+		if prev, ok := lr.keys[key]; ok && !slices.Equal(prev, ps) {
+			lr.reused = append(lr.reused, fmt.Sprintf("%s: %v then %v", key, prev, ps))
+		}
+		lr.keys[key] = ps
+		if len(data) > lr.limit {
+			lr.refused++
+			http.Error(w, "413 Request Entity Too Large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		for _, p := range ps {
+			lr.stored[p]++
+		}
+		lr.bodies = append(lr.bodies, len(data))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(lr.srv.Close)
+	return lr
+}
+
+// TestHTTPSplitsABodyRefusedAsTooLarge: a receiver whose limit is below
+// max_body_bytes (nginx's default is 1 MiB, ours 4 MiB) answers a body of
+// many entries with 413. The body is split in half, and so on, down to
+// single entries: every entry that fits alone is delivered, each once, and
+// each half is a new body under its own Idempotency-Key. An entry refused
+// alone is oversize: it falls through to the next backend, or is lost as
+// oversize when there is none.
+func TestHTTPSplitsABodyRefusedAsTooLarge(t *testing.T) {
+	const limit = 2000
+	for _, gz := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "gzip"}[gz]+": every entry delivered", func(t *testing.T) {
+			lr := newLimitedReceiver(t, limit)
+			dir := t.TempDir()
+			cfg := httpConfig(t, lr.srv.URL, dir)
+			cfg.HTTP.Gzip = gz
+			o, err := New(cfg)
+			require.NoError(t, err)
+			ps := make([]string, 50)
+			for i := range ps {
+				// Random-looking payloads, so that gzip cannot fit them all in one body.
+				ps[i] = fmt.Sprintf("big-%02d-%x", i, sha256.Sum256(fmt.Appendf(nil, "%d", i)))
+			}
+			sendAll(t, o, ps)
+			flushOK(t, o)
+			closeOK(t, o)
+			lr.mu.Lock()
+			defer lr.mu.Unlock()
+			var missing, twice int
+			for _, p := range ps {
+				switch lr.stored[p] {
+				case 0:
+					missing++
+				case 1:
+				default:
+					twice++
+				}
+			}
+			assert.Zero(t, missing, "entries of %d never stored", len(ps))
+			assert.Zero(t, twice, "entries stored twice")
+			assert.Len(t, lr.stored, len(ps))
+			assert.Empty(t, lr.reused, "one Idempotency-Key, one set of entries")
+			assert.Greater(t, len(lr.bodies), 1)
+			for _, n := range lr.bodies {
+				assert.LessOrEqual(t, n, limit)
+			}
+			assert.Zero(t, len(readDir(t, filepath.Join(dir, "svc"))), "nothing fell through")
+			s := o.Stats()
+			assert.Zero(t, s.Lost)
+			assert.Equal(t, uint64(len(ps)), s.Backends[0].Entries)
+		})
+	}
+	t.Run("bodies built ahead", func(t *testing.T) {
+		const batch, batches = 10, 5
+		lr := newLimitedReceiver(t, limit)
+		lr.entered, lr.hold = make(chan struct{}), make(chan struct{})
+		cfg := httpConfig(t, lr.srv.URL, t.TempDir())
+		cfg.Order, cfg.File.Disabled = []Kind{KindHTTP}, true
+		cfg.BatchSize, cfg.FlushIntervalMS = batch, 3_600_000
+		cfg.Retry = RetryConfig{MaxAttempts: 2, InitialBackoffMS: 1, MaxBackoffMS: 1}
+		o, err := New(cfg)
+		require.NoError(t, err)
+		ps := make([]string, batch*batches)
+		for i := range ps {
+			ps[i] = fmt.Sprintf("ahead-%02d-%s", i, strings.Repeat("x", 200)) // a batch is a body over the limit
+		}
+		sendAll(t, o, ps[:batch])
+		<-lr.entered
+		sendAll(t, o, ps[batch:]) // full batches wait, each built ahead in turn
+		close(lr.hold)
+		// No Flush before the batches went by themselves: a Flush writes
+		// what it finds as it is, without working ahead.
+		require.Eventually(t, func() bool { s := o.Stats(); return s.Written+s.Lost == uint64(len(ps)) }, time.Minute, time.Millisecond,
+			"the batches taken ahead were not written") // a guard against hanging, not a timing
+		flushOK(t, o)
+		aheadPosts := o.backends[0].http.aheadPosts // the drain is idle after Flush
+		closeOK(t, o)
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		requireHolds(t, lr.stored, ps)
+		assert.Len(t, lr.stored, len(ps))
+		for p, n := range lr.stored {
+			assert.Equal(t, 1, n, "entry %s stored once", p)
+		}
+		assert.Empty(t, lr.reused, "one Idempotency-Key, one set of entries")
+		assert.Positive(t, aheadPosts, "some bodies refused by 413 were built ahead")
+		assert.GreaterOrEqual(t, lr.refused, batches, "every batch's body refused at first")
+		assert.Zero(t, o.Stats().Lost)
+	})
+	big := strings.Repeat("x", limit)
+	t.Run("an entry refused alone falls through to the file", func(t *testing.T) {
+		lr := newLimitedReceiver(t, limit)
+		dir := t.TempDir()
+		o, err := New(httpConfig(t, lr.srv.URL, dir))
+		require.NoError(t, err)
+		ps := payloads(30, "fits")
+		sendAll(t, o, ps[:15])
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: []byte(big)}))
+		sendAll(t, o, ps[15:])
+		flushOK(t, o)
+		closeOK(t, o)
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		requireHolds(t, lr.stored, ps)
+		assert.Len(t, lr.stored, len(ps))
+		assert.Empty(t, lr.reused)
+		inFile := byPayload(readDir(t, filepath.Join(dir, "svc")))
+		require.Len(t, inFile, 1)
+		requireHolds(t, inFile, []string{big})
+		s := o.Stats()
+		assert.Zero(t, s.Lost)
+		assert.Contains(t, s.Backends[0].LastError, "413")
+	})
+	t.Run("an entry refused alone is lost as oversize without a next backend", func(t *testing.T) {
+		lr := newLimitedReceiver(t, limit)
+		cfg := httpConfig(t, lr.srv.URL, t.TempDir())
+		cfg.Order, cfg.File.Disabled = []Kind{KindHTTP}, true
+		cfg.Retry = RetryConfig{MaxAttempts: 2, InitialBackoffMS: 1, MaxBackoffMS: 1}
+		o, err := New(cfg)
+		require.NoError(t, err)
+		ps := payloads(30, "fits")
+		sendAll(t, o, ps)
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: []byte(big)}))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err = o.Flush(ctx)
+		require.ErrorIs(t, err, ErrLost)
+		closeOK(t, o)
+		s := o.Stats()
+		assert.Equal(t, map[LossReason]uint64{ReasonOversize: 1}, nonZero(s.LostBy), "lost as oversize, not retried as all_failed")
+		assert.Equal(t, uint64(1), s.Lost)
+		lr.mu.Lock()
+		defer lr.mu.Unlock()
+		requireHolds(t, lr.stored, ps)
+		assert.Len(t, lr.stored, len(ps))
+	})
+}
+
+// nonZero returns the counts of m that are not zero.
+func nonZero[K comparable](m map[K]uint64) map[K]uint64 {
+	out := map[K]uint64{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
 }

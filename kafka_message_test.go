@@ -5,6 +5,8 @@ package dlq
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,4 +200,59 @@ func TestKafkaPartitionsOfABatchGoOutWhole(t *testing.T) {
 	}
 	assert.Equal(t, len(bt.recs), total)
 	assert.Greater(t, len(records), 1, "the batch spreads over partitions (else the test shows nothing)")
+}
+
+// TestKafkaConnectHeadersCarryTheSourceCapped: each Kafka Connect header
+// holds its own part of the source (a partition and an offset of
+// different sizes, an offset past 32 bits), and every text header is cut
+// at 8 KiB (maxHeaderValue), a value of exactly 8 KiB kept whole, so that
+// a huge error, reason or topic cannot make the message too large.
+func TestKafkaConnectHeadersCarryTheSourceCapped(t *testing.T) {
+	broker := kafkatest.Start(t)
+	dir := t.TempDir()
+	o, err := New(kafkaConfig(broker.Addr, dir))
+	require.NoError(t, err)
+	const limit = 8 << 10
+	long := func(c byte, n int) string { return strings.Repeat(string(c), n) }
+	entries := []Entry{
+		{Reason: "parse_error", Error: "boom", Payload: []byte("source"), Destination: "acme.auth",
+			Source: KafkaSource("events", 7, 1<<40+3)},
+		{Reason: long('r', limit), Error: long('e', limit), Payload: []byte("at-the-cap"), Destination: "acme.auth",
+			Source: KafkaSource(long('t', limit), 0, 9)},
+		{Reason: long('r', 3*limit), Error: long('e', limit+1), Payload: []byte("past-the-cap"), Destination: "acme.auth",
+			Source: KafkaSource(long('t', 2*limit), 12, 0)},
+	}
+	for _, e := range entries {
+		require.NoError(t, o.Send(e))
+	}
+	flushOK(t, o)
+	closeOK(t, o)
+
+	msgs := byKafkaPayload(t, broker.ReadTopic("acme.auth.dlq"))
+	require.Len(t, msgs, 3)
+	h := headers(msgs["source"])
+	assert.Equal(t, "7", h["__connect.errors.partition"])
+	assert.Equal(t, "1099511627779", h["__connect.errors.offset"])
+	assert.Equal(t, "events", h["__connect.errors.topic"])
+
+	h = headers(msgs["at-the-cap"])
+	assert.Equal(t, "0", h["__connect.errors.partition"])
+	assert.Equal(t, "9", h["__connect.errors.offset"])
+	for _, key := range []string{"__connect.errors.topic", "__connect.errors.exception.message", "__connect.errors.class.name", "dlq.reason"} {
+		assert.Len(t, h[key], limit, "%s of exactly 8 KiB kept whole", key)
+	}
+
+	h = headers(msgs["past-the-cap"])
+	assert.Equal(t, "12", h["__connect.errors.partition"])
+	assert.Equal(t, "0", h["__connect.errors.offset"])
+	assert.Equal(t, long('t', limit), h["__connect.errors.topic"])
+	assert.Equal(t, long('e', limit), h["__connect.errors.exception.message"])
+	assert.Equal(t, long('r', limit), h["__connect.errors.class.name"])
+	assert.Equal(t, long('r', limit), h["dlq.reason"])
+	for _, m := range msgs {
+		for _, hd := range m.Headers {
+			assert.LessOrEqual(t, len(hd.Value), limit, "header %s", hd.Key)
+		}
+	}
+	assert.Zero(t, len(readDir(t, filepath.Join(dir, "svc"))), "every message went to Kafka")
 }

@@ -184,12 +184,12 @@ func TestParseConfigExpandsEnvironment(t *testing.T) {
 		{"$$ is a literal $", "file:\n  dir: /a$${DIR}\n", func(c *Config) { c.File.Dir = "/a${DIR}" }},
 		{"a lone $ stays", "file:\n  dir: /a$b$\n", func(c *Config) { c.File.Dir = "/a$b$" }},
 		{"comments are not expanded", "# ${NOPE}\nfile:\n  dir: /a # ${NOPE}\n", func(c *Config) { c.File.Dir = "/a" }},
-		{"a value cannot add keys", "file:\n  dir: ${X}\n", func(c *Config) { c.File.Dir = "/a\nqueue_capacity: 1" }},
+		{"a value cannot add keys", "file:\n  dir: ${X}\n", func(c *Config) { c.File.Dir = "{queue_capacity: 1}" }},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			env := env
 			if strings.Contains(test.doc, "${X}") {
-				env = envOf(map[string]string{"X": "/a\nqueue_capacity: 1"})
+				env = envOf(map[string]string{"X": "{queue_capacity: 1}"})
 			}
 			cfg, l := decodeConfig([]byte("service: x\n"+test.doc), env)
 			require.Empty(t, l.fields)

@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -101,6 +102,8 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 	for i, b := range k.Brokers {
 		if strings.TrimSpace(b) == "" {
 			c.add(fmt.Sprintf("kafka.brokers[%d]", i), "is empty")
+		} else {
+			c.noLineBreak(fmt.Sprintf("kafka.brokers[%d]", i), b)
 		}
 	}
 	c.oneOf("kafka.routing", k.Routing, routingNames)
@@ -114,6 +117,9 @@ func checkKafka(c *configCheck, k *KafkaConfig) {
 	if (k.TLS.CertFile == "") != (k.TLS.KeyFile == "") {
 		c.add("kafka.tls", "cert_file and key_file go together")
 	}
+	c.noLineBreak("kafka.topic_suffix", k.TopicSuffix)
+	c.noLineBreak("kafka.sasl.username", k.SASL.Username)
+	c.noLineBreak("kafka.sasl.password", k.SASL.Password)
 	c.oneOf("kafka.sasl.mechanism", k.SASL.Mechanism, mechanismNames)
 	if k.SASL.Mechanism != "" && k.SASL.Username == "" {
 		c.add("kafka.sasl.username", "must be set with a SASL mechanism")
@@ -132,9 +138,68 @@ func checkHTTP(c *configCheck, h *HTTPConfig) {
 			c.add("http.url", "has no host")
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(h.Headers)) {
+		checkHeader(c, name, h.Headers[name])
+	}
 	c.upTo("http.timeout_ms", h.TimeoutMS, maxMS)
 	c.nonNegative("http.max_body_bytes", h.MaxBodyBytes)
 	c.nonNegative("http.max_retries", h.MaxRetries)
+}
+
+// checkHeader checks one of http.headers. Go's client refuses a request
+// whose header name is not a token or whose value holds a control
+// character, so such a header would fail every POST, long after New; a CR
+// or LF that got through would split the header. The value is never shown:
+// it is usually a secret.
+func checkHeader(c *configCheck, name, value string) {
+	field := "http.headers." + name
+	if !httpToken(name) {
+		field = fmt.Sprintf("http.headers[%q]", name)
+		c.add(field, "is not a legal header name: use letters, digits and !#$%%&'*+-.^_`|~")
+		return
+	}
+	for i := 0; i < len(value); i++ {
+		if b := value[i]; b < ' ' && b != '\t' || b == 0x7f {
+			c.add(field, "the value holds %s at byte %d: a header value may not hold CR, LF, NUL or another control character", controlName(b), i)
+			return
+		}
+	}
+}
+
+// httpToken reports whether s is a legal header name: an RFC 9110 token.
+func httpToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// noLineBreak checks that a string field holds no CR, LF or NUL, the bytes
+// that split or cut a line, a header or a SASL PLAIN message. The value is
+// not shown: it may be a secret.
+func (c *configCheck) noLineBreak(field, v string) {
+	if i := strings.IndexAny(v, "\r\n\x00"); i >= 0 {
+		c.add(field, "holds %s at byte %d: CR, LF and NUL are not allowed", controlName(v[i]), i)
+	}
+}
+
+// controlName names a control byte for an error.
+func controlName(b byte) string {
+	switch b {
+	case '\r':
+		return "a carriage return (CR)"
+	case '\n':
+		return "a line feed (LF)"
+	case 0:
+		return "a NUL byte"
+	}
+	return fmt.Sprintf("the control byte 0x%02x", b)
 }
 
 func checkRedis(c *configCheck, r *RedisConfig) {
@@ -147,6 +212,7 @@ func checkRedis(c *configCheck, r *RedisConfig) {
 			c.add("redis.url", "scheme %q is not redis, rediss or unix", u.Scheme)
 		}
 	}
+	c.noLineBreak("redis.stream", r.Stream)
 	if r.MaxLen < 0 {
 		c.add("redis.max_len", "must not be negative, got %d", r.MaxLen)
 	}

@@ -230,7 +230,7 @@ var coreMutations = []mutation{
 		old: "\tif d.o.cfg.OnError != nil {", new: "\tif d.o.cfg.OnError != nil && n > 30 {",
 		run: "TestOnError"},
 	{name: "HTTP: 308 refused", file: "http.go",
-		old: "\t\t\t\treq.Response.StatusCode != http.StatusPermanentRedirect {", new: "\t\t\t\ttrue {",
+		old: "\t\treq.Response.StatusCode != http.StatusPermanentRedirect {", new: "\t\ttrue {",
 		tags: "dlq_http", run: "TestHTTP"},
 	{name: "HTTP: 429 not retried", file: "http.go",
 		old:  "case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:",
