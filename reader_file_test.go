@@ -74,7 +74,7 @@ func TestReaderServiceFolder(t *testing.T) {
 		recs, stats := readAll(t, dir, ReaderOptions{})
 		assert.Equal(t, []string{"a", "b", "c", "d", "e", "f"}, recPayloads(recs))
 		assert.Equal(t, ReadStats{Read: 6, Matched: 6, Unreadable: 2}, stats)
-		assert.Equal(t, "dlq-2026-01-15T08-00-00.000.ndjson.gz:"+fmt.Sprint(len(lineFor("a", "parse_error", 1000))), recs[0].Position)
+		assert.Regexp(t, `^dlq-2026-01-15T08-00-00\.000\.ndjson\.gz:`+fmt.Sprint(len(lineFor("a", "parse_error", 1000)))+`:[0-9a-f]{16}$`, recs[0].Position)
 	})
 	t.Run("file:// URL", func(t *testing.T) {
 		recs, _ := readAll(t, "file://"+dir, ReaderOptions{})
@@ -135,7 +135,7 @@ func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
 			_, err = f.WriteString(lineFor("4", "r", 4))
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
-			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(rotationTimeFormat)+".ndjson")
+			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(backupTimeFormat)+".ndjson")
 			require.NoError(t, os.Rename(live, rotated))
 			if compress {
 				data, err := os.ReadFile(rotated)
