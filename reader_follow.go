@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -51,12 +52,8 @@ func (r *Reader) follow(ctx context.Context, src string, single bool, services [
 			skip = 0
 			continue
 		}
-		fl := fls[0]
-		for _, x := range fls {
-			if strings.HasPrefix(f.name, x.prefix) && len(x.prefix) > len(fl.prefix) {
-				fl = x
-			}
-		}
+		prefix := f.name[:strings.LastIndexByte(f.name, '/')+1]
+		fl := fls[slices.IndexFunc(fls, func(fl *follower) bool { return fl.prefix == prefix })]
 		lr, err := newLineReader(f, skip, r.opts.maxLineBytes())
 		if err != nil {
 			return fmt.Errorf("dlq: source %s: %w", f.path, err)
