@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// followUntil follows src until want entries were read or 30 s passed,
-// calling each with every record's index first; it fails with the ids
-// still missing.
-func followUntil(t *testing.T, src string, want int, each func(i int)) []Record {
+// followUntil follows src until want entries were read, or the entry with
+// id last (the last one written), or 30 s passed, calling each with every
+// record's index first.
+func followUntil(t *testing.T, src string, want int, last string, each func(i int)) []Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -27,7 +27,7 @@ func followUntil(t *testing.T, src string, want int, each func(i int)) []Record 
 		}
 		each(len(recs))
 		recs = append(recs, rec)
-		if len(recs) == want {
+		if len(recs) == want || rec.Entry.ID == last {
 			cancel()
 		}
 	}
@@ -39,7 +39,7 @@ func TestReaderFollowsRotationBursts(t *testing.T) {
 		t.Run(fmt.Sprintf("compress %v", compress), func(t *testing.T) {
 			w := newDLQWriter(t, t.TempDir(), "svc", compress)
 			w.write(100)
-			recs := followUntil(t, w.dir, 700, func(i int) {
+			recs := followUntil(t, w.dir, 700, "id-00699", func(i int) {
 				if i == 50 || i == 250 { // three rotations between two looks
 					for range 3 {
 						w.rotate(100)
@@ -57,7 +57,7 @@ func TestReaderFollowsEveryService(t *testing.T) {
 	two := newDLQWriter(t, root, "two", false)
 	one.write(10)
 	two.write(10)
-	recs := followUntil(t, root, 60, func(i int) {
+	recs := followUntil(t, root, 60, "", func(i int) {
 		if i == 19 { // both backlogs read
 			one.write(20)
 			two.write(10)

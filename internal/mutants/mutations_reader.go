@@ -1,4 +1,51 @@
 package main
 
+// readerTests is every test of the file Reader.
+const readerTests = "^TestReader|^TestOpenReader"
+
 // readerMutations break the Reader: files listed, pinned, followed and resumed (reader*.go).
-var readerMutations = []mutation{}
+var readerMutations = []mutation{
+	{name: "Reader: resuming after a pruned file applies the old offset to the next", file: "reader_list.go",
+		old: "\t\t\treturn files[i:], 0, nil\n", new: "\t\t\treturn files[i:], offset, nil\n",
+		run: readerTests},
+	{name: "Reader: resume finds its file by name alone, not by its head", file: "reader_list.go",
+		old: "if err := files[i].open(); err == nil && files[i].headOf() == head {\n\t\t\treturn files[i:], offset, nil\n\t\t}\n\t}\n\tfor",
+		new: "if err := files[i].open(); err == nil {\n\t\t\treturn files[i:], offset, nil\n\t\t}\n\t}\n\tfor",
+		run: readerTests},
+	{name: "Reader: the live file opened by name when its turn comes, not held from the listing", file: "reader_list.go",
+		old: "\treturn append(files, live), nil\n", new: "\tlive.close()\n\treturn append(files, live), nil\n",
+		run: readerTests},
+	{name: "Reader: a missing source read as empty, with no error", file: "reader_file.go",
+		old: "\tinfo, err := os.Stat(s.path)\n\tif err != nil {\n\t\treturn fmt.Errorf(\"dlq: source: %w\", err)",
+		new: "\tinfo, err := os.Stat(s.path)\n\tif err != nil {\n\t\treturn nil",
+		run: readerTests},
+	{name: "Reader: a truncated .gz counted but not named", file: "reader_file.go",
+		old: "\tr.unreadable()\n\tr.warn(", new: "\tr.unreadable()\n\t_ = r.warn\n\t_ = (",
+		run: readerTests},
+	{name: "Reader: logrotate's numbered files read lowest number first", file: "reader_list.go",
+		old: "math.MaxUint32-k)", new: "k)",
+		run: readerTests},
+	{name: "Reader follow: a stale offset applied to the file that took the name", file: "reader_follow.go",
+		old: "\tfl.cur, fl.lr = nil, nil\n\t_, more, err = fl.next(ctx, r, old, emit)\n",
+		new: "\tstale := fl.lr.off\n\tfl.cur, fl.lr = nil, nil\n\t_, more, err = fl.next(ctx, r, old, emit)\n\tif fl.lr != nil {\n\t\t_, _ = fl.cur.file.Seek(stale, 0)\n\t\tfl.lr.off = stale\n\t\tfl.lr.br.Reset(fl.cur.file)\n\t}\n",
+		run: "^TestReaderFollows"},
+	{name: "Reader follow: only the newest of the files rotated since the last look", file: "reader_follow.go",
+		old: "\t\tisNew := i > from && (from >= 0 || !fl.seen[stem])\n",
+		new: "\t\tisNew := i == len(rotated)-1 && i > from && (from >= 0 || !fl.seen[stem])\n",
+		run: "^TestReaderFollows"},
+	{name: "Reader follow: only the last service of a folder of services", file: "reader_follow.go",
+		old: "\t\tfor _, fl := range fls {\n\t\t\tp, more, err", new: "\t\tfor _, fl := range fls[len(fls)-1:] {\n\t\t\tp, more, err",
+		run: "^TestReaderFollows"},
+	{name: "Redis reader: follow never advances its XREAD cursor", file: "reader_redis.go",
+		old: "\t\t\t\tfrom = m.ID\n", new: "\t\t\t\t_ = m.ID\n",
+		tags: "dlq_redis", run: "TestReaderRedis"},
+	{name: "Kafka reader: --since does not seek (every message fetched, then filtered)", file: "reader_kafka.go",
+		old: "if since := r.opts.Filter.Since; !since.IsZero() {", new: "if since := r.opts.Filter.Since; false && !since.IsZero() {",
+		tags: "dlq_kafka", run: "TestReaderKafka"},
+	{name: "Kafka reader: --since seeks by the wrong bound (Until)", file: "reader_kafka.go",
+		old: "if since := r.opts.Filter.Since; !since.IsZero() {", new: "if since := r.opts.Filter.Until; !since.IsZero() {",
+		tags: "dlq_kafka", run: "TestReaderKafka"},
+	{name: "Filter: Since compared with Until's sense (entries before it kept)", file: "reader_filter.go",
+		old: "if !f.Since.IsZero() && e.Timestamp.Before(f.Since) {", new: "if !f.Since.IsZero() && !e.Timestamp.Before(f.Since) {",
+		tags: "dlq_kafka", run: "TestReaderKafka|TestReaderFilters"},
+}
