@@ -196,41 +196,49 @@ func TestReaderStopsAtWhatTheFileHeldAtStart(t *testing.T) {
 }
 
 func TestReaderFollowsAFileThroughRotation(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, liveFileName)
-	require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)), 0o600))
-	r, err := OpenReader(dir, ReaderOptions{Follow: true, PollInterval: time.Millisecond})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	appendLine := func(s string) {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
-		require.NoError(t, err)
-		_, err = f.WriteString(s)
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
+	for _, source := range []string{"the service folder", "the file"} {
+		t.Run(source, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, liveFileName)
+			require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)), 0o600))
+			src := dir
+			if source == "the file" {
+				src = path
+			}
+			r, err := OpenReader(src, ReaderOptions{Follow: true, PollInterval: time.Millisecond})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			appendLine := func(s string) {
+				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+				require.NoError(t, err)
+				_, err = f.WriteString(s)
+				require.NoError(t, err)
+				require.NoError(t, f.Close())
+			}
+			var got []string
+			for rec, err := range r.All(ctx) {
+				if err != nil {
+					assert.ErrorIs(t, err, context.Canceled, "ended before reading 1 to 4")
+					break
+				}
+				got = append(got, string(rec.Entry.Payload))
+				switch len(got) {
+				case 1: // a line written in two parts is read once whole
+					line := lineFor("2", "r", 2)
+					appendLine(line[:10])
+					appendLine(line[10:])
+				case 2: // rotation: the old file gets a last line, then moves aside
+					appendLine(lineFor("3", "r", 3))
+					require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson")))
+					appendLine(lineFor("4", "r", 4))
+				case 4:
+					cancel()
+				}
+			}
+			assert.Equal(t, []string{"1", "2", "3", "4"}, got)
+		})
 	}
-	var got []string
-	for rec, err := range r.All(ctx) {
-		if err != nil {
-			assert.ErrorIs(t, err, context.Canceled)
-			break
-		}
-		got = append(got, string(rec.Entry.Payload))
-		switch len(got) {
-		case 1: // a line written in two parts is read once whole
-			line := lineFor("2", "r", 2)
-			appendLine(line[:10])
-			appendLine(line[10:])
-		case 2: // rotation: the old file gets a last line, then moves aside
-			appendLine(lineFor("3", "r", 3))
-			require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson")))
-			appendLine(lineFor("4", "r", 4))
-		case 4:
-			cancel()
-		}
-	}
-	assert.Equal(t, []string{"1", "2", "3", "4"}, got)
 }
 
 func TestReaderFilters(t *testing.T) {
