@@ -28,7 +28,7 @@ const (
 	gzipSuffix   = ".gz"
 	// maxPinned is how many of a service's newest rotated files a listing
 	// holds open; older ones are opened by name when their turn comes.
-	maxPinned = 256
+	maxPinned = 64
 	// headBytes bounds the part of a file's first line its head digest
 	// covers.
 	headBytes = 4 << 10

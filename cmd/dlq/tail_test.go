@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -191,4 +192,20 @@ func TestTailFollowsEveryService(t *testing.T) {
 		byService[strings.Fields(line)[2]]++
 	}
 	assert.Equal(t, map[string]int{"one": 7, "two": 7}, byService, out.String())
+}
+
+func TestTailNamesATruncatedArchive(t *testing.T) {
+	w := newRotatingDLQ(t, t.TempDir(), "loader", true)
+	w.write(2000)
+	w.rotate(1)
+	archives, err := filepath.Glob(filepath.Join(w.dir, "dlq-*.gz"))
+	require.NoError(t, err)
+	require.Len(t, archives, 1)
+	data, err := os.ReadFile(archives[0])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(archives[0], data[:len(data)/2], 0o600))
+	var out, errOut bytes.Buffer
+	require.NoError(t, newApp(&out, &errOut).Run(t.Context(), []string{"dlq", "tail", "-n", "1", w.dir}))
+	assert.Contains(t, out.String(), "id-02000", "the files after it are read")
+	assert.Contains(t, errOut.String(), "warning: dlq: source "+filepath.Base(archives[0])+": unreadable after ")
 }
