@@ -111,9 +111,10 @@ type Reader struct {
 	from   readSource
 	stats  readCounters
 	caught bool // CaughtUp was called in this iteration
-	// listed, when set (by tests), is called after each listing of a
-	// service folder and before its rotated files are opened.
-	listed func(dir string)
+	// liveOpened and listed, when set (by tests), are called when a
+	// service folder's live file was opened, before the folder is listed,
+	// and after the listing, before its rotated files are opened.
+	liveOpened, listed func(dir string)
 }
 
 type readCounters struct {

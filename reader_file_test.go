@@ -433,7 +433,7 @@ func checkIDs(t *testing.T, recs []Record, from, to int) {
 
 func TestReaderPinsFilesAtListing(t *testing.T) {
 	for _, compress := range []bool{false, true} {
-		for _, when := range []string{"after the listing", "while an older file is read"} {
+		for _, when := range []string{"before the listing", "after the listing", "while an older file is read"} {
 			t.Run(fmt.Sprintf("compress %v, rotated %s", compress, when), func(t *testing.T) {
 				w := newDLQWriter(t, t.TempDir(), "svc", compress)
 				w.write(200)
@@ -442,7 +442,10 @@ func TestReaderPinsFilesAtListing(t *testing.T) {
 				require.NoError(t, err)
 				var once sync.Once
 				rotate := func() { once.Do(func() { w.rotate(300) }) } // 300 not there at the start
-				if when == "after the listing" {
+				switch when {
+				case "before the listing": // the live file was opened: the listing shows it rotated
+					r.liveOpened = func(string) { rotate() }
+				case "after the listing":
 					r.listed = func(string) { rotate() }
 				}
 				var recs []Record

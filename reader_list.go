@@ -194,6 +194,9 @@ func (r *Reader) listService(dir, prefix string) (files []fileToRead, err error)
 		}
 		live.limit = liveInfo.Size()
 	}
+	if r.liveOpened != nil {
+		r.liveOpened(dir)
+	}
 	rotated, _, err := rotatedFiles(dir)
 	if err != nil {
 		return nil, err
