@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,11 @@ type ReaderOptions struct {
 	// PollInterval is how often a followed file is checked for growth.
 	// Defaults to 250 ms.
 	PollInterval time.Duration
+	// Warn, when set, is told of each file a Reader could read only in
+	// part or not at all (a truncated or corrupt .gz, whose rest is also
+	// counted in ReadStats.Unreadable; a file removed before its turn
+	// came), by an error naming the file. Nil: slog.Default logs them.
+	Warn func(error)
 }
 
 func (o *ReaderOptions) maxLineBytes() int {
@@ -62,11 +68,11 @@ type Record struct {
 	// Entry is the decoded envelope.
 	Entry Entry
 	// Position locates the entry in its source, in a form
-	// [ReaderOptions.After] accepts: "FILE:OFFSET" for files (FILE relative
-	// to the source, OFFSET the byte just past the line), with a third part
-	// for a live dlq.ndjson, "FILE:OFFSET:OPENED", the Unix milliseconds at
-	// which the reader opened it (so that a resume finds it once rotated),
-	// e.g. "dlq.ndjson:267:1795774157930"; "PARTITION:OFFSET" for Kafka; the
+	// [ReaderOptions.After] accepts: "FILE:OFFSET:HEAD" for files (FILE
+	// relative to the source, OFFSET the byte just past the line, HEAD a
+	// digest of the file's first line, by which a resume finds the file
+	// wherever rotations moved it and however it was compressed), e.g.
+	// "dlq.ndjson:267:9f86d081884c7d65"; "PARTITION:OFFSET" for Kafka; the
 	// stream entry id for Redis.
 	Position string
 }
@@ -84,7 +90,14 @@ type ReadStats struct {
 
 // Reader reads the entries of a DLQ back from a source: an NDJSON file, a
 // service folder (its rotated and gzipped files oldest first, the live
-// dlq.ndjson last), a Kafka topic (every partition) or a Redis stream.
+// dlq.ndjson last), a folder of service folders, a Kafka topic (every
+// partition) or a Redis stream.
+//
+// A folder's files are held open from the moment it is listed: a rotation
+// (or a compression) between the listing and the read moves no file out
+// of reach and brings none in, so every entry the folder held at the start
+// is read once. Following, every file rotated since the last look is read,
+// in order, before the new live file, in every service of the folder.
 //
 // Memory stays bounded whatever the source's size: entries are decoded one
 // at a time and handed to the loop, never collected. Lines or messages that
@@ -98,6 +111,10 @@ type Reader struct {
 	from   readSource
 	stats  readCounters
 	caught bool // CaughtUp was called in this iteration
+	// liveOpened and listed, when set (by tests), are called when a
+	// service folder's live file was opened, before the folder is listed,
+	// and after the listing, before its rotated files are opened.
+	liveOpened, listed func(dir string)
 }
 
 type readCounters struct {
@@ -172,6 +189,15 @@ func parseLine(data []byte) (Entry, error) {
 		return e, nil
 	}
 	return ParseEnvelope(data)
+}
+
+// warn tells of a file read in part or not at all.
+func (r *Reader) warn(err error) {
+	if r.opts.Warn != nil {
+		r.opts.Warn(err)
+		return
+	}
+	slog.Default().Warn(err.Error())
 }
 
 // unreadable counts one skipped line or message.

@@ -65,8 +65,12 @@ func TestReaderKafkaTopic(t *testing.T) {
 		assert.Equal(t, uint64(1), r.Stats().Unreadable)
 	})
 	t.Run("since seeks by time", func(t *testing.T) {
-		recs, _ := readAll(t, src, ReaderOptions{Filter: Filter{Since: base.Add(48 * time.Second)}})
+		recs, stats := readAll(t, src, ReaderOptions{Filter: Filter{Since: base.Add(48 * time.Second)}})
 		assert.Equal(t, []string{"p0-48", "p0-49", "p1-48", "p1-49", "p2-48", "p2-49", "p2-0"}, recPayloads(recs))
+		assert.Equal(t, uint64(7), stats.Read, "the messages before since are not fetched")
+		assert.Equal(t, uint64(1), stats.Unreadable, "the foreign message is after since")
+		recs, _ = readAll(t, src, ReaderOptions{Filter: Filter{Since: base.Add(48 * time.Second), Until: base.Add(49 * time.Second)}})
+		assert.Equal(t, []string{"p0-48", "p1-48", "p2-48"}, recPayloads(recs))
 	})
 	t.Run("resume after a position", func(t *testing.T) {
 		recs, _ := readAll(t, src, ReaderOptions{After: "1:48"})

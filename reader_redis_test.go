@@ -72,6 +72,31 @@ func TestReaderRedisStream(t *testing.T) {
 			cancel()
 		}
 	})
+	t.Run("follow reads each new entry once, in order", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		add := func(p string) { xaddEnvelope(t, c, stream, Entry{Service: "svc", Reason: "r", Payload: []byte(p)}) }
+		r, err := OpenReader(src, ReaderOptions{Follow: true, After: mustLastID(t, c, stream), CaughtUp: func() {
+			add("n1")
+			add("n2")
+		}})
+		require.NoError(t, err)
+		var got []string
+		for rec, err := range r.All(ctx) {
+			if err != nil {
+				require.ErrorIs(t, err, ctx.Err())
+				break
+			}
+			got = append(got, string(rec.Entry.Payload))
+			switch len(got) {
+			case 2:
+				add("n3")
+			case 3:
+				cancel()
+			}
+		}
+		assert.Equal(t, []string{"n1", "n2", "n3"}, got)
+	})
 	t.Run("a missing stream has nothing", func(t *testing.T) {
 		recs, _ := readAll(t, "redis://"+addr+"/0?stream="+stream+"-missing", ReaderOptions{})
 		assert.Empty(t, recs)

@@ -54,6 +54,9 @@ func openReader(cmd *cli.Command, opts dlq.ReaderOptions) (*dlq.Reader, error) {
 	if opts.Filter, err = filterOf(cmd, time.Now()); err != nil {
 		return nil, err
 	}
+	if opts.Warn == nil { // a file read in part or not at all, by name
+		opts.Warn = func(err error) { fmt.Fprintf(cmd.Root().ErrWriter, "warning: %v\n", err) }
+	}
 	return dlq.OpenReader(src, opts)
 }
 

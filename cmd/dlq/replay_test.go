@@ -460,3 +460,74 @@ func TestReplayHTTPRedirects(t *testing.T) {
 		assert.Zero(t, posts+bodiless, "nothing went over plain http")
 	})
 }
+
+// replayedIDs counts the dlq.replay_of of each message s received.
+func (s *sink) replayedIDs() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, h := range s.heads {
+		out[h.Get("dlq.replay_of")]++
+	}
+	return out
+}
+
+// checkReplayed requires ids id-<from> to id-<to-1> replayed at least
+// once, at most dups of them twice, and nothing else.
+func checkReplayed(t *testing.T, got map[string]int, from, to, dups int) {
+	t.Helper()
+	var skipped, twice int
+	for i := from; i < to; i++ {
+		id := fmt.Sprintf("id-%05d", i)
+		switch n := got[id]; {
+		case n == 0:
+			skipped++
+		case n > 1:
+			twice += n - 1
+		}
+		delete(got, id)
+	}
+	assert.Zero(t, skipped, "%d of ids %d to %d never replayed", skipped, from, to-1)
+	assert.LessOrEqual(t, twice, dups, "replayed twice")
+	assert.Empty(t, got, "replayed though not in the source at the start")
+}
+
+func TestReplayThroughRotations(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rotated in the middle, compress %v", compress), func(t *testing.T) {
+			w := newRotatingDLQ(t, t.TempDir(), "loader", compress)
+			w.write(200)
+			w.rotate(300) // a rotated file of 200, the live file of 300
+			s, url := newSink(t, func(call int) int {
+				if call == 50 { // while the rotated file is replayed
+					w.rotate(300) // 300 not there at the start
+				}
+				return 0
+			})
+			out, err := run(t, "replay", w.dir, "--to", url)
+			require.NoError(t, err)
+			assert.Contains(t, out, "replayed 500 ")
+			checkReplayed(t, s.replayedIDs(), 0, 500, 0)
+		})
+	}
+	t.Run("interrupted, rotated twice, resumed from the checkpoint", func(t *testing.T) {
+		w := newRotatingDLQ(t, t.TempDir(), "loader", true)
+		w.write(300)
+		cp := filepath.Join(t.TempDir(), "replay.checkpoint")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		s, url := newSink(t, func(call int) int {
+			if call == 250 {
+				cancel()
+			}
+			return 0
+		})
+		_, err := runCtx(ctx, t, "replay", w.dir, "--to", url, "--rate", "100000", "--checkpoint", cp)
+		require.ErrorIs(t, err, context.Canceled)
+		w.rotate(100)
+		w.rotate(100)
+		_, err = run(t, "replay", w.dir, "--to", url, "--rate", "100000", "--checkpoint", cp)
+		require.NoError(t, err)
+		checkReplayed(t, s.replayedIDs(), 0, w.n, 100)
+	})
+}

@@ -1,0 +1,72 @@
+package dlq
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// followUntil follows src until want entries were read, or the entry with
+// id last (the last one written), or 30 s passed, calling each with every
+// record's index first.
+func followUntil(t *testing.T, src string, want int, last string, each func(i int)) []Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r, err := OpenReader(src, ReaderOptions{Follow: true, PollInterval: time.Millisecond})
+	require.NoError(t, err)
+	var recs []Record
+	for rec, err := range r.All(ctx) {
+		if err != nil {
+			require.ErrorIs(t, err, ctx.Err(), "only the end of the follow ends it")
+			break
+		}
+		each(len(recs))
+		recs = append(recs, rec)
+		if len(recs) == want || rec.Entry.ID == last {
+			cancel()
+		}
+	}
+	return recs
+}
+
+func TestReaderFollowsRotationBursts(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress %v", compress), func(t *testing.T) {
+			w := newDLQWriter(t, t.TempDir(), "svc", compress)
+			w.write(100)
+			recs := followUntil(t, w.dir, 700, "id-00699", func(i int) {
+				if i == 50 || i == 250 { // three rotations between two looks
+					for range 3 {
+						w.rotate(100)
+					}
+				}
+			})
+			checkIDs(t, recs, 0, 700)
+		})
+	}
+}
+
+func TestReaderFollowsEveryService(t *testing.T) {
+	root := t.TempDir()
+	one := newDLQWriter(t, root, "one", false)
+	two := newDLQWriter(t, root, "two", false)
+	one.write(10)
+	two.write(10)
+	recs := followUntil(t, root, 60, "", func(i int) {
+		if i == 19 { // both backlogs read
+			one.write(20)
+			two.write(10)
+			two.rotate(10)
+		}
+	})
+	byService := map[string]int{}
+	for _, rec := range recs {
+		byService[filepath.Base(filepath.Dir(rec.Position))]++
+	}
+	require.Equal(t, map[string]int{"one": 30, "two": 30}, byService)
+}

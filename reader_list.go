@@ -1,0 +1,327 @@
+package dlq
+
+import (
+	"compress/gzip"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The files a Reader reads in a service folder: the live dlq.ndjson, the
+// library's rotated files (dlq-<time>.ndjson, .gz added once compressed),
+// logrotate's (dlq.ndjson.1, dlq.ndjson-20261204, each maybe .gz), and any
+// other name matching dlq*.ndjson*. Rotated files come first, oldest
+// first: logrotate's numbered ones highest number first, then the others
+// by name (the library's names and logrotate's dates sort by time); the
+// live file comes last.
+const (
+	liveFileName = "dlq.ndjson"
+	gzipSuffix   = ".gz"
+	// maxPinned is how many of a service's newest rotated files a listing
+	// holds open; older ones are opened by name when their turn comes.
+	maxPinned = 64
+	// headBytes bounds the part of a file's first line its head digest
+	// covers.
+	headBytes = 4 << 10
+)
+
+// fileToRead is one file of a source, in reading order.
+type fileToRead struct {
+	name  string // relative to the source: the Position's file part
+	path  string // where it was listed
+	gz    bool
+	live  bool     // the live file, which grows
+	limit int64    // bytes the live file held when listed; lines past it are not read unless following
+	file  *os.File // held open since the listing (nil: opened by name when read)
+	head  string   // digest of the first line, once known
+}
+
+// open opens f by name unless the listing holds it open already; a plain
+// rotated file gone since is looked for compressed.
+func (f *fileToRead) open() error {
+	if f.file != nil {
+		return nil
+	}
+	file, err := os.Open(f.path)
+	if errors.Is(err, fs.ErrNotExist) && !f.gz && !f.live {
+		if file, err = os.Open(f.path + gzipSuffix); err == nil {
+			f.gz = true
+		}
+	}
+	f.file = file
+	return err
+}
+
+func (f *fileToRead) close() {
+	if f.file != nil {
+		_ = f.file.Close()
+		f.file = nil
+	}
+}
+
+func closeFiles(files []fileToRead) {
+	for i := range files {
+		files[i].close()
+	}
+}
+
+// headOf returns f's head: a digest of its first line (at most headBytes
+// of it), which stays the same when the file is renamed, compressed or
+// grows, and tells files apart (a first line holds an entry's id). Empty
+// when the file holds no whole first line yet.
+func (f *fileToRead) headOf() string {
+	if f.head != "" || f.file == nil {
+		return f.head
+	}
+	var src io.Reader = io.NewSectionReader(f.file, 0, math.MaxInt64)
+	if f.gz {
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return ""
+		}
+		src = zr
+	}
+	buf := make([]byte, headBytes)
+	n, _ := io.ReadFull(src, buf)
+	if i := slices.Index(buf[:n], '\n'); i >= 0 {
+		n = i + 1
+	} else if n < headBytes {
+		return "" // the first line is not whole yet
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(buf[:n])
+	f.head = hex.EncodeToString(h.Sum(nil))
+	return f.head
+}
+
+// rotatedFile is a rotated file's name in a listing.
+type rotatedFile struct {
+	stem string // the name without .gz
+	gz   bool
+}
+
+func (rf rotatedFile) name() string {
+	if rf.gz {
+		return rf.stem + gzipSuffix
+	}
+	return rf.stem
+}
+
+// rotatedFiles lists a service folder's rotated files oldest first; a
+// plain file beside its compressed copy is being compressed: the plain one
+// is whole, the copy may not be yet. It also reports whether the folder
+// has a live file.
+func rotatedFiles(dir string) (rotated []rotatedFile, hasLive bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("dlq: source: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir() || !strings.HasPrefix(name, "dlq") || !strings.Contains(name, ".ndjson"):
+		case name == liveFileName:
+			hasLive = true
+		default:
+			stem, gz := strings.CutSuffix(name, gzipSuffix)
+			if i := slices.IndexFunc(rotated, func(rf rotatedFile) bool { return rf.stem == stem }); i >= 0 {
+				rotated[i].gz = false
+				continue
+			}
+			rotated = append(rotated, rotatedFile{stem: stem, gz: gz})
+		}
+	}
+	slices.SortFunc(rotated, func(a, b rotatedFile) int { return strings.Compare(orderKey(a.stem), orderKey(b.stem)) })
+	return rotated, hasLive, nil
+}
+
+// orderKey sorts a service folder's files oldest first: logrotate's
+// numbered files (dlq.ndjson.N) highest N first, then the others by name,
+// then the live file.
+func orderKey(stem string) string {
+	if stem == liveFileName {
+		return "2"
+	}
+	if n, ok := strings.CutPrefix(stem, liveFileName+"."); ok {
+		if k, err := strconv.ParseUint(n, 10, 32); err == nil {
+			return fmt.Sprintf("0%010d", math.MaxUint32-k)
+		}
+	}
+	return "1" + stem
+}
+
+// fileKey orders a name relative to a source ("svc/dlq-….ndjson.gz") as
+// a listing does: service by service, each oldest first.
+func fileKey(name string) string {
+	dir, base := filepath.Split(strings.TrimSuffix(name, gzipSuffix))
+	return serviceKey(dir) + orderKey(base)
+}
+
+// serviceKey orders a service's prefix ("" or "svc/") as ReadDir orders
+// folder names.
+func serviceKey(prefix string) string { return strings.TrimSuffix(prefix, "/") + "\x00" }
+
+// listService lists a service folder's files in reading order and holds
+// them open, so that each is read wherever a rotation moves it and however
+// it is compressed. The live file is opened first, the folder listed
+// next, and the rotated files opened right after: a rotation before the
+// listing shows the live file under its new name too, and it is read once.
+func (r *Reader) listService(dir, prefix string) (files []fileToRead, err error) {
+	livePath := filepath.Join(dir, liveFileName)
+	live := fileToRead{name: prefix + liveFileName, path: livePath, live: true}
+	if err := live.open(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("dlq: source: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			closeFiles(files)
+			live.close()
+		}
+	}()
+	var liveInfo os.FileInfo
+	if live.file != nil {
+		if liveInfo, err = live.file.Stat(); err != nil {
+			return nil, fmt.Errorf("dlq: source: %w", err)
+		}
+		live.limit = liveInfo.Size()
+	}
+	if r.liveOpened != nil {
+		r.liveOpened(dir)
+	}
+	rotated, _, err := rotatedFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	if r.listed != nil {
+		r.listed(dir)
+	}
+	for i, rf := range rotated {
+		f := fileToRead{name: prefix + rf.name(), path: filepath.Join(dir, rf.name()), gz: rf.gz}
+		if len(rotated)-i <= maxPinned {
+			if err := f.open(); errors.Is(err, fs.ErrNotExist) {
+				r.warn(fmt.Errorf("dlq: source %s: removed before it could be read: %w", f.name, err))
+				continue
+			} else if err != nil {
+				return files, fmt.Errorf("dlq: source: %w", err)
+			}
+		}
+		files = append(files, f)
+	}
+	if live.file == nil {
+		return files, nil
+	}
+	if now, err := os.Stat(livePath); err != nil || !os.SameFile(now, liveInfo) {
+		// Rotated since it was opened: the listing may hold it again under
+		// its new name, plain (the same file) or compressed (the same head).
+		files = slices.DeleteFunc(files, func(f fileToRead) bool {
+			if f.file == nil {
+				return false
+			}
+			info, err := f.file.Stat()
+			same := err == nil && os.SameFile(info, liveInfo) || f.gz && f.headOf() != "" && f.headOf() == live.headOf()
+			if same {
+				f.close()
+			}
+			return same
+		})
+	}
+	return append(files, live), nil
+}
+
+// folderFiles lists what a folder holds in reading order: a service
+// folder's files, or for a folder of service folders (one without DLQ files
+// of its own but with folders) each one's in name order. It returns the
+// services listed, each by its prefix ("" or "svc/").
+func (r *Reader) folderFiles(dir string) (files []fileToRead, services []string, err error) {
+	rotated, hasLive, err := rotatedFiles(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rotated) > 0 || hasLive {
+		files, err = r.listService(dir, "")
+		return files, []string{""}, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dlq: source: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := r.listService(filepath.Join(dir, e.Name()), e.Name()+"/")
+		if err != nil {
+			closeFiles(files)
+			return nil, nil, err
+		}
+		files = append(files, sub...)
+		services = append(services, e.Name()+"/")
+	}
+	if len(services) == 0 {
+		services = []string{""} // a service folder with nothing yet
+	}
+	return files, services, nil
+}
+
+// position is a file Position: the file's name, the offset just past the
+// entry's line, and the file's head, by which a resume finds the file
+// again wherever rotations moved it and however it was compressed.
+func position(f *fileToRead, off int64) string {
+	return f.name + ":" + strconv.FormatInt(off, 10) + ":" + f.headOf()
+}
+
+// resumeAt drops the files before the one a position names and returns the
+// offset to skip in it. The file is the one with the position's head: under
+// its name still, or moved by rotations and compressed. A file no longer
+// there (pruned) is resumed after from the start of the next file: with
+// the library's time-stamped names, the first file named after it; else
+// the first of its service's files still there, all newer than it.
+func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
+	if after == "" {
+		return files, 0, nil
+	}
+	rest, head, ok1 := cutLast(after)
+	name, offs, ok2 := cutLast(rest)
+	offset, err := strconv.ParseInt(offs, 10, 64)
+	if !ok1 || !ok2 || err != nil || offset < 0 || len(head) != 16 {
+		return nil, 0, fmt.Errorf("dlq: resume position %q is not FILE:OFFSET:HEAD", after)
+	}
+	stem := strings.TrimSuffix(name, gzipSuffix)
+	if i := slices.IndexFunc(files, func(f fileToRead) bool { return strings.TrimSuffix(f.name, gzipSuffix) == stem }); i >= 0 {
+		if err := files[i].open(); err == nil && files[i].headOf() == head {
+			return files[i:], offset, nil
+		}
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		if err := files[i].open(); err == nil && files[i].headOf() == head {
+			return files[i:], offset, nil
+		}
+	}
+	dir, base := filepath.Split(stem)
+	stamped := strings.HasPrefix(base, "dlq-")
+	for i, f := range files {
+		fdir, _ := filepath.Split(f.name)
+		if k := serviceKey(fdir); k > serviceKey(dir) || k == serviceKey(dir) && (!stamped || fileKey(f.name) > fileKey(name)) {
+			return files[i:], 0, nil
+		}
+	}
+	return nil, 0, nil
+}
+
+// cutLast cuts s around its last colon.
+func cutLast(s string) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
