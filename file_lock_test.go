@@ -2,12 +2,15 @@ package dlq
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -109,5 +112,37 @@ func TestFileLockRefusesAServiceFolderLinkedByAnotherUser(t *testing.T) {
 			require.NoError(t, err)
 			assert.Empty(t, entries, "nothing made where the link points")
 		})
+	}
+}
+
+// TestFileLockPidOfAFIFO: a FIFO planted as .lock while a writer holds the
+// folder does not hang a second New, which reads the holder's pid there:
+// it fails with ErrLocked at once, the pid unknown.
+func TestFileLockPidOfAFIFO(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	defer closeOK(t, first)
+	lock := filepath.Join(dir, "svc", lockName)
+	require.NoError(t, os.Remove(lock))
+	require.NoError(t, syscall.Mkfifo(lock, 0o600))
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir}})
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, ErrLocked)
+		assert.ErrorContains(t, err, "another process (pid unknown)")
+	case <-ctx.Done():
+		// Let the blocked reader go, so that the test ends.
+		f, _ := os.OpenFile(lock, os.O_WRONLY, 0)
+		_ = f.Close()
+		<-done
+		t.Fatal("New hangs reading the holder's pid from a FIFO")
 	}
 }

@@ -167,8 +167,13 @@ func (l *folderLock) Close() error {
 	return err
 }
 
-// pidAt returns the pid written in the lock file at name, 0 when none is.
+// pidAt returns the pid written in the lock file at name, 0 when none is
+// (or name is not a regular file: a FIFO would block the read).
 func pidAt(name string) int {
+	info, err := os.Lstat(name)
+	if err != nil || !info.Mode().IsRegular() || info.Size() > 32 {
+		return 0
+	}
 	data, err := os.ReadFile(name)
 	if err != nil || len(data) > 32 {
 		return 0
