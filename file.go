@@ -114,6 +114,10 @@ func newFileBackend(cfg *Config) (*fileBackend, error) {
 		lock:     lock,
 		syncer:   newFileSyncer(fc.syncInterval()),
 	}
+	if err := refuseLink(f.path); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
 	if exists(f.path) { // cut a torn line now; create the file at the first write
 		if err := f.reopen(); err != nil {
 			_ = lock.Close()

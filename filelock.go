@@ -34,6 +34,9 @@ type folderLock struct {
 // error matches ErrLocked and names the holder's pid.
 func lockDir(dir, service string) (*folderLock, error) {
 	name := filepath.Join(dir, lockName)
+	if err := trustedFolder(dir); err != nil {
+		return nil, err
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, err
@@ -62,13 +65,41 @@ func lockDir(dir, service string) (*folderLock, error) {
 	return l, nil
 }
 
+// trustedFolder refuses a service folder that is a symbolic link owned by
+// another user than this process's or root: one planted in a shared
+// file.dir before the first start would send the entries wherever its
+// owner chose. A link an administrator made (root) or the service's own
+// user made is followed, as is file.dir itself, whoever made it: the
+// service folder's own files are never followed (openFile, lockFile).
+// This checks the folder when the writer starts, not on every open: who
+// can rename entries of file.dir can still swap the folder later, so give
+// file.dir to the service's user alone.
+func trustedFolder(dir string) error {
+	info, err := os.Lstat(dir)
+	if err != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return nil // os.Open reports what is wrong
+	}
+	uid, ok := ownerOf(info)
+	if !ok || uid == 0 || uid == os.Geteuid() {
+		return nil
+	}
+	target, _ := os.Readlink(dir)
+	return fmt.Errorf("dlq: %s (to %q) is a symbolic link owned by uid %d, neither this process's user (%d) nor root: "+
+		"the file backend does not follow it (planted by someone who can write %s?): remove it",
+		dir, target, uid, os.Geteuid(), filepath.Dir(dir))
+}
+
 // lockFile flocks the file at name, creating it, and makes sure the locked
 // file is still the one linked there: a lock on a file that was removed or
 // replaced meanwhile guards nothing.
 func lockFile(name string) (*os.File, error) {
 	for range maxLockTries {
-		lock, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		lock, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|oNoFollow, 0o600)
 		if err != nil {
+			return nil, linkError(name, err)
+		}
+		if err := regularFile(lock); err != nil {
+			_ = lock.Close()
 			return nil, err
 		}
 		if err := tryLock(lock); err != nil {
@@ -136,8 +167,13 @@ func (l *folderLock) Close() error {
 	return err
 }
 
-// pidAt returns the pid written in the lock file at name, 0 when none is.
+// pidAt returns the pid written in the lock file at name, 0 when none is
+// (or name is not a regular file: a FIFO would block the read).
 func pidAt(name string) int {
+	info, err := os.Lstat(name)
+	if err != nil || !info.Mode().IsRegular() || info.Size() > 32 {
+		return 0
+	}
 	data, err := os.ReadFile(name)
 	if err != nil || len(data) > 32 {
 		return 0

@@ -9,6 +9,19 @@ import (
 
 var errWouldBlock = syscall.EWOULDBLOCK
 
+// oNoFollow makes an open fail where the last element of the path is a
+// symbolic link.
+const oNoFollow = syscall.O_NOFOLLOW
+
+// ownerOf returns the uid that owns the file info describes.
+func ownerOf(info os.FileInfo) (uid int, ok bool) {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return int(st.Uid), true
+}
+
 // tryLock takes an exclusive flock on f without waiting. flock belongs to
 // the open file description: a second open of the same file, in this
 // process or another, conflicts.

@@ -64,6 +64,9 @@ func (f *fileBackend) reopen() error {
 		f.out = nil
 	}
 	out, created, err := openFile(f.path)
+	if errors.Is(err, errLink) {
+		out, created, err = f.replaceLink(err)
+	}
 	if errors.Is(err, fs.ErrNotExist) && f.dirGone() {
 		if err = f.recreateDir(); err == nil {
 			out, created, err = openFile(f.path)
@@ -119,17 +122,75 @@ func sameAs(prev os.FileInfo, out *os.File) bool {
 }
 
 // openFile opens name read-write for appending, creating it 0600, and
-// reports whether it created it.
+// reports whether it created it. It never follows a symbolic link at name
+// (an error matching errLink), and refuses what is not a regular file (a
+// FIFO, say): anyone who can write the folder could plant one, and the
+// writer would then cut the last line of a file of theirs choosing and
+// append the payloads to it.
 func openFile(name string) (out *os.File, created bool, err error) {
-	out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|oNoFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+		out, err = os.OpenFile(name, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 		created = true
 	}
 	if err != nil {
+		return nil, false, linkError(name, err)
+	}
+	if err := regularFile(out); err != nil {
+		_ = out.Close()
 		return nil, false, err
 	}
 	return out, created, nil
+}
+
+// errLink marks a symbolic link found where the file backend keeps a file
+// of its own (dlq.ndjson, .lock).
+var errLink = errors.New("is a symbolic link, which the file backend never follows (planted by someone who can write the folder?): remove it")
+
+// linkError returns err, from opening name, as an error matching errLink
+// when name is a symbolic link.
+func linkError(name string, err error) error {
+	info, lerr := os.Lstat(name)
+	if lerr != nil || info.Mode()&fs.ModeSymlink == 0 {
+		return err
+	}
+	target, _ := os.Readlink(name)
+	return fmt.Errorf("dlq: %s (to %q) %w", name, target, errLink)
+}
+
+// refuseLink returns an error matching errLink when name is a symbolic
+// link: New refuses to start on one, where an operator sees the error.
+func refuseLink(name string) error {
+	if info, err := os.Lstat(name); err == nil && info.Mode()&fs.ModeSymlink != 0 {
+		return linkError(name, nil)
+	}
+	return nil
+}
+
+// regularFile returns an error naming f unless it is a regular file.
+func regularFile(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("dlq: %s is not a regular file (%s): remove it", f.Name(), info.Mode().Type())
+	}
+	return nil
+}
+
+// replaceLink removes a symbolic link that replaced the file under the
+// running writer (os.Remove unlinks the link, never its target) and
+// creates the file afresh, so that the entries go to a file of the
+// writer's own rather than fail. Should another link be planted in
+// between, the open fails again and the batch is retried.
+func (f *fileBackend) replaceLink(cause error) (*os.File, bool, error) {
+	f.log.Warn("dlq: a symbolic link replaced the file under the writer; removing the link, its target untouched, and writing a new file",
+		"file", f.path, "error", cause, "rewritten_bytes", len(f.kept))
+	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("%w; %w", cause, err)
+	}
+	return openFile(f.path)
 }
 
 // tailChunk is how much of a file's end cutTornLine reads at a time.

@@ -51,6 +51,10 @@ func LoadConfig(path string) (Config, error) {
 //   - The document holds one config; a second document (after ---) is an
 //     error. An empty document is the zero Config, which lacks the required
 //     service and so fails validation.
+//   - Aliases (*name) and merge keys (<<) are refused, each an error naming
+//     its line, before anything is decoded: a few hundred bytes of nested
+//     aliases expand to billions of values, and a config has nothing to
+//     repeat. An anchor (&name) alone is allowed and means nothing.
 //
 // Every error is a *ConfigError matching ErrInvalidConfig, and its fields
 // carry the line they concern where there is one. On error ParseConfig returns the zero Config.
@@ -84,7 +88,7 @@ func parseConfig(data []byte, lookup func(string) (string, bool)) (Config, error
 // holds the problems found and the line of every key.
 func decodeConfig(data []byte, lookup func(string) (string, bool)) (Config, *loader) {
 	var cfg Config
-	l := &loader{lookup: lookup, lines: map[string]int{}, expanded: map[*yaml.Node]bool{}, active: map[*yaml.Node]bool{}}
+	l := &loader{lookup: lookup, lines: map[string]int{}}
 	if root := l.parse(data); root != nil {
 		l.decodeStruct(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
@@ -111,9 +115,7 @@ type loader struct {
 	lookup     func(string) (string, bool)
 	unreadable bool // the document did not parse: nothing to validate
 	fields     []*FieldError
-	lines      map[string]int      // key path, e.g. "kafka.acks" or "order[1]", to its line
-	expanded   map[*yaml.Node]bool // nodes whose references are expanded (an anchor once)
-	active     map[*yaml.Node]bool // mappings being decoded, to catch an alias to itself
+	lines      map[string]int // key path, e.g. "kafka.acks" or "order[1]", to its line
 }
 
 func (l *loader) fail(line int, field, format string, args ...any) {
@@ -166,13 +168,45 @@ func (l *loader) parse(data []byte) *yaml.Node {
 	if len(doc.Content) == 0 {
 		return nil
 	}
+	if l.refuseAliases(doc.Content[0], ""); len(l.fields) > 0 {
+		l.unreadable = true
+		return nil
+	}
 	return doc.Content[0]
+}
+
+// refuseAliases records every alias and merge key under n, whose key path
+// is path. It never follows an alias, so its work is the document's size;
+// the decoding that follows may then take every node to be met once.
+func (l *loader) refuseAliases(n *yaml.Node, path string) {
+	const refused = "a config file may not use aliases or merge keys (<<): write the values out"
+	switch n.Kind {
+	case yaml.AliasNode:
+		l.fail(n.Line, path, "alias *%s: %s", n.Value, refused)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			full := joinKey(path, k.Value)
+			switch {
+			case k.Kind == yaml.AliasNode:
+				l.fail(k.Line, joinKey(path, "*"+k.Value), "alias *%s as a key: %s", k.Value, refused)
+			case k.ShortTag() == "!!merge":
+				l.fail(k.Line, full, "merge key: %s", refused)
+			default:
+				l.refuseAliases(k, full)
+			}
+			l.refuseAliases(v, full)
+		}
+	default:
+		for i, c := range n.Content {
+			l.refuseAliases(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
 }
 
 // decodeStruct decodes the mapping n into the struct v; path is v's key
 // path ("" for the Config itself).
 func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	n = resolveAlias(n)
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
 	}
@@ -184,20 +218,10 @@ func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		l.fail(n.Line, path, "want a mapping of %s keys, got %s", what, describe(n))
 		return
 	}
-	if l.active[n] {
-		l.fail(n.Line, path, "an alias refers to the mapping that holds it")
-		return
-	}
-	l.active[n] = true
-	defer delete(l.active, n)
 	keys := yamlKeys(v.Type())
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		if k.ShortTag() == "!!merge" {
-			l.decodeMerge(val, v, path)
-			continue
-		}
 		key, full := k.Value, joinKey(path, k.Value)
 		if first, dup := seen[key]; dup {
 			l.fail(k.Line, full, "given twice (first on line %d)", first)
@@ -219,24 +243,12 @@ func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-// decodeMerge applies a YAML merge key (<<: *base) to v.
-func (l *loader) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
-	n = resolveAlias(n)
-	if n.Kind == yaml.SequenceNode {
-		for _, m := range n.Content {
-			l.decodeStruct(m, v, path)
-		}
-		return
-	}
-	l.decodeStruct(n, v, path)
-}
-
 // decodeLeaf expands n's references and decodes it into field.
 func (l *loader) decodeLeaf(n *yaml.Node, field reflect.Value, path string) {
 	if !l.expand(n, path) {
 		return
 	}
-	if n = resolveAlias(n); n.Kind == yaml.SequenceNode {
+	if n.Kind == yaml.SequenceNode {
 		for i, item := range n.Content {
 			l.lines[fmt.Sprintf("%s[%d]", path, i)] = item.Line
 		}
@@ -256,12 +268,8 @@ func (l *loader) decodeLeaf(n *yaml.Node, field reflect.Value, path string) {
 }
 
 // expand replaces the environment references in every scalar value under
-// n, once per node. It reports whether all of them expanded.
+// n. It reports whether all of them expanded.
 func (l *loader) expand(n *yaml.Node, path string) bool {
-	if l.expanded[n] {
-		return true
-	}
-	l.expanded[n] = true
 	switch n.Kind {
 	case yaml.ScalarNode:
 		v, err := expandEnv(n.Value, l.lookup)
@@ -273,8 +281,6 @@ func (l *loader) expand(n *yaml.Node, path string) bool {
 			n.Tag = "" // a plain scalar's type follows its expanded value
 		}
 		n.Value = v
-	case yaml.AliasNode:
-		return l.expand(n.Alias, path)
 	case yaml.MappingNode:
 		ok := true
 		for i := 1; i < len(n.Content); i += 2 {
@@ -305,13 +311,6 @@ func (l *loader) lineOf(path string) int {
 		path = path[:i]
 	}
 	return 0
-}
-
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
 }
 
 func joinKey(path, key string) string {
@@ -371,7 +370,7 @@ func want(t reflect.Type) string {
 
 // describe names what n holds, for an error message.
 func describe(n *yaml.Node) string {
-	switch resolveAlias(n).Kind {
+	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:

@@ -3,6 +3,7 @@ package dlq
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -76,12 +77,20 @@ func TestParseConfigRejects(t *testing.T) {
 		{"negative number", "service: x\nretry:\n  max_attempts: -1\n", "retry.max_attempts", 3, "line 3: retry.max_attempts: must not be negative"},
 		{"bad service", "service: ../etc\n", "service", 1, `line 1: service: "../etc" is not a safe folder name`},
 		{"order listed twice", "service: x\norder: [file, file]\n", "order[1]", 2, "order[1]: file is listed twice"},
+		{"order listed twice, one a line", "service: x\norder:\n  - file\n  - file\n", "order[1]", 4, "line 4: order[1]: file is listed twice"},
+		{"unknown section, its keys below", "service: x\nfiel:\n  dir: /a\n", "fiel", 2, "line 2: fiel: unknown key"},
+		{"a missing key points at its section", "service: x\nkafka:\n  sasl:\n    mechanism: plain\n", "kafka.sasl.username", 3,
+			"line 3: kafka.sasl.username: must be set with a SASL mechanism"},
+		{"a section's own error points at its key", "service: x\nkafka:\n  tls:\n    cert_file: /c\n", "kafka.tls", 3,
+			"line 3: kafka.tls: cert_file and key_file go together"},
 		{"empty document", "", "service", 0, "service: must be set"},
 		{"only a comment", "# nothing yet\n", "service", 0, "service: must be set"},
 		{"a list document", "- service: x\n", "", 1, "want a mapping of the config keys, got a list"},
 		{"syntax error", "service: x\nfile: {dir: /a\n", "", -1, "did not find expected ',' or '}'"},
-		{"a merge of itself", "service: x\nfile: &f\n  <<: *f\n", "file", 2, "an alias refers to the mapping that holds it"},
-		{"an alias to itself in a value", "service: x\nfile: &f\n  dir: *f\n", "file.dir", 2, "want a string, got a mapping"},
+		{"a merge of itself", "service: x\nfile: &f\n  <<: *f\n", "file.<<", 3, "line 3: file.<<: merge key: a config file may not use aliases"},
+		{"an alias to itself in a value", "service: x\nfile: &f\n  dir: *f\n", "file.dir", 3, "line 3: file.dir: alias *f: a config file may not use aliases"},
+		{"an alias in a list", "service: x\nkafka:\n  brokers:\n    - &b a:9092\n    - *b\n", "kafka.brokers[1]", 5, "alias *b"},
+		{"an alias as a key", "service: x\nfile:\n  &k dir: /a\n  *k : /b\n", "file.*k", 4, "alias *k as a key"},
 		{"two documents", "service: x\n---\nservice: y\n", "", 2, "a second YAML document"},
 		{"json typo", `{"service": "x", "queue_capacty": 5}`, "queue_capacty", 1, `(did you mean "queue_capacity"?)`},
 		{"json typo on a later line", "{\n\t\"service\": \"x\",\n\t\"file\": {\"dirr\": \"/a\"}\n}\n", "file.dirr", 3, `(did you mean "dir"?)`},
@@ -93,9 +102,13 @@ func TestParseConfigRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), test.want)
 			require.NotEmpty(t, ce.Fields)
 			assert.Equal(t, test.field, ce.Fields[0].Field)
-			if test.line < 0 {
+			switch {
+			case test.line < 0:
 				assert.Positive(t, ce.Fields[0].Line, "yaml's own line")
-			} else {
+			case test.line == 0:
+				assert.Zero(t, ce.Fields[0].Line)
+				assert.NotContains(t, err.Error(), "line 0", "no line is named when there is none")
+			default:
 				assert.Equal(t, test.line, ce.Fields[0].Line)
 			}
 			if test.field == "" {
@@ -147,13 +160,58 @@ func TestParseConfigDecodesEveryKey(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, Config{Service: "x"}, cfg)
 	})
-	t.Run("anchors and merge keys", func(t *testing.T) {
-		doc := "service: x\nfile: &f\n  dir: /a\n  compress: true\nhttp:\n  headers: &h {X-A: \"1\"}\nredis:\n  <<: {stream: s}\n  url: redis://h\n"
+	t.Run("an anchor alone means nothing", func(t *testing.T) {
+		doc := "service: x\nfile: &f\n  dir: /a\n  compress: true\nhttp:\n  headers: &h {X-A: \"1\"}\n"
 		cfg, l := decodeConfig([]byte(doc), noEnv)
 		require.Empty(t, l.fields)
 		assert.Equal(t, FileConfig{Dir: "/a", Compress: true}, cfg.File)
-		assert.Equal(t, RedisConfig{URL: "redis://h", Stream: "s"}, cfg.Redis)
+		assert.Equal(t, map[string]string{"X-A": "1"}, cfg.HTTP.Headers)
 	})
+}
+
+// aliasBomb is a config of levels lines, each merging width aliases of the
+// line before into one mapping, and a retry section merging the last: a
+// few hundred bytes that a loader following aliases expands to
+// width^(levels+1) values. Eleven levels of 9 make 640 bytes, the size
+// of the issue's, which stalled the loader for hours.
+func aliasBomb(levels, width int) string {
+	var b strings.Builder
+	b.WriteString("service: x\nx0: &a0 {max_attempts: 1}\n")
+	for i := 1; i <= levels; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d {<<: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%d,", i-1), width), ","))
+	}
+	return b.String() + fmt.Sprintf("retry:\n  <<: *a%d\n", levels)
+}
+
+func TestParseConfigRefusesAliasBombs(t *testing.T) {
+	for _, test := range []struct {
+		name          string
+		levels, width int
+	}{
+		{"merge keys nested six deep", 6, 9},
+		{"eleven deep, 640 bytes", 11, 9},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			doc := aliasBomb(test.levels, test.width)
+			cfg, l := decodeConfig([]byte(doc), noEnv)
+			assert.Equal(t, Config{}, cfg)
+			assert.True(t, l.unreadable, "refused whole")
+			assert.Empty(t, l.lines, "refused before any key is decoded")
+			// One error per merge key and per alias: the work is the
+			// document's size, not what the aliases expand to.
+			want := test.levels*(1+test.width) + 2
+			require.Len(t, l.fields, want)
+			last := l.fields[want-1]
+			assert.Equal(t, "retry.<<", last.Field)
+			assert.Equal(t, test.levels+4, last.Line)
+			assert.Equal(t, fmt.Sprintf("line %d: retry.<<: alias *a%d: a config file may not use aliases or merge keys (<<): write the values out", test.levels+4, test.levels), last.Error())
+
+			_, err := parseConfig([]byte(doc), noEnv)
+			ce := requireConfigError(t, err)
+			assert.Len(t, ce.Fields, want, "nothing validated")
+			assert.Contains(t, err.Error(), "line 3: x1.<<: merge key: a config file may not use aliases")
+		})
+	}
 }
 
 func TestParseConfigExpandsEnvironment(t *testing.T) {

@@ -96,7 +96,12 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 		return cmp.Compare(a.Key, b.Key)
 	})
 	if cmd.Bool("json") {
-		return json.NewEncoder(cmd.Root().Writer).Encode(res)
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		_, err = cmd.Root().Writer.Write(safeJSON(append(b, '\n')))
+		return err
 	}
 	return printGroups(cmd.Root().Writer, cmd.String("group-by"), res)
 }

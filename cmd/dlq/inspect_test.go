@@ -103,6 +103,9 @@ func TestFingerprint(t *testing.T) {
 		{`escaped "a \" b" end`, `escaped <str> end`},
 		{"UUID 0192F3C4-7D3E-7ABC-8DEF-0123456789AB.", "UUID <uuid>."},
 		{"plain words stay", "plain words stay"},
+		{"key `user_id` in `C:\\tmp\\` taken", "key <str> in <str> taken"}, // no escapes between backticks
+		{"ptr 0XFF00 freed", "ptr <hex> freed"},
+		{"id 0192f3c4-7d3e-7abc-8def-0123456789abcdef gone", "id <hex>-<hex>-<hex>-<hex>-<hex> gone"}, // too long for a UUID
 	} {
 		t.Run(test.in, func(t *testing.T) {
 			assert.Equal(t, test.want, fingerprint(test.in))

@@ -32,7 +32,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp(os.Stdout, os.Stderr).Run(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "dlq:", err)
+		fmt.Fprintln(os.Stderr, "dlq:", printableLines(err.Error()))
 		os.Exit(1)
 	}
 }

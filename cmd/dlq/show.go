@@ -42,7 +42,7 @@ func runShow(ctx context.Context, cmd *cli.Command) error {
 		case cmd.Bool("raw"):
 			_, err = w.Write(rec.Entry.Payload)
 		case cmd.Bool("json"):
-			_, err = w.Write(append(dlq.AppendEnvelope(nil, &rec.Entry), '\n'))
+			_, err = w.Write(safeJSON(append(dlq.AppendEnvelope(nil, &rec.Entry), '\n')))
 		default:
 			err = printEntry(w, &rec)
 		}
@@ -51,7 +51,8 @@ func runShow(ctx context.Context, cmd *cli.Command) error {
 	return fmt.Errorf("no entry with id %q in %s (%d entries read)", id, src, r.Stats().Read)
 }
 
-// printEntry writes every field of an entry, one per line.
+// printEntry writes every field of an entry, one per line, each made
+// printable.
 func printEntry(w io.Writer, rec *dlq.Record) error {
 	e := &rec.Entry
 	var b strings.Builder
@@ -68,7 +69,7 @@ func printEntry(w io.Writer, rec *dlq.Record) error {
 	field("attempts", fmt.Sprint(e.Attempts))
 	field("destination", printable(e.Destination, 200))
 	field("source", sourceText(e.Source))
-	field("position", rec.Position)
+	field("position", printable(rec.Position, 1000))
 	keys := make([]string, 0, len(e.Metadata))
 	for k := range e.Metadata {
 		keys = append(keys, k)
@@ -105,7 +106,7 @@ func sourceText(s dlq.Source) string {
 	if s.IsZero() {
 		return ""
 	}
-	out := s.Topic
+	out := printable(s.Topic, 300)
 	if s.HasPartition {
 		out += fmt.Sprintf(" partition %d", s.Partition)
 	}

@@ -79,7 +79,7 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 // of time, reason, service, destination, id and error.
 func printEntryLine(w io.Writer, e *dlq.Entry, payload, asJSON bool) error {
 	if asJSON {
-		_, err := w.Write(append(dlq.AppendEnvelope(nil, e), '\n'))
+		_, err := w.Write(safeJSON(append(dlq.AppendEnvelope(nil, e), '\n')))
 		return err
 	}
 	var b strings.Builder
