@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,20 +57,35 @@ func readCheckpoint(t *testing.T, path string) checkpoint {
 
 // numberedTarget is a real HTTP server that records the entries (by number)
 // each replay run posts, in order. Armed with a request count, it tells the
-// test when that request arrives and, when told to hold it, keeps it
-// unanswered until the client goes away.
+// test when that request arrives and then answers it, holds it unanswered
+// until the client goes away, or stores it only once the client went away
+// (a target that kept an entry its sender never saw confirmed).
 type numberedTarget struct {
+	addr    string
 	mu      sync.Mutex
 	got     []int // this run's entries, in arrival order
 	calls   int
-	at      int  // 0: not armed
-	hold    bool // keep the at-th request in flight
+	at      int // 0: not armed
+	mode    atMode
 	reached chan struct{}
+	open    map[string]int // connections accepted and not yet closed, by client address
+	changed chan struct{}  // closed and replaced when open changes
 }
 
+// atMode is what the target does with the request it was armed for.
+type atMode int
+
+const (
+	answer     atMode = iota // store and answer it
+	hold                     // store it, answer it never
+	storeLater               // store it when the client has gone, answer it never
+)
+
+func (m atMode) String() string { return [...]string{"answered", "held", "stored after the kill"}[m] }
+
 func newNumberedTarget(t *testing.T) (*numberedTarget, string) {
-	nt := &numberedTarget{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	nt := &numberedTarget{open: map[string]int{}, changed: make(chan struct{})}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		n, err := strconv.Atoi(string(body))
 		if err != nil {
@@ -77,30 +93,97 @@ func newNumberedTarget(t *testing.T) (*numberedTarget, string) {
 			return
 		}
 		nt.mu.Lock()
-		nt.got = append(nt.got, n)
 		nt.calls++
-		hit, hold := nt.at != 0 && nt.calls == nt.at, nt.hold
+		hit, mode := nt.at != 0 && nt.calls == nt.at, nt.mode
+		if !hit || mode != storeLater {
+			nt.got = append(nt.got, n)
+		}
 		nt.mu.Unlock()
-		if hit {
-			close(nt.reached)
-			if hold {
-				<-r.Context().Done() // the replay was interrupted with this request in flight
-			}
+		if !hit {
+			return
+		}
+		close(nt.reached)
+		if mode == answer {
+			return
+		}
+		<-r.Context().Done() // the replay was interrupted with this request in flight
+		if mode == storeLater {
+			nt.mu.Lock()
+			nt.got = append(nt.got, n)
+			nt.mu.Unlock()
 		}
 	}))
+	srv.Config.ConnState = func(c net.Conn, state http.ConnState) {
+		nt.mu.Lock()
+		defer nt.mu.Unlock()
+		switch client := c.RemoteAddr().String(); state {
+		case http.StateNew:
+			nt.open[client]++
+		case http.StateClosed, http.StateHijacked:
+			if nt.open[client]--; nt.open[client] <= 0 {
+				delete(nt.open, client)
+			}
+		default:
+			return
+		}
+		close(nt.changed)
+		nt.changed = make(chan struct{})
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
+	nt.addr = srv.Listener.Addr().String()
 	return nt, srv.URL + "/ingest"
 }
 
 // arm starts a run: the target forgets the last run's entries and reports
-// its at-th request (at 0: none).
-func (nt *numberedTarget) arm(at int, hold bool) <-chan struct{} {
+// its at-th request (at 0: none), doing with it what mode says.
+func (nt *numberedTarget) arm(at int, mode atMode) <-chan struct{} {
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
-	nt.got, nt.calls, nt.at, nt.hold, nt.reached = nil, 0, at, hold, make(chan struct{})
+	nt.got, nt.calls, nt.at, nt.mode, nt.reached = nil, 0, at, mode, make(chan struct{})
 	return nt.reached
 }
 
+// settle waits until the target is done with every connection a replay
+// that has exited opened. A replay killed just after writing a request
+// leaves it in the target's socket, to be read and stored after the
+// replay is gone: counted before that, the run misses it, and the next
+// run, armed meanwhile, gets it first and seems to skip entries.
+func (nt *numberedTarget) settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	probe, err := (&net.Dialer{}).DialContext(ctx, "tcp", nt.addr)
+	require.NoError(t, err)
+	me := probe.LocalAddr().String()
+	// The listener hands out connections in the order they came: past the
+	// probe, the server holds every connection the replay opened.
+	nt.waitFor(ctx, t, "the target to accept a probe", func() bool { return nt.open[me] > 0 })
+	require.NoError(t, probe.Close())
+	nt.waitFor(ctx, t, "the target to close every connection", func() bool { return len(nt.open) == 0 })
+}
+
+// waitFor waits until done, called under nt.mu, holds.
+func (nt *numberedTarget) waitFor(ctx context.Context, t *testing.T, what string, done func() bool) {
+	t.Helper()
+	for {
+		nt.mu.Lock()
+		ok, changed := done(), nt.changed
+		nt.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			nt.mu.Lock()
+			open := len(nt.open)
+			nt.mu.Unlock()
+			t.Fatalf("waiting for %s (%d connections open): %v", what, open, ctx.Err())
+		}
+	}
+}
+
+// run returns the entries of the run armed last: call it once the target
+// settled.
 func (nt *numberedTarget) run() []int {
 	nt.mu.Lock()
 	defer nt.mu.Unlock()
@@ -144,8 +227,10 @@ func (c *child) wait(ctx context.Context, t *testing.T) error {
 
 // TestReplayInterruptedWithRateResumes interrupts a rate-capped replay with
 // a checkpoint at seeded random moments (its n-th request to the target,
-// answered or still in flight), once or twice in a row, then reruns it to
-// completion, 20 times for each signal. Every run must start exactly after
+// answered, still in flight, or stored by the target only once the replay
+// is gone), once or twice in a row, then reruns it to completion, 20 times
+// for each signal. Each run is counted once the target settled: whatever
+// the killed replay wrote, the target read. Every run must start exactly after
 // the entry the checkpoint names (nothing skipped), the checkpoint must
 // never name an entry the target did not get, and what is sent twice must
 // be only what the checkpoint had not yet recorded: the request in flight
@@ -178,9 +263,9 @@ func TestReplayInterruptedWithRateResumes(t *testing.T) {
 					if n-start < 2*margin {
 						break
 					}
-					at, hold := 1+rng.IntN(n-start-margin), rng.IntN(2) == 0
+					at, mode := 1+rng.IntN(n-start-margin), atMode(rng.IntN(3))
 					pause := time.Duration(rng.IntN(20)) * time.Millisecond
-					reached := target.arm(at, hold)
+					reached := target.arm(at, mode)
 					c := startChild(ctx, t, nil, args...)
 					select {
 					case <-reached:
@@ -189,7 +274,7 @@ func TestReplayInterruptedWithRateResumes(t *testing.T) {
 					case <-ctx.Done():
 						t.Fatalf("round %d: request %d never came", round, at)
 					}
-					if !hold {
+					if mode == answer {
 						time.Sleep(pause) // somewhere after the answer: a rate wait, the next request, a checkpoint write
 					}
 					require.NoError(t, c.cmd.Process.Signal(sig))
@@ -200,8 +285,9 @@ func TestReplayInterruptedWithRateResumes(t *testing.T) {
 					} else if sig == os.Interrupt {
 						assert.Contains(t, c.stderr.String(), "context canceled", "round %d stop %d", round, stop)
 					}
+					target.settle(ctx, t)
 					got := target.run()
-					assertContiguous(t, got, start, fmt.Sprintf("round %d stop %d (request %d, held %v)", round, stop, at, hold))
+					assertContiguous(t, got, start, fmt.Sprintf("round %d stop %d (request %d %s)", round, stop, at, mode))
 					end := start + len(got)
 					cpNow := int(readCheckpoint(t, cp).Replayed)
 					require.LessOrEqual(t, cpNow, end, "round %d stop %d: the checkpoint names an entry the target never got", round, stop)
@@ -212,9 +298,10 @@ func TestReplayInterruptedWithRateResumes(t *testing.T) {
 					worst = max(worst, end-cpNow)
 				}
 				start := int(readCheckpoint(t, cp).Replayed)
-				target.arm(0, false)
+				target.arm(0, answer)
 				c := startChild(ctx, t, nil, args...)
 				require.NoError(t, c.wait(ctx, t), "round %d: the rerun\n%s%s", round, &c.stdout, &c.stderr)
+				target.settle(ctx, t)
 				cancel()
 				got := target.run()
 				assertContiguous(t, got, start, fmt.Sprintf("round %d: the rerun", round))
@@ -254,7 +341,7 @@ func TestReplayKilledHalfWayResumes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	args := []string{"replay", dir, "--to", url, "--checkpoint", cp}
-	reached := target.arm(150, true)
+	reached := target.arm(150, hold)
 	c := startChild(ctx, t, nil, args...)
 	select {
 	case <-reached:
@@ -263,11 +350,12 @@ func TestReplayKilledHalfWayResumes(t *testing.T) {
 	}
 	require.NoError(t, c.cmd.Process.Kill())
 	_ = c.wait(ctx, t)
+	target.settle(ctx, t)
 	assertContiguous(t, target.run(), 0, "the killed run")
 	kept := int(readCheckpoint(t, cp).Replayed)
 	require.LessOrEqual(t, kept, 149, "the checkpoint names an entry the target never confirmed")
 
-	target.arm(0, false)
+	target.arm(0, answer)
 	out, err := run(t, args...)
 	require.NoError(t, err)
 	assertContiguous(t, target.run(), kept, "the rerun")
