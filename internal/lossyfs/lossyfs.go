@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,11 +22,20 @@ type FS struct {
 	work    string // beside backing: unlinked inodes kept for a crash
 	mnt     string
 
-	mu      sync.Mutex // guards st and the current gen's dead flag
-	st      *state
-	g       *gen
-	server  *fuse.Server
-	servers []*fuse.Server // every mount, to wait for at the end
+	mu sync.Mutex // guards st and the current gen's dead flag
+	st *state
+	g  *gen
+
+	cmu      sync.Mutex // guards conns, aborted and ended
+	conns    []*conn    // every mount's connection, to abort or wait for
+	aborted  bool       // the connections were aborted: abort new ones too
+	ended    bool       // the test is over: the watchdog must not fire
+	watchdog *time.Timer
+
+	hang   atomic.Bool   // HangWrites
+	hung   chan struct{} // a value per write that HangWrites blocked
+	unhang chan struct{} // closed to free the writes HangWrites blocked
+	freed  sync.Once
 }
 
 // Available reports why lossyfs cannot mount here, or "" when it can.
@@ -60,7 +70,8 @@ func Mount(t testing.TB, backing string) *FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &FS{t: t, backing: backing, work: backing + ".lossyfs", mnt: t.TempDir()}
+	m := &FS{t: t, backing: backing, work: backing + ".lossyfs", mnt: t.TempDir(),
+		hung: make(chan struct{}, 100), unhang: make(chan struct{})}
 	if err := m.reset(); err != nil {
 		t.Fatalf("lossyfs: %v", err)
 	}
@@ -68,6 +79,7 @@ func Mount(t testing.TB, backing string) *FS {
 		t.Fatalf("lossyfs: mount: %v", err)
 	}
 	t.Cleanup(m.unmount)
+	m.watch()
 	return m
 }
 
@@ -205,27 +217,49 @@ func (m *FS) mount() error {
 	if err != nil {
 		return err
 	}
+	c, err := newConn(server, m.mnt)
+	if err != nil {
+		_ = server.Unmount()
+		return err
+	}
 	m.mu.Lock()
-	m.g, m.server = g, server
-	m.servers = append(m.servers, server)
+	m.g = g
 	m.mu.Unlock()
+	m.cmu.Lock()
+	m.conns = append(m.conns, c)
+	aborted := m.aborted
+	m.cmu.Unlock()
+	if aborted {
+		// The deadline is past: this mount may not hang either.
+		if err := abortConn(c.n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // unmount ends the last mount and waits for every mount's server: a
 // server ends once no file under its mount is open.
 func (m *FS) unmount() {
+	m.cmu.Lock()
+	m.ended = true
+	m.cmu.Unlock()
+	if m.watchdog != nil {
+		m.watchdog.Stop()
+	}
+	m.freeWrites()
 	m.kill()
 	if err := syscall.Unmount(m.mnt, 0); err != nil {
 		if err := syscall.Unmount(m.mnt, syscall.MNT_DETACH); err != nil {
 			m.t.Errorf("lossyfs: unmount %s: %v", m.mnt, err)
 		}
 	}
-	for _, s := range m.servers {
-		done := make(chan struct{})
-		go func() { s.Wait(); close(done) }()
+	m.cmu.Lock()
+	conns := m.conns
+	m.cmu.Unlock()
+	for _, c := range conns {
 		select {
-		case <-done:
+		case <-c.done:
 		case <-time.After(30 * time.Second):
 			m.t.Errorf("lossyfs: a mount at %s still serves: a file under it is still open", m.mnt)
 		}
