@@ -96,6 +96,7 @@ type runner struct {
 	work  string        // the copy is in work/mod; run n keeps its TMPDIR in work/n
 	grace time.Duration // how long a go test may outlive its -timeout
 	runs  int
+	kept  bool // a run left a wedged process: work must stay
 }
 
 // newRunner copies the module at root to a new temporary folder.
@@ -114,7 +115,15 @@ func newRunner(root string, grace time.Duration) (*runner, error) {
 
 func (r *runner) mod() string { return filepath.Join(r.work, "mod") }
 
-func (r *runner) close() { _ = os.RemoveAll(r.work) }
+// close removes the copy, unless a wedged process may still hold a mount
+// in it: RemoveAll would wedge there too.
+func (r *runner) close() {
+	if r.kept {
+		fmt.Fprintf(os.Stderr, "mutants: %s kept: a process wedged there\n", r.work)
+		return
+	}
+	_ = os.RemoveAll(r.work)
+}
 
 // result is the verdict on one mutation.
 type result struct {
@@ -174,7 +183,7 @@ func (o outcome) note() string {
 		s += fmt.Sprintf("; %v", o.endErr)
 	}
 	if o.wedged {
-		s += "; one is still wedged: abort its FUSE connections by hand (/sys/fs/fuse/connections/*/abort)"
+		s += "; a process is still wedged: abort its FUSE connection by hand (/sys/fs/fuse/connections/N/abort)"
 	}
 	return s + ")"
 }
@@ -189,7 +198,6 @@ func (r *runner) runTests(m mutation) outcome {
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return outcome{err: err, out: err.Error()}
 	}
-	defer os.RemoveAll(dir)
 	var out bytes.Buffer
 	cmd := exec.Command("go", testArgs(m)...)
 	cmd.Dir = testDir(r.mod(), m)
@@ -198,6 +206,13 @@ func (r *runner) runTests(m mutation) outcome {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = time.Minute // for the pipes, should a wedged process hold them
 	o := outcome{deadline: testTimeout(m) + r.grace}
+	defer func() {
+		if o.wedged {
+			r.kept = true // dir may hold a mount that would wedge RemoveAll too
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return outcome{err: err, out: err.Error()}
