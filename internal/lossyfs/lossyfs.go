@@ -54,7 +54,9 @@ func Available() string {
 // Mount mounts a lossy file system over backing (a new temporary folder
 // when empty) and unmounts it when the test ends. Without root or
 // /dev/fuse it skips the test, saying why, except under CI=true, where it
-// fails it: in CI nothing is skipped.
+// fails it: in CI nothing is skipped. Shortly before the test's deadline
+// (-timeout), a watchdog aborts the mount's FUSE connections and fails the
+// test (see the package doc).
 func Mount(t testing.TB, backing string) *FS {
 	t.Helper()
 	if why := Available(); why != "" {
@@ -230,7 +232,7 @@ func (m *FS) mount() error {
 	aborted := m.aborted
 	m.cmu.Unlock()
 	if aborted {
-		// The deadline is past: this mount may not hang either.
+		// The watchdog has fired: this mount may not hang either.
 		if err := abortConn(c.n); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package lossyfs
 
 import (
 	"os"
-	"slices"
 	"syscall"
 	"time"
 
@@ -100,7 +99,7 @@ func (m *FS) abortLocked() ([]uint32, error) {
 		}
 		aborted = append(aborted, c.n)
 	}
-	return slices.Clip(aborted), nil
+	return aborted, nil
 }
 
 // HangWrites makes every later write through the mount block, as on a
