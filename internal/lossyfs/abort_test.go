@@ -30,6 +30,8 @@ const helperEnv = "LOSSYFS_TEST_HELPER"
 // binary does:
 //   - "deadline": a write hangs until the deadline watchdog aborts the
 //     mount, and the test reports what the write returned;
+//   - "leak": a subtest leaks a goroutine that writes to a file under its
+//     mount without end, and the process then exits;
 //   - "killed": writes hang on two mounts, the first one detached by a
 //     crash, and the process kills itself with SIGKILL, which leaves it a
 //     zombie until something aborts both connections.
@@ -41,6 +43,18 @@ func TestHelperProcess(t *testing.T) {
 		m.HangWrites()
 		err := os.WriteFile(filepath.Join(m.Dir(), "f"), []byte("x"), 0o600)
 		fmt.Printf("the hung write returned: %v\n", err)
+	case "leak":
+		t.Run("leaks a writer", func(t *testing.T) {
+			m := lossyfs.Mount(t, "")
+			f, err := os.Create(filepath.Join(m.Dir(), "f"))
+			require.NoError(t, err)
+			go func() {
+				for {
+					_, _ = f.WriteAt([]byte("x"), 0)
+				}
+			}()
+		})
+		fmt.Println("the subtest is over")
 	case "killed":
 		m := lossyfs.Mount(t, "")
 		hung := m.HangWrites()

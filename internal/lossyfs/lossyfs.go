@@ -240,8 +240,12 @@ func (m *FS) mount() error {
 	return nil
 }
 
+// serveAfterTest is how long a mount may serve after its test has ended.
+const serveAfterTest = 10 * time.Second
+
 // unmount ends the last mount and waits for every mount's server: a
-// server ends once no file under its mount is open.
+// server ends once no file under its mount is open, or once its
+// connection is aborted, serveAfterTest after the test.
 func (m *FS) unmount() {
 	m.cmu.Lock()
 	m.ended = true
@@ -259,12 +263,24 @@ func (m *FS) unmount() {
 	m.cmu.Lock()
 	conns := m.conns
 	m.cmu.Unlock()
+	wait := time.NewTimer(serveAfterTest)
+	defer wait.Stop()
 	for _, c := range conns {
 		select {
 		case <-c.done:
-		case <-time.After(30 * time.Second):
-			m.t.Errorf("lossyfs: a mount at %s still serves: a file under it is still open", m.mnt)
+			continue
+		case <-wait.C:
 		}
+		// A file under it is still open, by something the test leaked. A
+		// request in flight on it when the test binary exits would never be
+		// answered, and would wedge the binary: abort the connection.
+		m.t.Errorf("lossyfs: a mount at %s still serves %s after the test: a file under it is still open; aborting FUSE connection %d", m.mnt, serveAfterTest, c.n)
+		if err := abortConn(c.n); err != nil {
+			m.t.Errorf("%v", err)
+			continue
+		}
+		<-c.done
+		wait.Reset(0)
 	}
 	if err := os.RemoveAll(m.work); err != nil && !errors.Is(err, os.ErrNotExist) {
 		m.t.Errorf("lossyfs: %v", err)
