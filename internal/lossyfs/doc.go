@@ -20,6 +20,14 @@
 // "dead"), the backing folder is rewound to its durable state, and the same
 // mount point comes back with a fresh mount over it.
 //
+// A test binary serves its mounts itself, so a request in flight when it
+// dies (killed, or ended by go test -timeout) is never answered, and the
+// thread that made it keeps the binary a zombie that SIGKILL cannot end.
+// Shortly before a test's deadline, Mount's watchdog therefore aborts the
+// mount's FUSE connections through fusectl, failing the test, and Abort
+// frees a binary that died with a request in flight anyway, from another
+// process (ConnsEnv tells it where to find mounts a crash had detached).
+//
 // Mounting needs root and /dev/fuse; MountOrSkip says so and skips
 // elsewhere, except under CI=true, where it fails.
 package lossyfs

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -21,11 +22,20 @@ type FS struct {
 	work    string // beside backing: unlinked inodes kept for a crash
 	mnt     string
 
-	mu      sync.Mutex // guards st and the current gen's dead flag
-	st      *state
-	g       *gen
-	server  *fuse.Server
-	servers []*fuse.Server // every mount, to wait for at the end
+	mu sync.Mutex // guards st and the current gen's dead flag
+	st *state
+	g  *gen
+
+	cmu      sync.Mutex // guards conns, aborted and ended
+	conns    []*conn    // every mount's connection, to abort or wait for
+	aborted  bool       // the connections were aborted: abort new ones too
+	ended    bool       // the test is over: the watchdog must not fire
+	watchdog *time.Timer
+
+	hang   atomic.Bool   // HangWrites
+	hung   chan struct{} // a value per write that HangWrites blocked
+	unhang chan struct{} // closed to free the writes HangWrites blocked
+	freed  sync.Once
 }
 
 // Available reports why lossyfs cannot mount here, or "" when it can.
@@ -44,7 +54,9 @@ func Available() string {
 // Mount mounts a lossy file system over backing (a new temporary folder
 // when empty) and unmounts it when the test ends. Without root or
 // /dev/fuse it skips the test, saying why, except under CI=true, where it
-// fails it: in CI nothing is skipped.
+// fails it: in CI nothing is skipped. Shortly before the test's deadline
+// (-timeout), a watchdog aborts the mount's FUSE connections and fails the
+// test (see the package doc).
 func Mount(t testing.TB, backing string) *FS {
 	t.Helper()
 	if why := Available(); why != "" {
@@ -60,7 +72,8 @@ func Mount(t testing.TB, backing string) *FS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &FS{t: t, backing: backing, work: backing + ".lossyfs", mnt: t.TempDir()}
+	m := &FS{t: t, backing: backing, work: backing + ".lossyfs", mnt: t.TempDir(),
+		hung: make(chan struct{}, 100), unhang: make(chan struct{})}
 	if err := m.reset(); err != nil {
 		t.Fatalf("lossyfs: %v", err)
 	}
@@ -68,6 +81,7 @@ func Mount(t testing.TB, backing string) *FS {
 		t.Fatalf("lossyfs: mount: %v", err)
 	}
 	t.Cleanup(m.unmount)
+	m.watch()
 	return m
 }
 
@@ -205,30 +219,68 @@ func (m *FS) mount() error {
 	if err != nil {
 		return err
 	}
+	c, err := newConn(server, m.mnt)
+	if err != nil {
+		_ = server.Unmount()
+		return err
+	}
 	m.mu.Lock()
-	m.g, m.server = g, server
-	m.servers = append(m.servers, server)
+	m.g = g
 	m.mu.Unlock()
+	m.cmu.Lock()
+	m.conns = append(m.conns, c)
+	aborted := m.aborted
+	m.cmu.Unlock()
+	if aborted {
+		// The watchdog has fired: this mount may not hang either.
+		if err := abortConn(c.n); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
+// serveAfterTest is how long a mount may serve after its test has ended.
+const serveAfterTest = 10 * time.Second
+
 // unmount ends the last mount and waits for every mount's server: a
-// server ends once no file under its mount is open.
+// server ends once no file under its mount is open, or once its
+// connection is aborted, serveAfterTest after the test.
 func (m *FS) unmount() {
+	m.cmu.Lock()
+	m.ended = true
+	m.cmu.Unlock()
+	if m.watchdog != nil {
+		m.watchdog.Stop()
+	}
+	m.freeWrites()
 	m.kill()
 	if err := syscall.Unmount(m.mnt, 0); err != nil {
 		if err := syscall.Unmount(m.mnt, syscall.MNT_DETACH); err != nil {
 			m.t.Errorf("lossyfs: unmount %s: %v", m.mnt, err)
 		}
 	}
-	for _, s := range m.servers {
-		done := make(chan struct{})
-		go func() { s.Wait(); close(done) }()
+	m.cmu.Lock()
+	conns := m.conns
+	m.cmu.Unlock()
+	wait := time.NewTimer(serveAfterTest)
+	defer wait.Stop()
+	for _, c := range conns {
 		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			m.t.Errorf("lossyfs: a mount at %s still serves: a file under it is still open", m.mnt)
+		case <-c.done:
+			continue
+		case <-wait.C:
 		}
+		// A file under it is still open, by something the test leaked. A
+		// request in flight on it when the test binary exits would never be
+		// answered, and would wedge the binary: abort the connection.
+		m.t.Errorf("lossyfs: a mount at %s still serves %s after the test: a file under it is still open; aborting FUSE connection %d", m.mnt, serveAfterTest, c.n)
+		if err := abortConn(c.n); err != nil {
+			m.t.Errorf("%v", err)
+			continue
+		}
+		<-c.done
+		wait.Reset(0)
 	}
 	if err := os.RemoveAll(m.work); err != nil && !errors.Is(err, os.ErrNotExist) {
 		m.t.Errorf("lossyfs: %v", err)

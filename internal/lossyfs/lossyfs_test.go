@@ -1,9 +1,11 @@
 package lossyfs_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -241,4 +243,17 @@ func TestCrashKillsOpenFiles(t *testing.T) {
 		m.Crash()
 		assert.Equal(t, "two", content(t, filepath.Join(m.Dir(), "g")))
 	})
+}
+
+// A file that a test leaves open, and a goroutine that goes on writing to
+// it, must not keep the mount alive past the test: the test binary would
+// exit with requests in flight on its own mount, and wedge.
+func TestCleanupAbortsAMountALeakedFileKeepsServing(t *testing.T) {
+	h := startHelper(t, "leak", "10m")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.True(t, h.wait(ctx), "the helper did not end:\n%s", h.out.String())
+	out := h.out.String()
+	assert.Contains(t, out, "the subtest is over")
+	assert.Regexp(t, `still serves .* after the test: a file under it is still open; aborting FUSE connection \d+`, out)
 }

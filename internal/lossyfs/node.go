@@ -309,6 +309,9 @@ type handle struct {
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	m := h.g.m
+	if m.hangWrite() {
+		return 0, syscall.EIO
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if h.g.dead {
