@@ -73,7 +73,8 @@ type Config struct {
 	// OnLoss is called from the drain goroutine for every entry given up as
 	// lost, with the reason (ReasonAllFailed, ReasonOversize or
 	// ReasonShutdown) and an error wrapping the backends' last failures.
-	// It must not block for long: Close's deadline does not stop it.
+	// It must not block for long: Close's deadline does not stop it, and
+	// Close hands it each entry still queued at its deadline.
 	// Defaults to nil.
 	OnLoss func(e Entry, reason LossReason, err error) `json:"-" yaml:"-"`
 	// OnError is called from the drain goroutine for every backend failure,

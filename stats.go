@@ -68,7 +68,9 @@ type Stats struct {
 	LostBy map[LossReason]uint64
 	// ByReason counts accepted entries by their own Entry.Reason, as the
 	// drain takes them off the queue: at most 100 distinct reasons, and the
-	// entries with any further reason under ReasonOther.
+	// entries with any further reason under ReasonOther. Entries that Close
+	// counts lost while still queued (without OnLoss) are not taken off the
+	// queue, and not counted here.
 	ByReason map[string]uint64
 	// OldestPendingAge is how long the oldest pending entry has waited since
 	// the drain took it off the queue (to within one flush interval); 0 when
@@ -130,6 +132,9 @@ type drainCounters struct {
 	allFailed atomic.Uint64
 	oversize  atomic.Uint64
 	shutdown  atomic.Uint64
+	// abandoned is how many entries Close counted lost while they were
+	// still in the queue, which holds them until the Orchestrator is gone.
+	abandoned atomic.Int64
 
 	byReason      reasonCounts
 	oldestPending atomic.Int64 // UnixNano; 0 when the drain holds nothing unwritten
@@ -167,7 +172,7 @@ func (o *Orchestrator) Stats() Stats {
 		Written:       written,
 		Retried:       d.retried.Load(),
 		Lost:          lost,
-		QueueDepth:    len(o.queue),
+		QueueDepth:    max(len(o.queue)-int(d.abandoned.Load()), 0),
 		QueueCapacity: cap(o.queue),
 		BatchSize:     o.batchSize,
 		DroppedBy:     map[string]uint64{},
