@@ -106,6 +106,7 @@ func (d *drain) abandon(ctx context.Context) (lost, missed int) {
 			onLoss(r.entry, ReasonShutdown, fmt.Errorf("dlq: entry %s lost (%s) after %d attempts: %w",
 				r.entry.ID, ReasonShutdown, r.tries, lastErr))
 		}
+		err := fmt.Errorf("dlq: entry lost (%s) before its first attempt: %w", ReasonShutdown, cause)
 		for range queued {
 			e := <-d.o.queue
 			d.received++
@@ -113,8 +114,7 @@ func (d *drain) abandon(ctx context.Context) (lost, missed int) {
 				e.ID = d.ids.next(e.Timestamp)
 			}
 			d.o.drained.byReason.add(e.Reason)
-			onLoss(e, ReasonShutdown, fmt.Errorf("dlq: entry %s lost (%s) before its first attempt: %w",
-				e.ID, ReasonShutdown, cause))
+			onLoss(e, ReasonShutdown, err)
 		}
 	} else {
 		d.o.drained.abandoned.Store(int64(queued))

@@ -48,6 +48,11 @@ type Stats struct {
 	Retried uint64
 	// Lost counts accepted entries given up; LostBy splits it by reason.
 	Lost uint64
+	// Pruned counts entries the file backend removed with the rotated
+	// files it pruned (File.MaxAgeDays, File.MaxBackups), including files
+	// found in the folder at start. It is retention, not loss: they stay
+	// counted in Written. Each pruned file is also logged, with its count.
+	Pruned uint64
 	// Pending is how many accepted entries are neither written nor lost yet.
 	Pending int
 	// Held is how many entries are in memory now: queued, batched, waiting
@@ -205,6 +210,9 @@ func (o *Orchestrator) Stats() Stats {
 		}
 	}
 	for i := range o.backends {
+		if o.backends[i].kind == KindFile {
+			s.Pruned = o.backends[i].file.mill.pruned.Load()
+		}
 		c := &o.backendCounters[i]
 		bs := BackendStats{
 			Kind:    o.backends[i].kind,
