@@ -92,15 +92,42 @@ func closeFullQueue(t *testing.T, o *Orchestrator, accepted int, encodedAtMost u
 // whole queue into the retry list and rescanning the list for each batch,
 // and counts what is left lost at its deadline without encoding it.
 func TestShutdownFullQueueOnAFullDisk(t *testing.T) {
-	disk := testenv.MountTmpfs(t, 64<<10)
-	defer disk.Fill()()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, QueueCapacity: fullQueue,
-		Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	require.NoError(t, o.Send(Entry{ID: "first", Reason: "r", Payload: []byte("x")}))
-	waitFor(t, "the file backend failing the first entry", func() bool { return o.Stats().Backends[0].Errors > 0 })
-	fillQueue(t, o, fullQueue-1)
-	// A retry round every backoff until the deadline: a few hundred
-	// entries each, never the million queued.
-	_ = closeFullQueue(t, o, fullQueue, fullQueue/100)
+	for _, withOnLoss := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OnLoss %v", withOnLoss), func(t *testing.T) {
+			disk := testenv.MountTmpfs(t, 64<<10)
+			defer disk.Fill()()
+			queued := fullQueue
+			handed := map[string]int{}
+			cfg := Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, QueueCapacity: fullQueue,
+				Logger: slog.New(slog.DiscardHandler)}
+			if withOnLoss {
+				// Each entry is taken off the queue for OnLoss: a tenth of
+				// the queue keeps the test short under -race.
+				queued = fullQueue / 10
+				cfg.OnLoss = func(e Entry, reason LossReason, err error) {
+					if reason == ReasonShutdown && err != nil {
+						handed[e.ID]++
+					}
+				}
+			}
+			o, err := New(cfg)
+			require.NoError(t, err)
+			require.NoError(t, o.Send(Entry{ID: "first", Reason: "r", Payload: []byte("x")}))
+			waitFor(t, "the file backend failing the first entry", func() bool { return o.Stats().Backends[0].Errors > 0 })
+			ids := fillQueue(t, o, queued-1)
+			ids["first"] = true
+			// A retry round every backoff until the deadline: a few hundred
+			// entries each, never the queue.
+			_ = closeFullQueue(t, o, queued, fullQueue/100)
+			if withOnLoss {
+				// Read after Close returned: the drain, which calls OnLoss, is gone.
+				require.Len(t, handed, len(ids), "OnLoss got every accepted entry")
+				for id, n := range handed {
+					if !assert.True(t, ids[id], "OnLoss got %s, never accepted", id) || !assert.Equal(t, 1, n, "OnLoss got %s %d times", id, n) {
+						break
+					}
+				}
+			}
+		})
+	}
 }

@@ -13,7 +13,7 @@ var shutdownMutations = []mutation{
 		run: "TestShutdown|TestCloseTwice"},
 	{name: "Close: OnLoss not handed the queued entries it gives up", file: "shutdown.go",
 		old: "\t\t\tonLoss(e, ReasonShutdown, err)\n", new: "\t\t\t_, _ = e, err\n",
-		run: "TestCloseTwice"},
+		run: "TestShutdownFullQueueOnAFullDisk|TestCloseTwice"},
 	{name: "Close: a second Close returns nil", file: "orchestrator.go",
 		old: "\t<-o.done\n\treturn o.closeErr\n", new: "\t<-o.done\n\terr := o.closeErr\n\to.closeErr = nil\n\treturn err\n",
 		run: "TestCloseTwice"},
