@@ -73,7 +73,8 @@ type Config struct {
 	// OnLoss is called from the drain goroutine for every entry given up as
 	// lost, with the reason (ReasonAllFailed, ReasonOversize or
 	// ReasonShutdown) and an error wrapping the backends' last failures.
-	// It must not block for long: Close's deadline does not stop it.
+	// It must not block for long: Close's deadline does not stop it, and
+	// Close hands it each entry still queued at its deadline.
 	// Defaults to nil.
 	OnLoss func(e Entry, reason LossReason, err error) `json:"-" yaml:"-"`
 	// OnError is called from the drain goroutine for every backend failure,
@@ -125,11 +126,17 @@ type FileConfig struct {
 	// MaxSizeMB is the size, in megabytes, at which the file rotates. At
 	// most 1048576 (a tebibyte). Defaults to 100.
 	MaxSizeMB int `json:"max_size_mb" yaml:"max_size_mb"`
-	// MaxAgeDays removes rotated files older than this many days. At most
-	// 36500. Defaults to 30.
+	// MaxAgeDays removes rotated files last written more than this many
+	// days ago: by the time since this process rotated them, or for a file
+	// found in the folder, by its modification time; never by the time in
+	// its name, so that a step of Clock or of the system clock makes no
+	// fresh file old. At most 36500. Defaults to 30.
 	MaxAgeDays int `json:"max_age_days" yaml:"max_age_days"`
-	// MaxBackups keeps at most this many rotated files; 0 keeps all within
-	// MaxAgeDays. Defaults to 0.
+	// MaxBackups keeps at most this many rotated files, the most recently
+	// written; 0 keeps all within MaxAgeDays. A file rotated since the last
+	// Flush (or Close) is kept either way until one confirms its entries.
+	// Every pruned entry is counted in Stats.Pruned and logged. Defaults
+	// to 0.
 	MaxBackups int `json:"max_backups" yaml:"max_backups"`
 	// Compress gzips rotated files. Defaults to false.
 	Compress bool `json:"compress" yaml:"compress"`

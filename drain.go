@@ -92,6 +92,7 @@ func (o *Orchestrator) run() {
 	d.retryTimer.Stop()
 	defer d.batchTimer.Stop()
 	defer d.retryTimer.Stop()
+	defer func() { o.encoded = d.lane.encoded }()
 	for {
 		var in chan Entry
 		if !d.backpressure() && len(d.pending) < o.batchSize {
@@ -204,6 +205,7 @@ func (d *drain) writePending() {
 	d.deliver(d.ptrs)
 	d.slot = 0
 	d.lane.join()
+	before := len(d.retry)
 	for _, r := range d.ptrs {
 		if !r.done() {
 			kept := *r
@@ -216,7 +218,7 @@ func (d *drain) writePending() {
 	} else {
 		d.pending = batch[:0]
 	}
-	d.settleRetries()
+	d.settleRetries(before)
 	if ahead && len(d.pending) > 0 {
 		wait := d.o.cfg.flushInterval()
 		if len(d.pending) >= d.o.batchSize {
@@ -231,11 +233,18 @@ func (d *drain) writePending() {
 func (r *record) done() bool { return r.held && r.need == 0 }
 
 // settleRetries gives up the retry entries that have no attempts left and
-// schedules the next retry round.
-func (d *drain) settleRetries() {
+// schedules the next retry round. The entries before from are as the last
+// settleRetries left them (a batch only adds entries behind them), so only
+// those from on are looked at: a batch costs its own size, not the list's,
+// and draining a long queue into the list is not quadratic.
+func (d *drain) settleRetries(from int) {
 	maxAttempts := d.o.cfg.Retry.MaxAttempts
-	kept := d.retry[:0]
-	for _, r := range d.retry {
+	kept := d.retry[:from]
+	unheld := d.unheld
+	if from == 0 {
+		unheld = 0
+	}
+	for _, r := range d.retry[from:] {
 		switch {
 		case r.done():
 			continue
@@ -250,17 +259,15 @@ func (d *drain) settleRetries() {
 			}
 			continue
 		}
+		if !r.held {
+			unheld++
+		}
 		kept = append(kept, r)
 	}
 	clear(d.retry[len(kept):])
 	d.retry = kept
-	d.capCatchUp()
-	d.unheld = 0
-	for _, r := range d.retry {
-		if !r.held {
-			d.unheld++
-		}
-	}
+	d.unheld = unheld
+	d.capCatchUp() // gives up held entries only: unheld stays
 	if len(d.retry) > 0 && !d.retryOn {
 		d.armRetry()
 	}
@@ -349,7 +356,7 @@ func (d *drain) retryRound() {
 	case attempted:
 		d.backOff()
 	}
-	d.settleRetries()
+	d.settleRetries(0)
 }
 
 // withWholeBodies adds to a bounded round the retry entries that share an

@@ -124,7 +124,7 @@ func newFileBackend(cfg *Config) (*fileBackend, error) {
 			return nil, err
 		}
 	}
-	f.mill = newFileMill(dir, fc, f.clock, log)
+	f.mill = newFileMill(dir, fc, log)
 	go f.runSyncer()
 	go f.mill.run()
 	f.mill.wake() // finish what a crash left: compression, pruning

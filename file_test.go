@@ -195,20 +195,23 @@ func TestFileMaxBackupsAndMaxAgePrune(t *testing.T) {
 		dir := t.TempDir()
 		svc := filepath.Join(dir, "svc")
 		require.NoError(t, os.MkdirAll(svc, 0o700))
-		ancient := filepath.Join(svc, "dlq-2020-01-01T00-00-00.000.ndjson")
+		// A file's age is its own (its modification time), not its name's.
+		ancient := filepath.Join(svc, "dlq-2026-01-01T00-00-00.000.ndjson")
 		recent := filepath.Join(svc, "dlq-"+time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02T15-04-05.000")+".ndjson")
-		for _, name := range []string{ancient, recent} {
-			require.NoError(t, os.WriteFile(name, []byte("{}\n"), 0o600))
+		oldName := filepath.Join(svc, "dlq-2020-01-01T00-00-00.000.ndjson")
+		for _, name := range []string{ancient, recent, oldName} {
+			require.NoError(t, os.WriteFile(name, []byte("{}\n{}\n"), 0o600))
 		}
+		eightDays := time.Now().Add(-8 * 24 * time.Hour)
+		require.NoError(t, os.Chtimes(ancient, eightDays, eightDays))
 		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1, MaxAgeDays: 7}})
 		require.NoError(t, err)
 		sendLines(t, o, "a", 1200, 1000) // one rotation triggers pruning
 		closeOK(t, o)
-		require.Eventually(t, func() bool {
-			_, err := os.Stat(ancient)
-			return os.IsNotExist(err)
-		}, 10*time.Second, 10*time.Millisecond, "a rotated file older than max_age_days is removed")
+		assert.NoFileExists(t, ancient, "a rotated file last written more than max_age_days ago is removed")
 		assert.FileExists(t, recent)
+		assert.FileExists(t, oldName, "a fresh file is kept whatever time its name says")
+		assert.Equal(t, uint64(2), o.Stats().Pruned, "the pruned file's entries are counted")
 	})
 }
 

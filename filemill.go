@@ -7,16 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"compress/gzip"
 )
 
 // fileMill is the file backend's goroutine that compresses and prunes
-// rotated files, after each rotation and once at start (to finish what a
-// crash interrupted). A compressed file is fsynced, and renamed into place
+// rotated files (fileprune.go), after each rotation, after a sync of the
+// drain that lets a file go, and once at start (to finish what a crash
+// interrupted). A compressed file is fsynced, and renamed into place
 // and its folder fsynced, before the plain file it replaces is removed: at
 // every moment one of the two holds every line durably.
 type fileMill struct {
@@ -24,24 +25,32 @@ type fileMill struct {
 	compress   bool
 	maxAge     time.Duration
 	maxBackups int
-	clock      func() time.Time
 	log        *slog.Logger
 	wakeup     chan struct{}
 	stop       chan struct{}
 	done       chan struct{}
+
+	// started anchors the time pruning goes by (fileprune.go).
+	started time.Time
+	pruned  atomic.Uint64 // entries removed with pruned files: Stats.Pruned
+
+	mu   sync.Mutex
+	ours map[string]*rotation // this process's rotated files, by plain name
+	seq  uint64               // rotations so far
 }
 
-func newFileMill(dir string, fc *FileConfig, clock func() time.Time, log *slog.Logger) *fileMill {
+func newFileMill(dir string, fc *FileConfig, log *slog.Logger) *fileMill {
 	return &fileMill{
 		dir:        dir,
 		compress:   fc.Compress,
 		maxAge:     time.Duration(fc.maxAgeDays()) * 24 * time.Hour,
 		maxBackups: fc.MaxBackups,
-		clock:      clock,
 		log:        log,
 		wakeup:     make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
+		started:    time.Now(),
+		ours:       map[string]*rotation{},
 	}
 }
 
@@ -72,66 +81,6 @@ func (m *fileMill) run() {
 			default:
 			}
 			return
-		}
-	}
-}
-
-// backup is one rotated file: its time, and whether it exists plain,
-// compressed, or both (a crash between the two steps).
-type backup struct {
-	at        time.Time
-	name      string // the plain name
-	plain, gz bool
-}
-
-// pass removes leftovers of an interrupted compression, prunes rotated
-// files by age and count, and compresses the rest.
-func (m *fileMill) pass() {
-	entries, err := os.ReadDir(m.dir)
-	if err != nil {
-		m.log.Warn("dlq: cannot list rotated files", "dir", m.dir, "error", err)
-		return
-	}
-	byName := map[string]*backup{}
-	var backups []*backup
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, "."+backupPrefix) && strings.HasSuffix(name, tmpSuffix) {
-			m.remove(filepath.Join(m.dir, name))
-			continue
-		}
-		plainName, gz := strings.CutSuffix(name, gzSuffix)
-		stamp, ok := strings.CutPrefix(plainName, backupPrefix)
-		stamp, ok2 := strings.CutSuffix(stamp, backupSuffix)
-		at, err := time.Parse(backupTimeFormat, stamp)
-		if !ok || !ok2 || err != nil {
-			continue
-		}
-		b := byName[plainName]
-		if b == nil {
-			b = &backup{at: at, name: filepath.Join(m.dir, plainName)}
-			byName[plainName] = b
-			backups = append(backups, b)
-		}
-		b.gz = b.gz || gz
-		b.plain = b.plain || !gz
-	}
-	slices.SortFunc(backups, func(a, b *backup) int { return b.at.Compare(a.at) }) // newest first
-	cutoff := m.clock().Add(-m.maxAge)
-	for i, b := range backups {
-		if (m.maxBackups > 0 && i >= m.maxBackups) || b.at.Before(cutoff) {
-			if b.plain {
-				m.remove(b.name)
-			}
-			if b.gz {
-				m.remove(b.name + gzSuffix)
-			}
-			continue
-		}
-		if m.compress && b.plain {
-			if err := m.compressFile(b.name); err != nil {
-				m.log.Warn("dlq: cannot compress a rotated file; it stays plain", "file", b.name, "error", err)
-			}
 		}
 	}
 }
@@ -177,6 +126,13 @@ func (m *fileMill) compressFile(plain string) (err error) {
 	}
 	if err := out.Close(); err != nil {
 		return err
+	}
+	// The .gz keeps the plain file's modification time, which pruning
+	// goes by.
+	if info, err := in.Stat(); err == nil {
+		if err := os.Chtimes(tmp, time.Time{}, info.ModTime()); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, plain+gzSuffix); err != nil {
 		return err

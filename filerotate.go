@@ -46,7 +46,9 @@ func (f *fileBackend) rotate() error {
 	if err != nil {
 		return err
 	}
+	f.mill.rotating(backup)
 	if err := os.Rename(f.path, backup); err != nil {
+		f.mill.unrotated(backup)
 		return fmt.Errorf("rotate %s: %w", f.path, err)
 	}
 	f.dirDirty = true

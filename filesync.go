@@ -123,11 +123,16 @@ func (f *fileBackend) backgroundSync() {
 	}
 }
 
-// sync makes everything written so far durable: Flush's promise.
+// sync makes everything written so far durable: Flush's promise. It then
+// lets the mill prune the files rotated before it (fileprune.go).
 func (f *fileBackend) sync(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.syncLocked()
+	if err := f.syncLocked(); err != nil {
+		return err
+	}
+	f.mill.confirmed()
+	return nil
 }
 
 // maxSyncTries bounds syncLocked's attempts: a failed fsync, or a file

@@ -31,6 +31,8 @@ type encodeLane struct {
 	into    int           // the arena being encoded into
 	done    chan struct{} // closed when the encoding ahead has finished
 	result  []byte        // the arena it filled, read after done
+
+	encoded uint64 // entries given their envelope so far, ahead or not
 }
 
 // encode gives each of recs that has no line yet its envelope, and returns
@@ -55,6 +57,7 @@ func (l *encodeLane) encode(recs []*record) int {
 	if !early {
 		l.arenas[i] = l.arenas[i][:0]
 	}
+	l.encoded += uint64(missing)
 	l.arenas[i] = encodeInto(l.arenas[i], recs)
 	return i
 }
@@ -68,6 +71,7 @@ func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
 	for i := range recs {
 		l.recs = append(l.recs, &recs[i])
 	}
+	l.encoded += uint64(len(recs))
 	l.into = 1 - busy
 	l.done = make(chan struct{})
 	l.running = true

@@ -92,6 +92,9 @@ type Orchestrator struct {
 	done      chan struct{}        // closed when the drain has returned
 	closeOnce sync.Once
 	closeErr  error // set by the drain before done closes
+	// encoded is how many entries the drain encoded, set before done
+	// closes: what Close encoded, and what it did not.
+	encoded uint64
 }
 
 // flushRequest is one Flush call waiting for the drain.
@@ -303,8 +306,12 @@ func (o *Orchestrator) Flush(ctx context.Context) error {
 // ends, flushes and closes the backends, and stops the drain goroutine.
 // Entries still unwritten when ctx ends are counted as lost (reason
 // "shutdown") and the error says how many. Close returns by ctx's deadline
-// plus the time to close the backends, whatever a backend does: the write
-// in flight when ctx ends is cancelled, and no write starts after it. A
+// plus the time to close the backends, whatever a backend does and however
+// many entries are queued: the write in flight when ctx ends is cancelled,
+// no write starts after it, and the entries still queued are counted lost
+// at once, without being encoded or taken off the queue (their memory goes
+// with the Orchestrator). With Config.OnLoss set, each of them is taken off
+// the queue and handed to it, which adds the hook's time for each. A
 // Flush waiting when Close begins returns an error matching ErrClosed.
 // Close is idempotent: later calls wait for the first to finish and return
 // its result.

@@ -211,3 +211,109 @@ func TestFlushHonoursContext(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, o.Flush(ctx), context.DeadlineExceeded)
 }
+
+// stalledDrain is an Orchestrator whose drain holds one entry in a write
+// (its OnBatch hook waits) while the queue is full: SendContext then finds
+// no room (batch size 1) or room but a full queue (batch size 2).
+func stalledDrain(t *testing.T, batchSize int, onLoss func(Entry, LossReason, error)) (o *Orchestrator, release func()) {
+	stalled, released := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: t.TempDir()}, QueueCapacity: 2, BatchSize: batchSize,
+		FlushIntervalMS: 1, OnLoss: onLoss, OnBatch: func(BatchEvent) {
+			once.Do(func() {
+				close(stalled)
+				<-released
+			})
+		}})
+	require.NoError(t, err)
+	require.NoError(t, o.Send(Entry{Reason: "r", ID: "held"}))
+	<-stalled
+	require.NoError(t, o.Send(Entry{Reason: "r", ID: "q1"}))
+	require.NoError(t, o.Send(Entry{Reason: "r", ID: "q2"}))
+	return o, sync.OnceFunc(func() { close(released) })
+}
+
+// TestSendContextAccounting: a SendContext refused because its ctx ended
+// is counted once, as dropped "canceled"; one refused because Close began
+// is counted once, as "closed"; neither is accepted. Both where it waits
+// for room and where it has room but waits for the queue.
+func TestSendContextAccounting(t *testing.T) {
+	for _, test := range []struct {
+		name      string
+		batchSize int
+	}{
+		{"no room", 1},
+		{"room, queue full", 2},
+	} {
+		t.Run(test.name+", ctx ends", func(t *testing.T) {
+			o, release := stalledDrain(t, test.batchSize, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			require.ErrorIs(t, o.SendContext(ctx, Entry{Reason: "r", ID: "late"}), context.DeadlineExceeded)
+			s := o.Stats()
+			assert.Equal(t, map[string]uint64{ReasonCanceled: 1}, s.DroppedBy)
+			assert.Equal(t, uint64(1), s.Dropped)
+			assert.Equal(t, uint64(3), s.Accepted)
+			release()
+			closeOK(t, o)
+			s = o.Stats()
+			assert.Equal(t, map[string]uint64{ReasonCanceled: 1}, s.DroppedBy)
+			assert.Equal(t, uint64(3), s.Written)
+			requireAccounted(t, s)
+		})
+		t.Run(test.name+", Close begins", func(t *testing.T) {
+			o, release := stalledDrain(t, test.batchSize, nil)
+			defer release()
+			result := make(chan error, 1)
+			go func() { result <- o.SendContext(context.Background(), Entry{Reason: "r", ID: "late"}) }()
+			waitFor(t, "SendContext waiting", func() bool {
+				return o.admission.state.Load() == 4 && (o.roomFreed.n.Load() > 0 || o.admission.room.Load() == 0)
+			})
+			closed := make(chan error, 1)
+			go func() { closed <- o.Close(context.Background()) }()
+			require.ErrorIs(t, <-result, ErrClosed)
+			release()
+			require.NoError(t, <-closed)
+			s := o.Stats()
+			assert.Equal(t, map[string]uint64{ReasonClosed: 1}, s.DroppedBy)
+			assert.Equal(t, uint64(3), s.Accepted)
+			assert.Equal(t, uint64(3), s.Written)
+			requireAccounted(t, s)
+		})
+	}
+}
+
+// TestCloseTwice: a second Close returns the first one's result and
+// changes no count, whatever its ctx, even when the first gave up a queue
+// (left in the channel, counted lost at once, or handed to OnLoss).
+func TestCloseTwice(t *testing.T) {
+	for _, withOnLoss := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OnLoss %v", withOnLoss), func(t *testing.T) {
+			var handed atomic.Int64
+			var onLoss func(Entry, LossReason, error)
+			if withOnLoss {
+				onLoss = func(Entry, LossReason, error) { handed.Add(1) }
+			}
+			o, release := stalledDrain(t, 1, onLoss)
+			defer release()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // the drain is stalled: Close gives up the whole queue
+			closed := make(chan error, 1)
+			go func() { closed <- o.Close(ctx) }()
+			waitFor(t, "Close begun", func() bool { return o.admission.state.Load()&closedBit != 0 })
+			release()
+			first := <-closed
+			require.Error(t, first)
+			s := o.Stats()
+			assert.Equal(t, map[LossReason]uint64{ReasonShutdown: 2}, s.LostBy, "the two queued entries")
+			assert.Zero(t, s.QueueDepth)
+			for _, ctx := range []context.Context{context.Background(), ctx} {
+				assert.Equal(t, first, o.Close(ctx), "a second Close returns the first's result")
+				assert.Equal(t, s, o.Stats(), "a second Close changes no count")
+			}
+			if withOnLoss {
+				assert.Equal(t, int64(2), handed.Load())
+			}
+		})
+	}
+}

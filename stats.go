@@ -48,6 +48,11 @@ type Stats struct {
 	Retried uint64
 	// Lost counts accepted entries given up; LostBy splits it by reason.
 	Lost uint64
+	// Pruned counts entries the file backend removed with the rotated
+	// files it pruned (File.MaxAgeDays, File.MaxBackups), including files
+	// found in the folder at start. It is retention, not loss: they stay
+	// counted in Written. Each pruned file is also logged, with its count.
+	Pruned uint64
 	// Pending is how many accepted entries are neither written nor lost yet.
 	Pending int
 	// Held is how many entries are in memory now: queued, batched, waiting
@@ -68,7 +73,9 @@ type Stats struct {
 	LostBy map[LossReason]uint64
 	// ByReason counts accepted entries by their own Entry.Reason, as the
 	// drain takes them off the queue: at most 100 distinct reasons, and the
-	// entries with any further reason under ReasonOther.
+	// entries with any further reason under ReasonOther. Entries that Close
+	// counts lost while still queued (without OnLoss) are not taken off the
+	// queue, and not counted here.
 	ByReason map[string]uint64
 	// OldestPendingAge is how long the oldest pending entry has waited since
 	// the drain took it off the queue (to within one flush interval); 0 when
@@ -130,6 +137,9 @@ type drainCounters struct {
 	allFailed atomic.Uint64
 	oversize  atomic.Uint64
 	shutdown  atomic.Uint64
+	// abandoned is how many entries Close counted lost while they were
+	// still in the queue, which holds them until the Orchestrator is gone.
+	abandoned atomic.Int64
 
 	byReason      reasonCounts
 	oldestPending atomic.Int64 // UnixNano; 0 when the drain holds nothing unwritten
@@ -167,7 +177,7 @@ func (o *Orchestrator) Stats() Stats {
 		Written:       written,
 		Retried:       d.retried.Load(),
 		Lost:          lost,
-		QueueDepth:    len(o.queue),
+		QueueDepth:    max(len(o.queue)-int(d.abandoned.Load()), 0),
 		QueueCapacity: cap(o.queue),
 		BatchSize:     o.batchSize,
 		DroppedBy:     map[string]uint64{},
@@ -200,6 +210,9 @@ func (o *Orchestrator) Stats() Stats {
 		}
 	}
 	for i := range o.backends {
+		if o.backends[i].kind == KindFile {
+			s.Pruned = o.backends[i].file.mill.pruned.Load()
+		}
 		c := &o.backendCounters[i]
 		bs := BackendStats{
 			Kind:    o.backends[i].kind,

@@ -1,4 +1,33 @@
 package main
 
 // pruneMutations break pruning and rotation naming: what the file backend deletes, and when.
-var pruneMutations = []mutation{}
+var pruneMutations = []mutation{
+	{name: "prune: a file rotated since the last Flush not pinned", file: "fileprune.go",
+		old: "\t\tcase b.ours.pinned:\n", new: "\t\tcase false && b.ours.pinned:\n",
+		run: "TestFilePrune"},
+	{name: "prune: the newest files chosen by name (the Clock's time)", file: "fileprune.go",
+		old: "func newerFirst(a, b *backup) int {\n", new: "func newerFirst(a, b *backup) int {\n\treturn strings.Compare(b.name, a.name)\n",
+		run: "TestFilePrune"},
+	{name: "prune: a found file aged by its name, not its mtime", file: "fileprune.go",
+		old: "\t\tif info.ModTime().After(b.modTime) {\n\t\t\tb.modTime = info.ModTime()\n\t\t}\n",
+		new: "\t\t_ = info\n\t\tif at, _ := time.Parse(backupTimeFormat, stamp); at.After(b.modTime) {\n\t\t\tb.modTime = at\n\t\t}\n",
+		run: "TestFileMaxBackupsAndMaxAgePrune"},
+	{name: "prune: max_backups off by one", file: "fileprune.go",
+		old: "m.maxBackups > 0 && i >= m.maxBackups", new: "m.maxBackups > 0 && i > m.maxBackups",
+		run: "TestFileMaxBackupsAndMaxAgePrune|TestFilePrune"},
+	{name: "prune: pruned entries not counted", file: "fileprune.go",
+		old: "\tm.pruned.Add(uint64(n))\n", new: "\t_ = n\n",
+		run: "TestFileMaxBackupsAndMaxAgePrune|TestFilePrune"},
+	{name: "compress: the .gz does not keep its file's mtime", file: "filemill.go",
+		old: "os.Chtimes(tmp, time.Time{}, info.ModTime())", new: "os.Chtimes(tmp, time.Time{}, info.ModTime().Add(time.Since(info.ModTime())))",
+		run: "TestFileCompressKeepsModTime"},
+	{name: "rotation: name in the Clock's zone, not UTC", file: "filerotate.go",
+		old: "\tt := f.clock().UTC()\n", new: "\tt := f.clock()\n",
+		run: "TestFileRotatedNames"},
+	{name: "rotation: a taken name not moved on by a millisecond", file: "filerotate.go",
+		old: "\t\tt = t.Add(time.Millisecond)\n", new: "",
+		run: "TestFileRotatedNames", timeout: "120s"},
+	{name: "rotation: a name whose .gz exists taken again", file: "filerotate.go",
+		old: "if !exists(name) && !exists(name+gzSuffix) {", new: "if !exists(name) {",
+		run: "TestFileRotatedNames"},
+}

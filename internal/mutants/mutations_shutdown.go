@@ -1,4 +1,35 @@
 package main
 
 // shutdownMutations break Close's deadline and the accounting of SendContext and Close.
-var shutdownMutations = []mutation{}
+var shutdownMutations = []mutation{
+	{name: "Close: shutdown takes the whole queue past a failing backend (no backpressure)", file: "shutdown.go",
+		old: "\t\tif !d.backpressure() {\n\t\t\td.takeQueued(", new: "\t\tif true {\n\t\t\td.takeQueued(",
+		run: "TestShutdownFullQueueOnAFullDisk", timeout: "120s"},
+	{name: "Close: the queue it gives up not counted lost", file: "shutdown.go",
+		old: "\tlost = len(gone) + queued\n", new: "\tlost = len(gone)\n",
+		run: "TestShutdown|TestCloseTwice"},
+	{name: "Close: the queue it gives up still shown waiting", file: "shutdown.go",
+		old: "\t\td.o.drained.abandoned.Store(int64(queued))\n", new: "\t\t_ = queued\n",
+		run: "TestShutdown|TestCloseTwice"},
+	{name: "Close: OnLoss not handed the queued entries it gives up", file: "shutdown.go",
+		old: "\t\t\tonLoss(e, ReasonShutdown, err)\n", new: "\t\t\t_, _ = e, err\n",
+		run: "TestShutdownFullQueueOnAFullDisk|TestCloseTwice"},
+	{name: "Close: a second Close returns nil", file: "orchestrator.go",
+		old: "\t<-o.done\n\treturn o.closeErr\n", new: "\t<-o.done\n\terr := o.closeErr\n\to.closeErr = nil\n\treturn err\n",
+		run: "TestCloseTwice"},
+	{name: "SendContext: ctx ending while it waits for room not counted", file: "orchestrator.go",
+		old: "\t\tcase <-ctx.Done():\n\t\t\to.roomFreed.leave()\n\t\t\to.admission.canceled.Add(1)\n",
+		new: "\t\tcase <-ctx.Done():\n\t\t\to.roomFreed.leave()\n",
+		run: "TestSendContext", timeout: "60s"}, // Close then waits for it for ever
+	{name: "SendContext: ctx ending while it waits for room counted twice", file: "orchestrator.go",
+		old: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.canceled.Add(1)\n",
+		new: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.canceled.Add(2)\n",
+		run: "TestSendContext"},
+	{name: "SendContext: ctx ending while the queue is full counted twice", file: "orchestrator.go",
+		old: "\t\to.giveRoom(1)\n\t\to.admission.canceled.Add(1)\n", new: "\t\to.giveRoom(1)\n\t\to.admission.canceled.Add(2)\n",
+		run: "TestSendContext"},
+	{name: "SendContext: Close while it waits for room counted canceled", file: "orchestrator.go",
+		old: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.closedWaiting.Add(1)\n",
+		new: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.canceled.Add(1)\n",
+		run: "TestSendContext"},
+}
