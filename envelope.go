@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 // AppendEnvelope appends the wire envelope of e, one JSON object without a
@@ -28,7 +30,7 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(e.Attempts), 10)
 	dst = append(dst, `,"payload":"`...)
-	dst = appendBase64(dst, e.Payload)
+	dst = wire.AppendBase64(dst, e.Payload)
 	dst = append(dst, '"')
 	if e.Destination != "" {
 		dst = append(dst, `,"destination":`...)
@@ -58,7 +60,7 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 func appendOriginal(dst []byte, e *Entry) []byte {
 	if len(e.Key) > 0 {
 		dst = append(dst, `,"key":"`...)
-		dst = appendBase64(dst, e.Key)
+		dst = wire.AppendBase64(dst, e.Key)
 		dst = append(dst, '"')
 	}
 	if len(e.Headers) > 0 {
@@ -70,7 +72,7 @@ func appendOriginal(dst []byte, e *Entry) []byte {
 			dst = append(dst, `{"key":`...)
 			dst = appendString(dst, e.Headers[i].Key)
 			dst = append(dst, `,"value":"`...)
-			dst = appendBase64(dst, e.Headers[i].Value)
+			dst = wire.AppendBase64(dst, e.Headers[i].Value)
 			dst = append(dst, `"}`...)
 		}
 		dst = append(dst, ']')

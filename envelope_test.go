@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 var envelopeTime = time.UnixMilli(1764200000000).UTC()
@@ -112,7 +114,7 @@ func TestBase64MatchesStdlib(t *testing.T) {
 		data[i] = byte(i * 37)
 	}
 	for n := range len(data) {
-		assert.Equal(t, base64.StdEncoding.EncodeToString(data[:n]), string(appendBase64([]byte("x"), data[:n]))[1:], "length %d", n)
+		assert.Equal(t, base64.StdEncoding.EncodeToString(data[:n]), string(wire.AppendBase64([]byte("x"), data[:n]))[1:], "length %d", n)
 	}
 }
 
@@ -121,7 +123,7 @@ func FuzzBase64MatchesStdlib(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 20), 3)
 	f.Fuzz(func(t *testing.T, data []byte, prefix int) {
 		dst := bytes.Repeat([]byte("x"), prefix&15) // whatever dst already holds stays
-		got := appendBase64(dst, data)
+		got := wire.AppendBase64(dst, data)
 		require.Equal(t, string(dst)+base64.StdEncoding.EncodeToString(data), string(got))
 	})
 }

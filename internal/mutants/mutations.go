@@ -60,7 +60,7 @@ var coreMutations = []mutation{
 		tags: "dlq_all", run: "TestConfigOrderIsHonoured|TestCascade"},
 	{name: "a fresh id on every retry", file: "drain.go",
 		old:  "\tattempted, progress := d.deliver(round)\n",
-		new:  "\tfor _, r := range round {\n\t\tr.entry.ID = d.ids.next(r.entry.Timestamp)\n\t}\n\tattempted, progress := d.deliver(round)\n",
+		new:  "\tfor _, r := range round {\n\t\tr.entry.ID = d.ids.Next(r.entry.Timestamp)\n\t}\n\tattempted, progress := d.deliver(round)\n",
 		tags: "dlq_all", run: "TestIDs"},
 	{name: "Redis: any XADD error fails the whole batch", file: "redis.go",
 		old: "if firstError(bt.errs) == nil {", new: "if true {",
