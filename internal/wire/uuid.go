@@ -9,7 +9,8 @@ import (
 	"unsafe"
 )
 
-// IDSource makes UUIDv7 texts. It belongs to one drain goroutine.
+// IDSource makes UUIDv7 texts. It is not safe for concurrent use: each
+// drain goroutine has its own.
 //
 // The texts are cut from a slab of idsPerSlab, so that an id costs no
 // allocation of its own: each text is written once into a part of the slab
@@ -26,6 +27,7 @@ const (
 	idsPerSlab = 128 // 4.5 KiB
 )
 
+// NewIDSource returns an IDSource seeded from crypto/rand.
 func NewIDSource() *IDSource {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on Linux (Go 1.24+ panics instead)
