@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 // record is an accepted entry as the drain holds it.
@@ -38,7 +40,7 @@ type drain struct {
 	ctx      context.Context
 	log      *slog.Logger
 	warn     *warner
-	ids      *idSource
+	ids      *wire.IDSource
 	received uint64
 	taken    int    // entries taken off the queue whose room is not given back
 	round    uint64 // deliveries so far
@@ -77,7 +79,7 @@ func (o *Orchestrator) run() {
 		ctx:        o.base,
 		log:        o.cfg.logger(),
 		warn:       newWarner(o.cfg.logger(), o.cfg.clock()),
-		ids:        newIDSource(),
+		ids:        wire.NewIDSource(),
 		pending:    make([]record, 0, o.batchSize),
 		lane:       encodeLane{spare: make([]record, 0, o.batchSize)},
 		batchTimer: time.NewTimer(time.Hour),
@@ -141,7 +143,7 @@ func (d *drain) add(e Entry) {
 		d.o.peakHeld.Store(held)
 	}
 	if e.ID == "" {
-		e.ID = d.ids.next(e.Timestamp)
+		e.ID = d.ids.Next(e.Timestamp)
 	}
 	d.pending = append(d.pending, record{entry: e, seq: d.received, need: d.allNeed})
 	d.took(&d.pending[len(d.pending)-1])

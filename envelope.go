@@ -1,13 +1,14 @@
 package dlq
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 // AppendEnvelope appends the wire envelope of e, one JSON object without a
@@ -22,31 +23,31 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 	dst = append(dst, `{"timestamp":`...)
 	dst = strconv.AppendInt(dst, e.Timestamp.UnixMilli(), 10)
 	dst = append(dst, `,"service":`...)
-	dst = appendString(dst, e.Service)
+	dst = wire.AppendString(dst, e.Service)
 	dst = append(dst, `,"reason":`...)
-	dst = appendString(dst, e.Reason)
+	dst = wire.AppendString(dst, e.Reason)
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(e.Attempts), 10)
 	dst = append(dst, `,"payload":"`...)
-	dst = appendBase64(dst, e.Payload)
+	dst = wire.AppendBase64(dst, e.Payload)
 	dst = append(dst, '"')
 	if e.Destination != "" {
 		dst = append(dst, `,"destination":`...)
-		dst = appendString(dst, e.Destination)
+		dst = wire.AppendString(dst, e.Destination)
 	}
 	if !e.Source.IsZero() {
 		dst = appendSource(dst, &e.Source)
 	}
 	if e.Error != "" {
 		dst = append(dst, `,"error":`...)
-		dst = appendString(dst, e.Error)
+		dst = wire.AppendString(dst, e.Error)
 	}
 	if len(e.Metadata) > 0 {
 		dst = appendMetadata(dst, e.Metadata)
 	}
 	if e.ID != "" {
 		dst = append(dst, `,"id":`...)
-		dst = appendString(dst, e.ID)
+		dst = wire.AppendString(dst, e.ID)
 	}
 	dst = appendOriginal(dst, e)
 	return append(dst, '}')
@@ -58,7 +59,7 @@ func AppendEnvelope(dst []byte, e *Entry) []byte {
 func appendOriginal(dst []byte, e *Entry) []byte {
 	if len(e.Key) > 0 {
 		dst = append(dst, `,"key":"`...)
-		dst = appendBase64(dst, e.Key)
+		dst = wire.AppendBase64(dst, e.Key)
 		dst = append(dst, '"')
 	}
 	if len(e.Headers) > 0 {
@@ -68,9 +69,9 @@ func appendOriginal(dst []byte, e *Entry) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"key":`...)
-			dst = appendString(dst, e.Headers[i].Key)
+			dst = wire.AppendString(dst, e.Headers[i].Key)
 			dst = append(dst, `,"value":"`...)
-			dst = appendBase64(dst, e.Headers[i].Value)
+			dst = wire.AppendBase64(dst, e.Headers[i].Value)
 			dst = append(dst, `"}`...)
 		}
 		dst = append(dst, ']')
@@ -83,7 +84,7 @@ func appendSource(dst []byte, s *Source) []byte {
 	sep := false
 	if s.Topic != "" {
 		dst = append(dst, `"topic":`...)
-		dst = appendString(dst, s.Topic)
+		dst = wire.AppendString(dst, s.Topic)
 		sep = true
 	}
 	if s.HasPartition {
@@ -130,12 +131,12 @@ func appendMetadata(dst []byte, m map[string]string) []byte {
 			dst = append(dst, ',')
 		}
 		if name, ok := names[k]; ok {
-			dst = appendString(dst, name)
+			dst = wire.AppendString(dst, name)
 		} else {
-			dst = appendString(dst, k)
+			dst = wire.AppendString(dst, k)
 		}
 		dst = append(dst, ':')
-		dst = appendString(dst, m[k])
+		dst = wire.AppendString(dst, m[k])
 	}
 	return append(dst, '}')
 }
@@ -174,102 +175,6 @@ func metadataNames(keys []string) map[string]string {
 	}
 	return names
 }
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	if plainString(s) { // the common case: nothing to escape or replace
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plainWord(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
-			i += 8 // eight bytes that need no escaping
-			continue
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// plainString reports whether no byte of s needs attention in a JSON
-// string, eight bytes at a time; the last eight overlap the ones before
-// when len(s) is not a multiple of eight, and a string shorter than eight
-// is padded with spaces.
-func plainString(s string) bool {
-	if len(s) < 8 {
-		w := uint64(lsb * ' ')
-		for i := range len(s) {
-			w = w&^(0xff<<(8*i)) | uint64(s[i])<<(8*i)
-		}
-		return plainWord(w)
-	}
-	for i := 0; i+8 <= len(s); i += 8 {
-		if !plainWord(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
-			return false
-		}
-	}
-	return plainWord(binary.LittleEndian.Uint64([]byte(s[len(s)-8:])))
-}
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// plainWord reports whether none of the eight bytes in w needs attention in
-// a JSON string: no control character, quote, backslash or non-ASCII byte.
-func plainWord(w uint64) bool {
-	return (below(w, 0x20)|hasByte(w, '"')|hasByte(w, '\\')|w)&msb == 0
-}
-
-// hasByte sets the high bit of each byte of w equal to c (and maybe of
-// bytes above one that is: false alarms only send a word the slow way).
-func hasByte(w uint64, c byte) uint64 {
-	x := w ^ lsb*uint64(c)
-	return (x - lsb) &^ x
-}
-
-// below sets the high bit of each byte of w under n (n <= 0x80), with the
-// same kind of false alarms.
-func below(w uint64, n byte) uint64 { return (w - lsb*uint64(n)) &^ w }
 
 // wireEnvelope is the decoding shape of the envelope. Pointers tell absent
 // keys from zero values.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 // BenchmarkHTTP sends b.N entries through the orchestrator to a loopback
@@ -43,7 +45,7 @@ func BenchmarkHTTP(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			client := &http.Client{}
 			defer client.CloseIdleConnections()
-			ids := newIDSource()
+			ids := wire.NewIDSource()
 			var body []byte
 			var zbuf bytes.Buffer
 			zw, _ := kgzip.NewWriterLevel(io.Discard, kgzip.BestSpeed)
@@ -56,7 +58,7 @@ func BenchmarkHTTP(b *testing.B) {
 				for range n {
 					x := e
 					x.Timestamp, x.Service = time.Now(), "bench"
-					x.ID = ids.next(x.Timestamp)
+					x.ID = ids.Next(x.Timestamp)
 					body = append(AppendEnvelope(body, &x), '\n')
 				}
 				payload := body
@@ -93,12 +95,12 @@ func BenchmarkHTTP(b *testing.B) {
 // and library the HTTP backend uses (klauspost/compress, BestSpeed).
 func BenchmarkGzipBody(b *testing.B) {
 	var body []byte
-	ids := newIDSource()
+	ids := wire.NewIDSource()
 	for range 256 {
 		x := benchEntry
 		x.Payload = make([]byte, 256)
 		_, _ = rand.Read(x.Payload)
-		x.ID = ids.next(x.Timestamp)
+		x.ID = ids.Next(x.Timestamp)
 		body = append(AppendEnvelope(body, &x), '\n')
 	}
 	run := func(b *testing.B, w interface {

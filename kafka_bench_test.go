@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/kafkatest"
+	"github.com/dlqkit/dlq/internal/wire"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkKafka(b *testing.B) {
 		w := &kafka.Writer{Addr: kafka.TCP(broker.Addr), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
 			BatchSize: max(slice, 100), BatchTimeout: batchTimeout, AllowAutoTopicCreation: true, Transport: transport}
 		defer w.Close()
-		ids := newIDSource()
+		ids := wire.NewIDSource()
 		msgs := make([]kafka.Message, 0, slice)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -47,7 +48,7 @@ func BenchmarkKafka(b *testing.B) {
 			for range min(slice, b.N-done) {
 				x := e
 				x.Timestamp, x.Service = time.Now(), "bench"
-				x.ID = ids.next(x.Timestamp)
+				x.ID = ids.Next(x.Timestamp)
 				msgs = append(msgs, kafka.Message{Topic: topic, Key: []byte(x.Destination), Value: AppendEnvelope(nil, &x), Time: x.Timestamp,
 					Headers: []kafka.Header{ // the same headers the backend writes
 						{Key: "__connect.errors.topic", Value: []byte(x.Source.Topic)},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/testenv"
+	"github.com/dlqkit/dlq/internal/wire"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,7 +31,7 @@ func BenchmarkRedis(b *testing.B) {
 	})
 	b.Run("go-redis-pipeline-256", func(b *testing.B) {
 		defer c.Del(ctx, key)
-		ids := newIDSource()
+		ids := wire.NewIDSource()
 		buf := make([]byte, 0, 256*1024)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -43,7 +44,7 @@ func BenchmarkRedis(b *testing.B) {
 				x := e
 				x.Timestamp = time.Now()
 				x.Service = "bench"
-				x.ID = ids.next(x.Timestamp)
+				x.ID = ids.Next(x.Timestamp)
 				from := len(buf)
 				buf = AppendEnvelope(buf, &x)
 				pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, ID: "*",

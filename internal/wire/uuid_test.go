@@ -1,4 +1,4 @@
-package dlq
+package wire
 
 import (
 	"regexp"
@@ -15,11 +15,11 @@ func TestIDSource(t *testing.T) {
 	now := time.UnixMilli(1764200000123)
 
 	t.Run("ids stay what they were while later ones are made", func(t *testing.T) {
-		s := newIDSource()
+		s := NewIDSource()
 		first := make([]string, 3*idsPerSlab+5)
 		copies := make([]string, len(first))
 		for i := range first {
-			first[i] = s.next(now)
+			first[i] = s.Next(now)
 			copies[i] = string([]byte(first[i])) // a copy of its own
 		}
 		seen := map[string]bool{}
@@ -31,16 +31,16 @@ func TestIDSource(t *testing.T) {
 		}
 	})
 	t.Run("the first 48 bits are the Unix milliseconds", func(t *testing.T) {
-		id := newIDSource().next(now)
+		id := NewIDSource().Next(now)
 		ms, err := strconv.ParseUint(id[0:8]+id[9:13], 16, 64)
 		require.NoError(t, err)
 		assert.Equal(t, uint64(now.UnixMilli()), ms)
 	})
 	t.Run("an id costs no allocation of its own", func(t *testing.T) {
-		s := newIDSource()
+		s := NewIDSource()
 		allocs := testing.AllocsPerRun(10, func() {
 			for range idsPerSlab {
-				_ = s.next(now)
+				_ = s.Next(now)
 			}
 		})
 		assert.LessOrEqual(t, allocs, 1.0, "allocations per %d ids", idsPerSlab)

@@ -1,4 +1,4 @@
-package dlq
+package wire
 
 import (
 	crand "crypto/rand"
@@ -9,14 +9,15 @@ import (
 	"unsafe"
 )
 
-// idSource makes UUIDv7 texts. It belongs to one drain goroutine.
+// IDSource makes UUIDv7 texts. It is not safe for concurrent use: each
+// drain goroutine has its own.
 //
 // The texts are cut from a slab of idsPerSlab, so that an id costs no
 // allocation of its own: each text is written once into a part of the slab
 // no other id uses, and never changed after; a full slab is left to the
 // garbage collector, which frees it when the last entry whose id it holds
 // is gone.
-type idSource struct {
+type IDSource struct {
 	rng  *rand.ChaCha8
 	slab []byte // the unused tail of the current slab
 }
@@ -26,15 +27,16 @@ const (
 	idsPerSlab = 128 // 4.5 KiB
 )
 
-func newIDSource() *idSource {
+// NewIDSource returns an IDSource seeded from crypto/rand.
+func NewIDSource() *IDSource {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on Linux (Go 1.24+ panics instead)
-	return &idSource{rng: rand.NewChaCha8(seed)}
+	return &IDSource{rng: rand.NewChaCha8(seed)}
 }
 
-// next returns a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74
+// Next returns a UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 74
 // random bits around the version and variant.
-func (s *idSource) next(now time.Time) string {
+func (s *IDSource) Next(now time.Time) string {
 	hi := uint64(now.UnixMilli())<<16 | s.rng.Uint64()&0x0fff | 0x7000 // version 7
 	lo := s.rng.Uint64()&^(3<<62) | 2<<62                              // variant 10
 	if len(s.slab) < idLen {

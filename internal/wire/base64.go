@@ -1,4 +1,4 @@
-package dlq
+package wire
 
 import (
 	"encoding/base64"
@@ -25,10 +25,10 @@ func base64Word(v uint64) uint64 {
 	return uint64(t[v>>52&0xfff]) | uint64(t[v>>40&0xfff])<<16 | uint64(t[v>>28&0xfff])<<32 | uint64(t[v>>16&0xfff])<<48
 }
 
-// appendBase64 appends src in standard base64 with padding, as
+// AppendBase64 appends src in standard base64 with padding, as
 // base64.StdEncoding does: 24 input bytes per step (four 8-byte loads, of
 // which six bytes each are used), then 6, then 3, then the padded end.
-func appendBase64(dst, src []byte) []byte {
+func AppendBase64(dst, src []byte) []byte {
 	n := base64.StdEncoding.EncodedLen(len(src))
 	dst = slices.Grow(dst, n)
 	out := dst[len(dst) : len(dst)+n]
