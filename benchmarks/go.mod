@@ -2,10 +2,8 @@ module github.com/dlqkit/dlq/benchmarks
 
 go 1.26.0
 
-replace github.com/dlqkit/dlq => ../
-
 require (
-	github.com/dlqkit/dlq v0.0.0-00010101000000-000000000000
+	github.com/dlqkit/dlq v0.1.0
 	github.com/twmb/franz-go v1.22.3
 	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
