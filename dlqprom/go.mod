@@ -2,10 +2,8 @@ module github.com/dlqkit/dlq/dlqprom
 
 go 1.26.0
 
-replace github.com/dlqkit/dlq => ../
-
 require (
-	github.com/dlqkit/dlq v0.0.0-00010101000000-000000000000
+	github.com/dlqkit/dlq v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.73.1
