@@ -72,7 +72,7 @@ func (d *drain) cascade(recs []*record) (attempted, progress bool) {
 		next := remaining[:0]
 		for j, r := range bt.recs {
 			if bt.errs[j] == nil {
-				d.held(r)
+				d.markHeld(r)
 				progress = true
 			} else {
 				next = append(next, r)
@@ -103,7 +103,7 @@ func (d *drain) fanOut(recs []*record) (attempted, progress bool) {
 			switch err := bt.errs[j]; {
 			case err == nil:
 				r.need &^= bit
-				d.held(r)
+				d.markHeld(r)
 				progress = true
 			case errors.Is(err, ErrOversize) && r.held:
 				r.need &^= bit // it will never fit there
@@ -114,9 +114,9 @@ func (d *drain) fanOut(recs []*record) (attempted, progress bool) {
 	return attempted, progress
 }
 
-// held marks r as held by a backend, counting it written the first time
-// (in Stats when the delivery ends).
-func (d *drain) held(r *record) {
+// markHeld marks r as held by a backend, counting it written the first
+// time (in Stats when the delivery ends).
+func (d *drain) markHeld(r *record) {
 	if !r.held {
 		r.held = true
 		d.newlyHeld++

@@ -130,6 +130,6 @@
 // lock, no I/O. Encoding appends into a reused buffer without
 // reflection. The drain writes a batch when it holds BatchSize entries or
 // FlushIntervalMS after its first entry. The benchmarks/ module compares
-// the file path with zap writing the same fields into lumberjack; README.md
-// has the numbers.
+// the file path with zap writing the same fields through a
+// BufferedWriteSyncer into a file; README.md has the numbers.
 package dlq

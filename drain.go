@@ -25,7 +25,7 @@ type record struct {
 	// httpKey is the Idempotency-Key of the HTTP body that last failed r
 	// in a way the receiver may have seen; r is sent again under it.
 	httpKey string
-	// since is when the drain took it, to within a batch (observe.go).
+	// since is when the drain took it, to within a batch (stats_drain.go).
 	since time.Time
 	// prepared is the encode lane's run that prepared r's first write
 	// ahead (prepare.go), 0 when none did.
@@ -69,7 +69,7 @@ type drain struct {
 
 	newlyHeld uint64 // entries held for the first time in this delivery, for Stats.Written
 
-	watch watch // Stats.ByReason and Stats.OldestPendingAge (observe.go)
+	age pendingAge // Stats.OldestPendingAge (stats_drain.go)
 }
 
 func (o *Orchestrator) run() {

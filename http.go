@@ -196,10 +196,10 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 		body = append(body[:0], again[key]...)
 		send(key)
 	}
-	if h.body.Cap() > maxKeptArena {
+	if h.body.Cap() > maxReusedBuffer {
 		h.body = bytes.Buffer{}
 	}
-	if h.zbuf.Cap() > maxKeptArena {
+	if h.zbuf.Cap() > maxReusedBuffer {
 		h.zbuf = bytes.Buffer{}
 	}
 	return firstErr

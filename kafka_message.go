@@ -20,8 +20,8 @@ const (
 	// maxCachedTopics bounds the destination-to-topic cache; past it the
 	// cache starts afresh.
 	maxCachedTopics = 1024
-	// maxKeptHeaders bounds the header slab kept from one batch to the next.
-	maxKeptHeaders = 1 << 18
+	// maxReusedHeaders bounds the header slab kept from one batch to the next.
+	maxReusedHeaders = 1 << 18
 )
 
 // topicFor routes an entry: per table to destination+suffix when that is a
@@ -60,10 +60,10 @@ type kafkaSlab struct {
 // kafka-go is done with it and it is not too big to keep, else new memory.
 func (s *kafkaSlab) reset(bt *batch) {
 	size, headers := kafkaSlabSize(bt), kafkaHeaders*len(bt.recs)
-	if s.lent || cap(s.bytes) < size || cap(s.bytes) > maxKeptArena {
+	if s.lent || cap(s.bytes) < size || cap(s.bytes) > maxReusedBuffer {
 		s.bytes = make([]byte, 0, size)
 	}
-	if s.lent || cap(s.headers) < headers || cap(s.headers) > maxKeptHeaders {
+	if s.lent || cap(s.headers) < headers || cap(s.headers) > maxReusedHeaders {
 		s.headers = make([]kafka.Header, 0, headers)
 	}
 	s.bytes, s.headers, s.lent = s.bytes[:0], s.headers[:0], false

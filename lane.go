@@ -113,10 +113,13 @@ func encodeInto(arena []byte, recs []*record) []byte {
 		arena = AppendEnvelope(arena, &r.entry)
 		r.line = arena[from:len(arena):len(arena)]
 	}
-	if cap(arena) > maxKeptArena {
+	if cap(arena) > maxReusedBuffer {
 		return nil // do not keep a huge buffer after one huge batch
 	}
 	return arena
 }
 
-const maxKeptArena = 64 << 20
+// maxReusedBuffer is the largest buffer a batch leaves for the next one to
+// reuse (the encode arena, an HTTP body, a Kafka slab): a bigger one, grown
+// by one huge batch, is dropped rather than kept alive.
+const maxReusedBuffer = 64 << 20

@@ -172,8 +172,8 @@ func TestParseConfigDecodesEveryKey(t *testing.T) {
 // aliasBomb is a config of levels lines, each merging width aliases of the
 // line before into one mapping, and a retry section merging the last: a
 // few hundred bytes that a loader following aliases expands to
-// width^(levels+1) values. Eleven levels of 9 make 640 bytes, the size
-// of the issue's, which stalled the loader for hours.
+// width^(levels+1) values. Eleven levels of 9 make 640 bytes, which would
+// stall such a loader for hours.
 func aliasBomb(levels, width int) string {
 	var b strings.Builder
 	b.WriteString("service: x\nx0: &a0 {max_attempts: 1}\n")

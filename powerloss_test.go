@@ -212,8 +212,8 @@ func TestPowerLossAcrossCompressedRotation(t *testing.T) {
 	require.NoError(t, err)
 	confirmed := sendPayloads(t, o, "a", 375, 4000) // 1.5 MB: one rotation
 	dir := filepath.Join(m.Dir(), "svc")
-	// Let the rotated file be compressed (lumberjack does it in the
-	// background) before Flush: the .gz must be durable before the plain
+	// Let the rotated file be compressed (the file backend's mill does it
+	// in the background) before Flush: the .gz must be durable before the plain
 	// file it replaces goes.
 	require.Eventually(t, func() bool {
 		gz, _ := filepath.Glob(filepath.Join(dir, "dlq-*.ndjson.gz"))

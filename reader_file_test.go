@@ -133,8 +133,8 @@ func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
 			require.Len(t, recs, 4)
 			checkpoint := recs[2].Position // after "2", in the live file
 
-			// The writer adds a line, rotates (lumberjack names the file by
-			// the rotation's time), starts a new live file.
+			// The writer adds a line, rotates (the file backend names the
+			// file by the rotation's time), starts a new live file.
 			f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
 			require.NoError(t, err)
 			_, err = f.WriteString(lineFor("4", "r", 4))
@@ -319,7 +319,7 @@ func TestReaderOverFilesTheLibraryWrote(t *testing.T) {
 		gz, _ := filepath.Glob(filepath.Join(svc, "dlq-*.gz"))
 		plain, _ := filepath.Glob(filepath.Join(svc, "dlq-*.ndjson"))
 		return len(gz) >= 2 && len(plain) == 0
-	}, 30*time.Second, 10*time.Millisecond, "lumberjack gzips rotated files in the background")
+	}, 30*time.Second, 10*time.Millisecond, "the file backend gzips rotated files in the background")
 	recs, stats := readAll(t, svc, ReaderOptions{})
 	require.Len(t, recs, 2500)
 	assert.Zero(t, stats.Unreadable)

@@ -43,11 +43,10 @@ func newKafkaSource(u *url.URL) (*kafkaSource, error) {
 
 // kafkaPartition is one partition's reading range.
 type kafkaPartition struct {
-	id       int
-	next     int64 // offset to read next
-	end      int64 // high-water mark at the start
-	conn     *kafka.Conn
-	finished bool
+	id   int
+	next int64 // offset to read next
+	end  int64 // high-water mark at the start
+	conn *kafka.Conn
 }
 
 func (s *kafkaSource) each(ctx context.Context, r *Reader, emit func(Record) bool) error {

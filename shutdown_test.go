@@ -18,7 +18,7 @@ const fullQueue = 1_000_000
 // shutdownDeadline is the deadline the shutdown tests give Close, and
 // shutdownLiveness the bound within which Close must have returned: far
 // longer, so that a loaded machine cannot fail the test, while a Close that
-// encodes a million entries after its deadline (80 s before the fix) does.
+// encodes a million entries after its deadline (about 80 s) does.
 const (
 	shutdownDeadline = time.Second
 	shutdownLiveness = 15 * time.Second

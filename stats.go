@@ -111,7 +111,7 @@ type BackendStats struct {
 type admissionCounters struct {
 	state    atomic.Uint64 // closedBit | number of Sends begun before Close
 	accepted atomic.Uint64
-	room     atomic.Int64 // units of memory left for entries; see room.go
+	room     atomic.Int64 // units of memory left for entries; see memory_bound.go
 	_        [40]byte
 	// Refusals of Sends begun before Close; Close waits until accepted plus
 	// these reach the begun count.

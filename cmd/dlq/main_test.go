@@ -22,11 +22,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m,
-		// lumberjack's millRun outlives Close (lumberjack issues #56 and
-		// #205); the fixtures write through the library's file backend.
-		goleak.IgnoreAnyFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 // run runs the command in process and returns what it printed.

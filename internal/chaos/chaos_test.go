@@ -38,8 +38,6 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietRedis{})
 	goleak.VerifyTestMain(m,
-		// lumberjack's millRun outlives Close (lumberjack issues #56, #205).
-		goleak.IgnoreAnyFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 		// go-redis redials a pool whose dials failed once a second, in a
 		// goroutine that notices Close at its next wake-up.
 		goleak.IgnoreAnyFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).tryDial"),

@@ -105,8 +105,8 @@ func (b *backends) readAll(t *testing.T) holdings {
 }
 
 // readFiles counts each entry id in every file, rotated and gzipped ones
-// too, once lumberjack's background compression (when compressed) has
-// finished.
+// too, once the file backend's background compression (when compressed)
+// has finished.
 func readFiles(t *testing.T, dir string, compressed bool, into map[string]int) {
 	t.Helper()
 	eachFileEntry(t, dir, compressed, func(e dlq.Entry) { into[e.ID]++ })

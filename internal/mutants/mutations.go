@@ -141,7 +141,7 @@ var coreMutations = []mutation{
 		run: "TestFileRotatesBySize|TestFileTimeRotationAlsoRotatesBySize", timeout: "60s"},
 
 	// Flush and Close (issue 9).
-	{name: "Send ignores room (memory bound)", file: "room.go",
+	{name: "Send ignores room (memory bound)", file: "memory_bound.go",
 		old: "\tif a.room.Add(-1) >= 0 {", new: "\tif a.room.Add(-1) >= 0 || true {",
 		run: "TestMemoryBound|TestSendContextWaitsForRoom|TestSendNeverBlocks"},
 	{name: "Flush returns before durable (no sync)", file: "flush.go",

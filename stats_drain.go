@@ -4,9 +4,9 @@ import (
 	"time"
 )
 
-// watch is the drain's side of the counters behind Stats.ByReason and
-// Stats.OldestPendingAge.
-type watch struct {
+// pendingAge is the drain's side of Stats.OldestPendingAge: when the
+// pending batch began and the oldest waiting time it last published.
+type pendingAge struct {
 	batchSince time.Time // when the pending batch took its first entry
 	published  int64     // the oldest pending time last published, UnixNano
 }
@@ -17,11 +17,11 @@ type watch struct {
 // per batch rather than per entry.
 func (d *drain) took(r *record) {
 	if len(d.pending) == 1 {
-		d.watch.batchSince = time.Now()
+		d.age.batchSince = time.Now()
 	}
-	r.since = d.watch.batchSince
+	r.since = d.age.batchSince
 	d.o.drained.byReason.add(r.entry.Reason)
-	if d.watch.published == 0 {
+	if d.age.published == 0 {
 		d.publishOldest(r.since)
 	}
 }
@@ -48,7 +48,7 @@ func (d *drain) publishOldest(t time.Time) {
 	if !t.IsZero() {
 		n = t.UnixNano()
 	}
-	d.watch.published = n
+	d.age.published = n
 	d.o.drained.oldestPending.Store(n)
 }
 
