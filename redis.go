@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/netconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,7 +22,7 @@ const destinationPlaceholder = "{destination}"
 // redisBackend writes each batch as one pipeline of XADDs.
 type redisBackend struct {
 	client       *redis.Client
-	conns        *cuttableConns
+	conns        *netconn.CuttableConns
 	stream       string
 	commonStream string
 	perDest      bool
@@ -51,8 +52,8 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.PipelinePoolSize = -1
 	opts.DisableIdentity = true
 	opts.ContextTimeoutEnabled = true
-	conns := &cuttableConns{}
-	opts.Dialer = conns.dialer(redis.NewDialer(opts))
+	conns := &netconn.CuttableConns{}
+	opts.Dialer = conns.Dialer(redis.NewDialer(opts))
 	stream := rc.Stream
 	if stream == "" {
 		stream = defaultRedisStream
@@ -74,7 +75,7 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 }
 
 func (r *redisBackend) write(ctx context.Context, bt *batch) error {
-	defer context.AfterFunc(ctx, r.conns.cut)()
+	defer context.AfterFunc(ctx, r.conns.Cut)()
 	defer r.xadds.clear()
 	cmds := r.xadds.build(ctx, r, bt)
 	pipe := r.client.Pipeline()
@@ -104,7 +105,7 @@ func (r *redisBackend) sync(ctx context.Context) error {
 	if r.waitReplicas <= 0 {
 		return nil
 	}
-	defer context.AfterFunc(ctx, r.conns.cut)()
+	defer context.AfterFunc(ctx, r.conns.Cut)()
 	n, err := r.client.Wait(ctx, r.waitReplicas, r.waitTimeout).Result()
 	if err != nil {
 		return fmt.Errorf("WAIT %d: %w", r.waitReplicas, err)

@@ -1,6 +1,5 @@
-//go:build dlq_redis || dlq_all
-
-package dlq
+// Package netconn tracks the connections a dialer makes, so that they can be cut.
+package netconn
 
 import (
 	"context"
@@ -13,21 +12,21 @@ import (
 // go-redis bounds a read by the context's deadline but does not notice a
 // context cancelled without one, nor a deadline that comes after the read
 // began. So that a write ends when the Flush or Close waiting for it gives
-// up, the backend dials through cuttableConns, and cuts every connection
+// up, the backend dials through CuttableConns, and cuts every connection
 // when the write's context ends: a blocked read or write returns at once,
 // and go-redis drops the connection as broken.
 
-// cuttableConns tracks the backend's open connections.
-type cuttableConns struct {
+// CuttableConns tracks the backend's open connections.
+type CuttableConns struct {
 	mu     sync.Mutex
 	conns  map[*cuttableConn]struct{}
-	dialed atomic.Int64 // dial attempts, failed ones included
+	Dialed atomic.Int64 // dial attempts, failed ones included
 }
 
-// dialer wraps dial so that the connections it makes can be cut.
-func (cs *cuttableConns) dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+// Dialer wraps dial so that the connections it makes can be cut.
+func (cs *CuttableConns) Dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		cs.dialed.Add(1)
+		cs.Dialed.Add(1)
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return failedDial{err}, nil
@@ -43,9 +42,9 @@ func (cs *cuttableConns) dialer(dial func(ctx context.Context, network, addr str
 	}
 }
 
-// cut makes every open connection fail its pending and future reads and
+// Cut makes every open connection fail its pending and future reads and
 // writes.
-func (cs *cuttableConns) cut() {
+func (cs *CuttableConns) Cut() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	for c := range cs.conns {
@@ -60,7 +59,7 @@ var past = time.Unix(1, 0)
 // cuttableConn is a connection whose deadlines cut overrides for good.
 type cuttableConn struct {
 	net.Conn
-	owner *cuttableConns
+	owner *CuttableConns
 	cut   atomic.Bool
 }
 
