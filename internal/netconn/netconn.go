@@ -1,75 +1,101 @@
-// Package netconn tracks the connections a dialer makes, so that they can be cut.
+// Package netconn tracks the connections a dialer makes, so that they can all be cut or closed at once.
 package netconn
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// go-redis bounds a read by the context's deadline but does not notice a
-// context cancelled without one, nor a deadline that comes after the read
-// began. So that a write ends when the Flush or Close waiting for it gives
-// up, the backend dials through CuttableConns, and cuts every connection
-// when the write's context ends: a blocked read or write returns at once,
-// and go-redis drops the connection as broken.
+// DialFunc dials a connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// CuttableConns tracks the backend's open connections.
-type CuttableConns struct {
+// ErrClosed is the error of a dial through a Tracker after CloseAll.
+var ErrClosed = errors.New("dial refused: the connections were closed")
+
+// Tracker tracks the open connections of the dialers it wraps. Its zero
+// value is ready to use.
+type Tracker struct {
 	mu     sync.Mutex
-	conns  map[*cuttableConn]struct{}
-	Dialed atomic.Int64 // dial attempts, failed ones included
+	conns  map[*conn]struct{}
+	closed bool         // no new connection after CloseAll
+	dials  atomic.Int64 // dial attempts, failed ones included
 }
 
-// Dialer wraps dial so that the connections it makes can be cut.
-func (cs *CuttableConns) Dialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+// Dialer wraps dial so that the connections it makes can be cut or closed
+// through t. A connection leaves t when it is closed.
+func (t *Tracker) Dialer(dial DialFunc) DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		cs.Dialed.Add(1)
-		conn, err := dial(ctx, network, addr)
+		t.dials.Add(1)
+		nc, err := dial(ctx, network, addr)
 		if err != nil {
-			return failedDial{err}, nil
+			return nil, err
 		}
-		c := &cuttableConn{Conn: conn, owner: cs}
-		cs.mu.Lock()
-		defer cs.mu.Unlock()
-		if cs.conns == nil {
-			cs.conns = map[*cuttableConn]struct{}{}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.closed {
+			_ = nc.Close()
+			return nil, ErrClosed
 		}
-		cs.conns[c] = struct{}{}
+		if t.conns == nil {
+			t.conns = map[*conn]struct{}{}
+		}
+		c := &conn{Conn: nc, owner: t}
+		t.conns[c] = struct{}{}
 		return c, nil
 	}
 }
 
+// Dials returns how many dials the wrapped dialers attempted, failed ones
+// included.
+func (t *Tracker) Dials() int64 { return t.dials.Load() }
+
 // Cut makes every open connection fail its pending and future reads and
-// writes.
-func (cs *CuttableConns) Cut() {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	for c := range cs.conns {
+// writes, whatever deadline its user sets afterwards. The connections stay
+// open, and tracked, until their user closes them; those dialed later are
+// not cut.
+func (t *Tracker) Cut() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.conns {
 		c.cut.Store(true)
 		_ = c.Conn.SetDeadline(past)
+	}
+}
+
+// CloseAll closes every open connection, which fails their pending reads
+// and writes, and refuses new ones: a later dial returns ErrClosed.
+func (t *Tracker) CloseAll() {
+	t.mu.Lock()
+	conns := t.conns
+	t.conns, t.closed = nil, true
+	t.mu.Unlock()
+	for c := range conns {
+		_ = c.Conn.Close()
 	}
 }
 
 // past is a deadline that has passed.
 var past = time.Unix(1, 0)
 
-// cuttableConn is a connection whose deadlines cut overrides for good.
-type cuttableConn struct {
+// conn is a tracked connection: it leaves its owner when closed, and once
+// cut its deadlines stay in the past.
+type conn struct {
 	net.Conn
-	owner *CuttableConns
+	owner *Tracker
 	cut   atomic.Bool
 }
 
-func (c *cuttableConn) SetDeadline(t time.Time) error      { return c.set(c.Conn.SetDeadline, t) }
-func (c *cuttableConn) SetReadDeadline(t time.Time) error  { return c.set(c.Conn.SetReadDeadline, t) }
-func (c *cuttableConn) SetWriteDeadline(t time.Time) error { return c.set(c.Conn.SetWriteDeadline, t) }
+func (c *conn) SetDeadline(t time.Time) error      { return c.set(c.Conn.SetDeadline, t) }
+func (c *conn) SetReadDeadline(t time.Time) error  { return c.set(c.Conn.SetReadDeadline, t) }
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.set(c.Conn.SetWriteDeadline, t) }
 
 // set applies t, or the past once the connection is cut: a cut that races
-// with go-redis setting its own deadline still wins.
-func (c *cuttableConn) set(apply func(time.Time) error, t time.Time) error {
+// with the user setting its own deadline still wins.
+func (c *conn) set(apply func(time.Time) error, t time.Time) error {
 	err := apply(t)
 	if c.cut.Load() {
 		return apply(past)
@@ -77,31 +103,31 @@ func (c *cuttableConn) set(apply func(time.Time) error, t time.Time) error {
 	return err
 }
 
-func (c *cuttableConn) Close() error {
+func (c *conn) Close() error {
 	c.owner.mu.Lock()
 	delete(c.owner.conns, c)
 	c.owner.mu.Unlock()
 	return c.Conn.Close()
 }
 
-// failedDial stands for a dial that failed. Told of the failure itself,
-// go-redis (with a pool of one) would stop dialing and probe in a goroutine
-// of its own, which sleeps a second between dials and outlives Close.
-// Handed this connection instead, it fails its first command with the
-// dial's error and drops the connection, and the next batch dials again.
-type failedDial struct{ err error }
+// Failed returns a connection that stands for a dial that failed with err:
+// its reads and writes fail with err, its Close and deadlines do nothing.
+// For a client that must be handed a connection rather than the error.
+func Failed(err error) net.Conn { return failed{err} }
 
-func (f failedDial) Read([]byte) (int, error)         { return 0, f.err }
-func (f failedDial) Write([]byte) (int, error)        { return 0, f.err }
-func (f failedDial) Close() error                     { return nil }
-func (f failedDial) LocalAddr() net.Addr              { return failedAddr{} }
-func (f failedDial) RemoteAddr() net.Addr             { return failedAddr{} }
-func (f failedDial) SetDeadline(time.Time) error      { return nil }
-func (f failedDial) SetReadDeadline(time.Time) error  { return nil }
-func (f failedDial) SetWriteDeadline(time.Time) error { return nil }
+type failed struct{ err error }
 
-// failedAddr is the address of a failedDial: none.
-type failedAddr struct{}
+func (f failed) Read([]byte) (int, error)         { return 0, f.err }
+func (f failed) Write([]byte) (int, error)        { return 0, f.err }
+func (f failed) Close() error                     { return nil }
+func (f failed) LocalAddr() net.Addr              { return noAddr{} }
+func (f failed) RemoteAddr() net.Addr             { return noAddr{} }
+func (f failed) SetDeadline(time.Time) error      { return nil }
+func (f failed) SetReadDeadline(time.Time) error  { return nil }
+func (f failed) SetWriteDeadline(time.Time) error { return nil }
 
-func (failedAddr) Network() string { return "none" }
-func (failedAddr) String() string  { return "none" }
+// noAddr is the address of a Failed connection: none.
+type noAddr struct{}
+
+func (noAddr) Network() string { return "none" }
+func (noAddr) String() string  { return "none" }
