@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/clock"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -324,9 +325,7 @@ func (h *httpBackend) send(ctx context.Context, payload []byte, encoding, key st
 		if wait > h.timeout {
 			return fmt.Errorf("%w (Retry-After %s is past the %s timeout)", err, wait, h.timeout)
 		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if !clock.Sleep(ctx, wait) {
 			return errors.Join(err, ctx.Err())
 		}
 	}

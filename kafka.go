@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/netconn"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -39,7 +40,7 @@ const (
 type kafkaBackend struct {
 	writer       *kafka.Writer
 	transport    *kafka.Transport
-	conns        *kafkaConns // what transport dialed, closed when Close's deadline passes
+	conns        *netconn.Tracker // what transport dialed, closed when Close's deadline passes
 	perTable     bool
 	suffix       string
 	common       string
@@ -53,9 +54,9 @@ type kafkaBackend struct {
 
 func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 	kc := &cfg.Kafka
-	conns := &kafkaConns{}
+	conns := &netconn.Tracker{}
 	transport := &kafka.Transport{
-		Dial:        conns.dialer((&net.Dialer{}).DialContext),
+		Dial:        conns.Dialer((&net.Dialer{}).DialContext),
 		DialTimeout: ms(orDefault(kc.WriteTimeoutMS, defaultKafkaWriteTimeoutMS)),
 		IdleTimeout: 30 * time.Second,
 		ClientID:    "dlq-" + cfg.Service,
@@ -237,3 +238,30 @@ func (k *kafkaBackend) send(ctx context.Context, msgs []kafka.Message) error {
 // sync returns at once: WriteMessages returned only after the broker's
 // acknowledgement.
 func (k *kafkaBackend) sync(context.Context) error { return nil }
+
+// kafka-go's Writer.Close waits for every produce request in flight, each
+// bounded only by the write timeout (a minute by default), and its
+// Transport closes idle connections only. So that Close keeps its
+// deadline, the backend dials through a netconn.Tracker and, when Close's
+// context ends first, closes every connection: a produce blocked on a
+// broker that does not answer fails at once, and Writer.Close returns.
+
+// close closes the writer, which waits for the produce requests in flight,
+// and when ctx ends first closes the connections under them. It returns
+// only once kafka-go's goroutines for the writer are done.
+func (k *kafkaBackend) close(ctx context.Context) error {
+	closed := make(chan error, 1)
+	go func() { closed <- k.writer.Close() }()
+	var err error
+	select {
+	case err = <-closed:
+	case <-ctx.Done():
+		k.conns.CloseAll()
+		if err = <-closed; err == nil {
+			err = fmt.Errorf("produce requests in flight cut: %w", ctx.Err())
+		}
+	}
+	k.conns.CloseAll()
+	k.transport.CloseIdleConnections()
+	return err
+}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // readBufferSize is the buffer a file is read through.
@@ -145,18 +144,6 @@ func (r *Reader) lastLine(f *fileToRead, lr *lineReader, emit func(Record) bool)
 func (r *Reader) damaged(f *fileToRead, off int64, err error) {
 	r.unreadable()
 	r.warn(fmt.Errorf("dlq: source %s: unreadable after %d bytes, the rest of the file is skipped: %w", f.name, off, err))
-}
-
-// sleepCtx waits d and reports true, or false when ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // decode parses one line and emits it; a line that is not an envelope is

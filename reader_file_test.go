@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -392,7 +393,7 @@ func (w *dlqWriter) rotate(n int) {
 		if len(plain) == 0 {
 			return
 		}
-		if !sleepCtx(ctx, time.Millisecond) {
+		if !clock.Sleep(ctx, time.Millisecond) {
 			w.t.Fatalf("the mill did not gzip %v within 30 s", plain)
 		}
 	}

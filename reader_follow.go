@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/dlqkit/dlq/internal/clock"
 )
 
 // follower follows one service folder (or one file): its live file as it
@@ -76,7 +78,7 @@ func (r *Reader) follow(ctx context.Context, src string, single bool, services [
 			}
 			progress = progress || p
 		}
-		if !progress && !sleepCtx(ctx, r.opts.pollInterval()) {
+		if !progress && !clock.Sleep(ctx, r.opts.pollInterval()) {
 			return ctx.Err()
 		}
 	}

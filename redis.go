@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/netconn"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,7 +23,7 @@ const destinationPlaceholder = "{destination}"
 // redisBackend writes each batch as one pipeline of XADDs.
 type redisBackend struct {
 	client       *redis.Client
-	conns        *cuttableConns
+	conns        *netconn.Tracker // cut when the context of a write or sync ends
 	stream       string
 	commonStream string
 	perDest      bool
@@ -51,8 +53,8 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.PipelinePoolSize = -1
 	opts.DisableIdentity = true
 	opts.ContextTimeoutEnabled = true
-	conns := &cuttableConns{}
-	opts.Dialer = conns.dialer(redis.NewDialer(opts))
+	conns := &netconn.Tracker{}
+	opts.Dialer = redisDialer(conns, redis.NewDialer(opts))
 	stream := rc.Stream
 	if stream == "" {
 		stream = defaultRedisStream
@@ -73,8 +75,33 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	}, nil
 }
 
+// go-redis bounds a read by the context's deadline but does not notice a
+// context cancelled without one, nor a deadline that comes after the read
+// began. So that a write ends when the Flush or Close waiting for it gives
+// up, the backend dials through a netconn.Tracker, and cuts every
+// connection when the write's context ends: a blocked read or write
+// returns at once, and go-redis drops the connection as broken.
+
+// redisDialer dials through conns. A failed dial is handed back as a
+// connection that fails (netconn.Failed): told of the failure itself,
+// go-redis (with a pool of one) would stop dialing and probe in a
+// goroutine of its own, which sleeps a second between dials and outlives
+// Close. Handed this connection instead, it fails its first command with
+// the dial's error and drops the connection, and the next batch dials
+// again.
+func redisDialer(conns *netconn.Tracker, dial netconn.DialFunc) netconn.DialFunc {
+	dial = conns.Dialer(dial)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return netconn.Failed(err), nil
+		}
+		return conn, nil
+	}
+}
+
 func (r *redisBackend) write(ctx context.Context, bt *batch) error {
-	defer context.AfterFunc(ctx, r.conns.cut)()
+	defer context.AfterFunc(ctx, r.conns.Cut)()
 	defer r.xadds.clear()
 	cmds := r.xadds.build(ctx, r, bt)
 	pipe := r.client.Pipeline()
@@ -104,7 +131,7 @@ func (r *redisBackend) sync(ctx context.Context) error {
 	if r.waitReplicas <= 0 {
 		return nil
 	}
-	defer context.AfterFunc(ctx, r.conns.cut)()
+	defer context.AfterFunc(ctx, r.conns.Cut)()
 	n, err := r.client.Wait(ctx, r.waitReplicas, r.waitTimeout).Result()
 	if err != nil {
 		return fmt.Errorf("WAIT %d: %w", r.waitReplicas, err)

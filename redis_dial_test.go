@@ -35,7 +35,7 @@ func TestRedisRefusedCostsOneDialPerBatch(t *testing.T) {
 	}
 	flushOK(t, o)
 	s := o.Stats()
-	dials := o.backends[0].redis.conns.dialed.Load()
+	dials := o.backends[0].redis.conns.Dials()
 	closeOK(t, o)
 	t.Logf("%d batches tried on Redis, %d dials", s.Backends[0].Batches, dials)
 	assert.Equal(t, uint64(10_000), s.Backends[1].Entries, "all in the file")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq"
+	"github.com/dlqkit/dlq/internal/clock"
 	"github.com/urfave/cli/v3"
 )
 
@@ -156,7 +157,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 			if run.flush(ctx) != nil {
 				break
 			}
-			if !sleep(ctx, wait) {
+			if !clock.Sleep(ctx, wait) {
 				break
 			}
 		}
@@ -261,15 +262,4 @@ func (run *replayRun) save() error {
 	}
 	run.saved, run.savedPos, run.lastSave = run.sent, run.cp.Position, time.Now()
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

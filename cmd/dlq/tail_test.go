@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq"
+	"github.com/dlqkit/dlq/internal/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -149,7 +150,7 @@ func (w *rotatingDLQ) rotate(n int) {
 		if len(plain) == 0 {
 			return
 		}
-		if !sleep(ctx, time.Millisecond) {
+		if !clock.Sleep(ctx, time.Millisecond) {
 			w.t.Fatalf("the mill did not gzip %v within 30 s", plain)
 		}
 	}

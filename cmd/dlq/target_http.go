@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq"
+	"github.com/dlqkit/dlq/internal/clock"
 )
 
 const (
@@ -115,7 +116,7 @@ func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
 		}
-		if !sleep(ctx, min(wait, httpMaxBackoff)) {
+		if !clock.Sleep(ctx, min(wait, httpMaxBackoff)) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, httpMaxBackoff)

@@ -42,7 +42,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 //   - fsyncFailed without "f.stale = true": its truncation to the last good
 //     fsync makes ready see a file smaller than written, and reopen anyway.
 //   - go-redis's DialerRetries 5 instead of 1: a failed dial reaches go-redis
-//     as a connection that fails (redis_cut.go), so it never retries a
+//     as a connection that fails (redisDialer), so it never retries a
 //     dial; the "failed dial handed back" mutation guards that instead.
 
 // mutations lists the promises issue 14 named (the first five), those of
@@ -190,8 +190,8 @@ var coreMutations = []mutation{
 	{name: "Redis: pipelines on go-redis's own pool (WAIT on another connection)", file: "redis.go",
 		old: "\topts.PipelinePoolSize = -1\n", new: "\n",
 		tags: "dlq_redis", run: "TestRedisReplicaReadonlyFallsToFileAndWaitReplicas"},
-	{name: "Redis: a failed dial returned to go-redis (its prober outlives Close)", file: "redis_cut.go",
-		old: "\t\t\treturn failedDial{err}, nil\n", new: "\t\t\treturn nil, err\n",
+	{name: "Redis: a failed dial returned to go-redis (its prober outlives Close)", file: "redis.go",
+		old: "\t\t\treturn netconn.Failed(err), nil\n", new: "\t\t\treturn nil, err\n",
 		tags: "dlq_redis", run: "TestRedisRefusedCostsOneDialPerBatch"},
 	{name: "a bounded retry round cuts an HTTP body in two", file: "drain.go",
 		old: "\t\tround = d.withWholeBodies(round)\n", new: "\n",

@@ -32,4 +32,21 @@ var shutdownMutations = []mutation{
 		old: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.closedWaiting.Add(1)\n",
 		new: "\t\t\to.roomFreed.leave()\n\t\t\to.admission.canceled.Add(1)\n",
 		run: "TestSendContext"},
+
+	// The connection tracker under Kafka's close and Redis's writes.
+	{name: "Kafka: produce connections left open when Close's deadline passes", file: "kafka.go",
+		old: "\t\tk.conns.CloseAll()\n\t\tif err = <-closed; err == nil {", new: "\t\tif err = <-closed; err == nil {",
+		tags: "dlq_kafka", run: "TestKafkaCloseKeepsItsDeadline"},
+	{name: "Redis: a write's connections not cut when its context ends", file: "redis.go",
+		old: "\tdefer context.AfterFunc(ctx, r.conns.Cut)()\n\tdefer r.xadds.clear()\n", new: "\tdefer r.xadds.clear()\n",
+		tags: "dlq_redis", run: "TestRedisHangingServerDeadlinesHold"},
+	{name: "netconn: a cut undone by a deadline set after it", file: "internal/netconn/netconn.go",
+		old: "\tif c.cut.Load() {\n\t\treturn apply(past)", new: "\tif false {\n\t\treturn apply(past)",
+		pkg: "./internal/netconn", run: "TestCut"},
+	{name: "netconn: CloseAll leaves the connections open", file: "internal/netconn/netconn.go",
+		old: "\tfor c := range conns {\n\t\t_ = c.Conn.Close()\n", new: "\tfor c := range conns {\n\t\t_ = c\n",
+		pkg: "./internal/netconn", run: "TestCloseAll"},
+	{name: "netconn: a dial after CloseAll kept", file: "internal/netconn/netconn.go",
+		old: "\tif t.closed {\n", new: "\tif false {\n",
+		pkg: "./internal/netconn", run: "TestCloseAll"},
 }
