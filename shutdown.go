@@ -111,7 +111,7 @@ func (d *drain) abandon(ctx context.Context) (lost, missed int) {
 			e := <-d.o.queue
 			d.received++
 			if e.ID == "" {
-				e.ID = d.ids.next(e.Timestamp)
+				e.ID = d.ids.Next(e.Timestamp)
 			}
 			d.o.drained.byReason.add(e.Reason)
 			onLoss(e, ReasonShutdown, err)
