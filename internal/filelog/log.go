@@ -1,12 +1,10 @@
-package dlq
+package filelog
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,64 +12,53 @@ import (
 	"time"
 )
 
-const (
-	defaultFileDir        = "./dlq"
-	defaultMaxSizeMB      = 100
-	defaultMaxAgeDays     = 30
-	defaultSyncIntervalMS = 1000
-	fileName              = "dlq.ndjson"
-	megabyte              = 1 << 20
-	// maxKept bounds the copy of the lines written since the last point a
-	// Flush confirmed: a write that takes it past this many bytes fsyncs
-	// and confirms at once, and the copy restarts from there.
-	maxKept = 8 << 20
-)
-
-func (f *FileConfig) dir() string {
-	if f.Dir == "" {
-		return defaultFileDir
-	}
-	return f.Dir
+// Options configures a Log. The zero value of a field means what its
+// comment says; the caller (the dlq package) fills in its own defaults.
+type Options struct {
+	// Dir is the folder the log owns: made 0700 when missing (each folder
+	// made fsynced into its parent), locked while the log is open.
+	Dir string
+	// Owner names the log in the error a second writer gets (a service).
+	Owner string
+	// Period is when the log starts a new file besides MaxBytes.
+	Period Period
+	// MaxBytes is the size at which the file rotates; a line larger than
+	// it is refused with a *TooLargeError.
+	MaxBytes int64
+	// MaxAge prunes rotated files older than it (by their own age).
+	MaxAge time.Duration
+	// MaxBackups prunes the oldest rotated files beyond it; 0 keeps all.
+	MaxBackups int
+	// Compress gzips rotated files.
+	Compress bool
+	// SyncInterval is how long a written line waits for the background
+	// fsync at most.
+	SyncInterval time.Duration
+	// Clock names rotated files and places them in a Period.
+	Clock func() time.Time
+	// Logger gets the warnings: torn lines cut, files replaced under the
+	// writer, failed fsyncs, pruned files.
+	Logger *slog.Logger
 }
 
-func (f *FileConfig) rotation() Rotation {
-	if f.Rotation == "" {
-		return RotateHourly
-	}
-	return f.Rotation
-}
-
-func (f *FileConfig) maxSizeMB() int  { return orDefault(f.MaxSizeMB, defaultMaxSizeMB) }
-func (f *FileConfig) maxAgeDays() int { return orDefault(f.MaxAgeDays, defaultMaxAgeDays) }
-func (f *FileConfig) maxBytes() int64 {
-	if f.rotation() == RotateNone {
-		return math.MaxInt64 / 2
-	}
-	return int64(f.maxSizeMB()) * megabyte
-}
-
-func (f *FileConfig) syncInterval() time.Duration {
-	return ms(orDefault(f.SyncIntervalMS, defaultSyncIntervalMS))
-}
-
-// fileBackend appends NDJSON lines to <dir>/<service>/dlq.ndjson, which it
-// alone writes: it holds the folder's lock. It decides every rotation
-// itself and keeps a copy of the lines written since the last confirmed
-// sync (a Flush, a rotation, or the copy reaching maxKept), so that it can
-// write them again when the file vanishes or an fsync fails. A background
-// fsync makes lines durable but keeps them in the copy: when the file is
-// removed or renamed before a Flush, its lines are written again even if
-// they had been fsynced into the file that left.
+// Log appends NDJSON lines to <Dir>/dlq.ndjson, which it alone writes: it
+// holds the folder's lock. It decides every rotation itself and keeps a
+// copy of the lines written since the last confirmed sync (a Sync, a
+// rotation, or the copy reaching maxKept), so that it can write them
+// again when the file vanishes or an fsync fails. A background fsync
+// makes lines durable but keeps them in the copy: when the file is removed
+// or renamed before a Sync, its lines are written again even if they had
+// been fsynced into the file that left.
 // Its syncer goroutine fsyncs a dirty file every sync interval, and its mill
 // goroutine compresses and prunes rotated files.
 //
-// The drain calls write, sync and close; the syncer calls backgroundSync.
-// mu serialises them, except for the fsync of the file itself, which the
-// syncer makes without it.
-type fileBackend struct {
-	dir      string // <dir>/<service>
+// One goroutine calls Write, Sync and Close (the dlq drain); the syncer
+// calls backgroundSync. mu serialises them, except for the fsync of the
+// file itself, which the syncer makes without it.
+type Log struct {
+	dir      string
 	path     string
-	rotation Rotation
+	period   Period
 	maxBytes int64
 	clock    func() time.Time
 	log      *slog.Logger
@@ -85,105 +72,138 @@ type fileBackend struct {
 	gen      uint64   // bumped each time out changes
 	size     int64    // bytes in out
 	good     int64    // bytes of out fsynced while it was linked at path
-	base     int64    // bytes of out confirmed by a sync of the drain; base <= good
+	base     int64    // bytes of out confirmed by a Sync; base <= good
 	kept     []byte   // out's bytes from base to size: whole lines
 	stale    bool     // out must be reopened and kept written again
 	dirDirty bool     // the folder's entries changed since its last fsync
-	period   time.Time
+	current  time.Time
 	closed   bool
 }
 
-func newFileBackend(cfg *Config) (*fileBackend, error) {
-	fc := &cfg.File
-	dir := filepath.Join(fc.dir(), cfg.Service)
-	log := cfg.logger()
-	if err := makeDir(dir, log); err != nil {
+// maxKept bounds the copy of the lines written since the last point a
+// Sync confirmed: a write that takes it past this many bytes fsyncs and
+// confirms at once, and the copy restarts from there.
+const maxKept = 8 << 20
+
+// Open makes the folder, takes its lock, cuts a torn last line off the
+// live file when there is one, and starts the syncer and the mill (which
+// first finishes what a crash left: compression, pruning). When another
+// writer holds the folder, the error matches ErrLocked.
+func Open(o Options) (*Log, error) {
+	if err := makeDir(o.Dir, o.Logger); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(dir, cfg.Service)
+	lock, err := lockDir(o.Dir, o.Owner)
 	if err != nil {
 		return nil, err
 	}
-	f := &fileBackend{
-		dir:      dir,
-		path:     filepath.Join(dir, fileName),
-		rotation: fc.rotation(),
-		maxBytes: fc.maxBytes(),
-		clock:    cfg.clock(),
-		log:      log,
+	l := &Log{
+		dir:      o.Dir,
+		path:     filepath.Join(o.Dir, LiveName),
+		period:   o.Period,
+		maxBytes: o.MaxBytes,
+		clock:    o.Clock,
+		log:      o.Logger,
 		lock:     lock,
-		syncer:   newFileSyncer(fc.syncInterval()),
+		syncer:   newFileSyncer(o.SyncInterval),
 	}
-	if err := refuseLink(f.path); err != nil {
+	if err := refuseLink(l.path); err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
-	if exists(f.path) { // cut a torn line now; create the file at the first write
-		if err := f.reopen(); err != nil {
+	if exists(l.path) { // cut a torn line now; create the file at the first write
+		if err := l.reopen(); err != nil {
 			_ = lock.Close()
 			return nil, err
 		}
 	}
-	f.mill = newFileMill(dir, fc, log)
-	go f.runSyncer()
-	go f.mill.run()
-	f.mill.wake() // finish what a crash left: compression, pruning
-	return f, nil
+	l.mill = newFileMill(&o)
+	go l.runSyncer()
+	go l.mill.run()
+	l.mill.wake() // finish what a crash left: compression, pruning
+	return l, nil
 }
 
-// write appends the batch's lines. Lines are grouped into writes that never
-// cross a rotation point; a write that fails part way is cut back to its
-// last whole line at once, and marks exactly the entries whose lines did not
-// get out whole.
-func (f *fileBackend) write(_ context.Context, bt *batch) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.ready(); err != nil {
-		for i := range bt.errs {
-			bt.errs[i] = err
+// Syncs returns how many fsyncs of the file succeeded so far.
+func (l *Log) Syncs() uint64 { return l.syncs.Load() }
+
+// Pruned returns how many lines the pruned rotated files held.
+func (l *Log) Pruned() uint64 { return l.mill.pruned.Load() }
+
+// Durable reports whether every line written sits fsynced in the file
+// linked at its path, its folder fsynced too: what the syncer reaches
+// without a Sync.
+func (l *Log) Durable() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out != nil && l.size == l.good && !l.stale && !l.dirDirty
+}
+
+// Unconfirmed returns how many bytes of lines the log keeps to write again
+// should the file vanish: those written since the last confirmed sync.
+func (l *Log) Unconfirmed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.kept)
+}
+
+// Write appends lines, each without its newline, and sets errs[i] for
+// each line it did not write (errs has one slot per line, all nil). Lines
+// are grouped into writes that never cross a rotation point; a write that
+// fails part way is cut back to its last whole line at once, and marks
+// exactly the lines that did not get out whole. A line longer than
+// MaxBytes gets a *TooLargeError of its own and is skipped. It returns
+// the first error of a write to the file, nil when every line that fit was
+// written.
+func (l *Log) Write(lines [][]byte, errs []error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.ready(); err != nil {
+		for i := range errs {
+			errs[i] = err
 		}
 		return err
 	}
-	f.reserve(bt.lines)
-	periodOver := f.periodOf(f.clock()) != f.period
+	l.reserve(lines)
+	periodOver := l.periodOf(l.clock()) != l.current
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
-	start, chunk := 0, len(f.kept) // first line and first byte of the pending chunk
-	for i, line := range bt.lines {
+	start, chunk := 0, len(l.kept) // first line and first byte of the pending chunk
+	for i, line := range lines {
 		n := int64(len(line) + 1)
-		if n > f.maxBytes {
-			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds the %d-byte file size limit", ErrOversize, n, f.maxBytes)
-			keep(f.writeChunk(bt, start, i, chunk))
-			start, chunk = i+1, len(f.kept)
+		if n > l.maxBytes {
+			errs[i] = &TooLargeError{Size: n, Limit: l.maxBytes}
+			keep(l.writeChunk(lines, errs, start, i, chunk))
+			start, chunk = i+1, len(l.kept)
 			continue
 		}
-		if f.size+int64(len(f.kept)-chunk)+n > f.maxBytes || periodOver {
+		if l.size+int64(len(l.kept)-chunk)+n > l.maxBytes || periodOver {
 			periodOver = false
-			keep(f.writeChunk(bt, start, i, chunk))
+			keep(l.writeChunk(lines, errs, start, i, chunk))
 			start = i
-			if err := f.rotate(); err != nil {
-				for j := i; j < len(bt.lines); j++ {
-					bt.errs[j] = err
+			if err := l.rotate(); err != nil {
+				for j := i; j < len(lines); j++ {
+					errs[j] = err
 				}
 				return err
 			}
-			chunk = len(f.kept)
+			chunk = len(l.kept)
 		}
-		f.kept = append(f.kept, line...)
-		f.kept = append(f.kept, '\n')
+		l.kept = append(l.kept, line...)
+		l.kept = append(l.kept, '\n')
 	}
-	keep(f.writeChunk(bt, start, len(bt.lines), chunk))
-	if f.size > f.good {
-		f.syncer.wake()
+	keep(l.writeChunk(lines, errs, start, len(lines), chunk))
+	if l.size > l.good {
+		l.syncer.wake()
 	}
-	if len(f.kept) > maxKept {
-		if err := f.syncLocked(); err != nil {
+	if len(l.kept) > maxKept {
+		if err := l.syncLocked(); err != nil {
 			// The lines stay in the copy and are written again.
-			f.log.Warn("dlq: fsync failed", "file", f.path, "error", err)
+			l.log.Warn("dlq: fsync failed", "file", l.path, "error", err)
 		}
 	}
 	return firstErr
@@ -192,77 +212,90 @@ func (f *fileBackend) write(_ context.Context, bt *batch) error {
 // reserve makes room in kept for lines, doubling its capacity: the
 // buffer lives as long as the backend, and growing it by the quarter, as
 // append does at this size, would copy it over and over.
-func (f *fileBackend) reserve(lines [][]byte) {
+func (l *Log) reserve(lines [][]byte) {
 	need := len(lines)
 	for _, line := range lines {
 		need += len(line)
 	}
-	if free := cap(f.kept) - len(f.kept); free < need {
-		grown := make([]byte, len(f.kept), max(2*cap(f.kept), len(f.kept)+need))
-		copy(grown, f.kept)
-		f.kept = grown
+	if free := cap(l.kept) - len(l.kept); free < need {
+		grown := make([]byte, len(l.kept), max(2*cap(l.kept), len(l.kept)+need))
+		copy(grown, l.kept)
+		l.kept = grown
 	}
 }
 
-// writeChunk writes kept[chunk:], which holds lines [from, to) of bt
+// writeChunk writes kept[chunk:], which holds lines [from, to)
 // (less any oversize ones, which already carry their error). A write that
 // fails is cut back to its last whole line, so that the next line never
 // glues onto a fragment; the lines not written whole get the error.
-func (f *fileBackend) writeChunk(bt *batch, from, to, chunk int) error {
-	data := f.kept[chunk:]
+func (l *Log) writeChunk(lines [][]byte, errs []error, from, to, chunk int) error {
+	data := l.kept[chunk:]
 	if len(data) == 0 {
 		return nil
 	}
-	n, err := f.out.Write(data)
+	n, err := l.out.Write(data)
 	if err == nil {
-		f.size += int64(n)
+		l.size += int64(n)
 		return nil
 	}
 	whole := bytes.LastIndexByte(data[:n], '\n') + 1
 	if whole < n {
-		if terr := f.out.Truncate(f.size + int64(whole)); terr != nil {
-			f.stale = true // reopening cuts the torn line
-			f.log.Warn("dlq: cannot cut a torn line", "file", f.path, "error", terr)
+		if terr := l.out.Truncate(l.size + int64(whole)); terr != nil {
+			l.stale = true // reopening cuts the torn line
+			l.log.Warn("dlq: cannot cut a torn line", "file", l.path, "error", terr)
 		}
 	}
-	f.size += int64(whole)
-	f.kept = f.kept[:chunk+whole]
+	l.size += int64(whole)
+	l.kept = l.kept[:chunk+whole]
 	end := 0
 	for i := from; i < to; i++ {
-		if bt.errs[i] != nil {
+		if errs[i] != nil {
 			continue // oversize: not in the chunk
 		}
-		end += len(bt.lines[i]) + 1
+		end += len(lines[i]) + 1
 		if end > whole {
-			bt.errs[i] = err
+			errs[i] = err
 		}
 	}
 	return err
 }
 
-// close makes what is unsynced durable, stops the goroutines and releases
+// Close makes what is unsynced durable, stops the goroutines and releases
 // the folder's lock. It waits for a compression in progress. When the
 // kept lines cannot be made durable (the file cannot
 // be reopened or synced), they existed only in memory and go with the
-// process: the error and an error log say how many entries that is. Stats
-// had counted them Written; they are not counted again as lost.
-func (f *fileBackend) close(context.Context) error {
-	f.syncer.stopAndWait()
-	f.mu.Lock()
+// process: the error and an error log say how many lines that is.
+func (l *Log) Close() error {
+	l.syncer.stopAndWait()
+	l.mu.Lock()
 	var errs []error
-	if len(f.kept) > 0 || f.size > f.good || f.stale || f.dirDirty {
-		if err := f.syncLocked(); err != nil {
-			errs = append(errs, f.notDurable(err))
+	if len(l.kept) > 0 || l.size > l.good || l.stale || l.dirDirty {
+		if err := l.syncLocked(); err != nil {
+			errs = append(errs, l.notDurable(err))
 		}
 	}
-	if f.out != nil {
-		errs = append(errs, f.out.Close())
-		f.out = nil
+	if l.out != nil {
+		errs = append(errs, l.out.Close())
+		l.out = nil
 	}
-	f.closed = true
-	lock := f.lock
-	f.mu.Unlock()
-	f.mill.stopAndWait()
+	l.closed = true
+	lock := l.lock
+	l.mu.Unlock()
+	l.mill.stopAndWait()
 	errs = append(errs, lock.Close())
 	return errors.Join(errs...)
+}
+
+// notDurable reports, at close, the entries whose lines were written but
+// never confirmed durable in the file at path: they are held in the kept
+// copy, and the last sync failed with err. It logs them at error level and
+// returns err with their count.
+func (l *Log) notDurable(err error) error {
+	n := bytes.Count(l.kept, []byte{'\n'})
+	if n == 0 {
+		return err
+	}
+	l.log.Error("dlq: entries written to the file were never made durable and are lost at close",
+		"file", l.path, "entries", n, "bytes", len(l.kept), "error", err)
+	return fmt.Errorf("%d entries not made durable (lost with this process): %w", n, err)
 }

@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"errors"
@@ -9,22 +9,23 @@ import (
 	"time"
 )
 
-// Rotated files are named dlq-<UTC time>.ndjson, with .gz added when
-// compressed: lumberjack's names, which earlier versions wrote.
+// Period is when a Log starts a new file besides its size limit.
+type Period int
+
+// The periods.
 const (
-	backupPrefix     = "dlq-"
-	backupSuffix     = ".ndjson"
-	backupTimeFormat = "2006-01-02T15-04-05.000"
-	gzSuffix         = ".gz"
+	PeriodNone   Period = iota // by size alone
+	PeriodHourly               // at each UTC hour
+	PeriodDaily                // at each UTC midnight
 )
 
 // periodOf returns the start of the hour or day t belongs to, in UTC; the
 // zero time when rotation is not by time.
-func (f *fileBackend) periodOf(t time.Time) time.Time {
-	switch f.rotation {
-	case RotateHourly:
+func (l *Log) periodOf(t time.Time) time.Time {
+	switch l.period {
+	case PeriodHourly:
 		return t.UTC().Truncate(time.Hour)
-	case RotateDaily:
+	case PeriodDaily:
 		y, m, d := t.UTC().Date()
 		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	default:
@@ -34,43 +35,44 @@ func (f *fileBackend) periodOf(t time.Time) time.Time {
 
 // rotate makes the current file durable, renames it aside and starts a new
 // one. The mill then compresses and prunes the rotated files.
-func (f *fileBackend) rotate() error {
-	f.period = f.periodOf(f.clock())
-	if f.size == 0 {
+func (l *Log) rotate() error {
+	l.current = l.periodOf(l.clock())
+	if l.size == 0 {
 		return nil // nothing to move aside
 	}
-	if err := f.syncLocked(); err != nil {
+	if err := l.syncLocked(); err != nil {
 		return err
 	}
-	backup, err := f.backupName()
+	backup, err := l.backupName()
 	if err != nil {
 		return err
 	}
-	f.mill.rotating(backup)
-	if err := os.Rename(f.path, backup); err != nil {
-		f.mill.unrotated(backup)
-		return fmt.Errorf("rotate %s: %w", f.path, err)
+	l.mill.rotating(backup)
+	if err := os.Rename(l.path, backup); err != nil {
+		l.mill.unrotated(backup)
+		return fmt.Errorf("rotate %s: %w", l.path, err)
 	}
-	f.dirDirty = true
-	f.mill.wake()
-	return f.reopen()
+	l.dirDirty = true
+	l.mill.wake()
+	return l.reopen()
 }
 
 // maxNameTries bounds the search for a free backup name.
 const maxNameTries = 1000
 
-// backupName returns a free name for the current file's rotation, from the
-// clock's time to the millisecond, moved on by a millisecond while taken.
-func (f *fileBackend) backupName() (string, error) {
-	t := f.clock().UTC()
+// backupName returns a free path for the current file's rotation, from
+// the clock's time to the millisecond, moved on by a millisecond while
+// taken (names.go).
+func (l *Log) backupName() (string, error) {
+	t := l.clock().UTC()
 	for range maxNameTries {
-		name := filepath.Join(f.dir, backupPrefix+t.Format(backupTimeFormat)+backupSuffix)
-		if !exists(name) && !exists(name+gzSuffix) {
+		name := filepath.Join(l.dir, BackupName(t))
+		if !exists(name) && !exists(name+GzSuffix) {
 			return name, nil
 		}
 		t = t.Add(time.Millisecond)
 	}
-	return "", fmt.Errorf("rotate %s: no free backup name near %s", f.path, t.Format(backupTimeFormat))
+	return "", fmt.Errorf("rotate %s: no free backup name near %s", l.path, t.Format(BackupTimeFormat))
 }
 
 // exists reports whether name exists; when unsure, it says yes.
