@@ -179,7 +179,7 @@ func TestFileCompressesRotatedFiles(t *testing.T) {
 			}
 		}
 		return len(backups(t, svc)) > 0
-	}, 10*time.Second, 10*time.Millisecond, "lumberjack gzips rotated files in the background")
+	}, 10*time.Second, 10*time.Millisecond, "the mill gzips rotated files in the background")
 	assert.Len(t, readDir(t, svc), 2000, "every entry readable from the .gz and current files")
 }
 
@@ -218,7 +218,7 @@ func TestFileMaxBackupsAndMaxAgePrune(t *testing.T) {
 }
 
 func TestFileConfigKeys(t *testing.T) {
-	// FileConfig's keys are DESIGN's contract; lumberjack's own tags differ.
+	// FileConfig's keys are DESIGN's contract.
 	const doc = "disabled: true\ndir: /d\nrotation: size\nmax_size_mb: 7\nmax_age_days: 8\nmax_backups: 9\ncompress: true\n"
 	want := FileConfig{Disabled: true, Dir: "/d", Rotation: RotateSize, MaxSizeMB: 7, MaxAgeDays: 8, MaxBackups: 9, Compress: true}
 	keys := []string{"disabled", "dir", "rotation", "max_size_mb", "max_age_days", "max_backups", "compress"}
