@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"compress/gzip"
+
 	"github.com/stretchr/testify/require"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/dlqkit/dlq/internal/testenv"
 )
 
@@ -32,7 +34,7 @@ func fileLines(t testing.TB, dir string) map[string][]byte {
 	for _, name := range names {
 		data, err := os.ReadFile(name)
 		require.NoError(t, err)
-		if strings.HasSuffix(name, gzSuffix) {
+		if strings.HasSuffix(name, filelog.GzSuffix) {
 			zr, err := gzip.NewReader(bytes.NewReader(data))
 			require.NoError(t, err, name)
 			data, err = io.ReadAll(zr)
@@ -122,12 +124,12 @@ func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(
 // discardLogger drops everything: tests that provoke failures on purpose.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// fileOf returns o's file backend.
-func fileOf(t testing.TB, o *Orchestrator) *fileBackend {
+// fileOf returns o's file backend's log.
+func fileOf(t testing.TB, o *Orchestrator) *filelog.Log {
 	t.Helper()
 	for i := range o.backends {
 		if o.backends[i].kind == KindFile {
-			return o.backends[i].file
+			return o.backends[i].file.log
 		}
 	}
 	t.Fatal("no file backend")

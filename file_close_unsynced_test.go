@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/dlqkit/dlq/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func TestFileCloseReportsLinesNeverMadeDurable(t *testing.T) {
 	sendIDs(t, o, idRange("unsynced", 7), 10)
 	awaitWritten(t, o, 17)
 
-	require.NoError(t, os.Remove(filepath.Join(svc, fileName)))
+	require.NoError(t, os.Remove(filepath.Join(svc, filelog.LiveName)))
 	chattr(t, "+i", svc)
 	t.Cleanup(func() { chattr(t, "-i", svc) })
 	ctx, cancel := context.WithTimeout(t.Context(), 30e9)

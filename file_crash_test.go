@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ func TestFileSurvivesSIGKILLAndRestart(t *testing.T) {
 		flushed = append(flushed, runCrashChild(t, dir, cycle)...)
 		// Before any restart's repair: only dlq.ndjson's last line may be
 		// torn; a restart that glued onto it would leave one in the middle.
-		if data, err := os.ReadFile(filepath.Join(svc, fileName)); err == nil && len(data) > 0 && data[len(data)-1] != '\n' {
+		if data, err := os.ReadFile(filepath.Join(svc, filelog.LiveName)); err == nil && len(data) > 0 && data[len(data)-1] != '\n' {
 			torn++
 		}
 	}
@@ -121,7 +122,7 @@ func TestFileRestartCutsATornLastLine(t *testing.T) {
 	}{
 		{"after whole lines", `{"id":"torn","rea`},
 		{"no newline at all", `{"id":"torn"`},
-		{"longer than one read", `{"id":"torn","payload":"` + strings.Repeat("y", 3*tailChunk)},
+		{"longer than one read", `{"id":"torn","payload":"` + strings.Repeat("y", 3*64<<10)},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -134,7 +135,7 @@ func TestFileRestartCutsATornLastLine(t *testing.T) {
 			} else {
 				require.NoError(t, os.MkdirAll(svc, 0o700))
 			}
-			f, err := os.OpenFile(filepath.Join(svc, fileName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			f, err := os.OpenFile(filepath.Join(svc, filelog.LiveName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 			require.NoError(t, err)
 			_, err = f.WriteString(test.fragment) // what a kill mid-write leaves
 			require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,7 +37,7 @@ func TestFileDiskFullTearIsCutAndNothingFlushedIsLost(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, o.Flush(ctx), ErrNotWritten, "the disk is full")
 
-	data, err := os.ReadFile(filepath.Join(dir, "svc", fileName))
+	data, err := os.ReadFile(filepath.Join(dir, "svc", filelog.LiveName))
 	require.NoError(t, err)
 	require.Equal(t, byte('\n'), data[len(data)-1], "the torn line was cut at once")
 	assert.Greater(t, bytes.Count(data, []byte("\n")), len(before), "part of the batch got in before the disk filled")
@@ -92,7 +93,7 @@ func TestFileRemovedOrRenamedUnderTheWriter(t *testing.T) {
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, "svc", fileName)
+			path := filepath.Join(dir, "svc", filelog.LiveName)
 			o, err := New(Config{Service: "svc", Mode: ModeFileOnly, Logger: discardLogger(),
 				File: FileConfig{Dir: dir, Rotation: RotateNone, SyncIntervalMS: hourMS}})
 			require.NoError(t, err)
@@ -134,7 +135,7 @@ func idCountsIn(t *testing.T, name string) map[string]int {
 	dir := t.TempDir()
 	data, err := os.ReadFile(name)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, fileName), data, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), data, 0o600))
 	return idCounts(t, dir)
 }
 
@@ -145,7 +146,7 @@ func idCountsIn(t *testing.T, name string) map[string]int {
 // did this before; the file backend no longer follows a link.)
 func TestFileFailedFsyncIsNotConfirmed(t *testing.T) {
 	m := mountWithDir(t, "svc")
-	path := filepath.Join(m.Dir(), "svc", fileName)
+	path := filepath.Join(m.Dir(), "svc", filelog.LiveName)
 	logs := &logBuffer{}
 	o, err := New(Config{Service: "svc", Mode: ModeFileOnly, Logger: logs.logger(),
 		File: FileConfig{Dir: m.Dir(), Rotation: RotateNone, SyncIntervalMS: hourMS}})

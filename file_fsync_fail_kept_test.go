@@ -21,7 +21,7 @@ func TestFileFailedFsyncAfterBackgroundSyncWritesOnlyTheRest(t *testing.T) {
 	f := fileOf(t, o)
 	sendIDs(t, o, idRange("a", 10), 10)
 	awaitWritten(t, o, 10)
-	require.Eventually(t, func() bool { return f.syncs.Load() > 0 && f.durable() },
+	require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
 		30*time.Second, time.Millisecond, "the syncer fsyncs the a lines; no Flush")
 
 	m.FailFsyncs(1)

@@ -6,9 +6,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,14 +27,17 @@ func TestFileLockFileRemovedKeepsOneWriter(t *testing.T) {
 		sendIDs(t, first, idRange("a", 10), 10)
 		flushOK(t, first)
 
-		lock := filepath.Join(svc, lockName)
+		lock := filepath.Join(svc, filelog.LockName)
 		require.NoError(t, os.Remove(lock))
 		_, err = New(Config{Service: "svc", File: FileConfig{Dir: dir}})
 		require.ErrorIs(t, err, ErrLocked, "the folder itself is locked, not only the file that was removed")
 
 		// The holder's next background sync puts .lock back, with its pid.
 		sendIDs(t, first, idRange("b", 10), 10)
-		require.Eventually(t, func() bool { return pidAt(lock) == os.Getpid() }, 30*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool {
+			data, _ := os.ReadFile(lock)
+			return strings.TrimSpace(string(data)) == strconv.Itoa(os.Getpid())
+		}, 30*time.Second, time.Millisecond)
 		_, err = New(Config{Service: "svc", File: FileConfig{Dir: dir}})
 		require.ErrorIs(t, err, ErrLocked)
 		assert.ErrorContains(t, err, "pid "+strconv.Itoa(os.Getpid()))
@@ -66,7 +71,7 @@ func TestFileLockFileRemovedKeepsOneWriter(t *testing.T) {
 		require.True(t, lines.Scan(), "the child reports its lock")
 		require.Equal(t, "locked", lines.Text())
 
-		require.NoError(t, os.Remove(filepath.Join(dir, "svc", lockName)))
+		require.NoError(t, os.Remove(filepath.Join(dir, "svc", filelog.LockName)))
 		_, err = New(Config{Service: "svc", File: FileConfig{Dir: dir}})
 		require.ErrorIs(t, err, ErrLocked)
 	})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,7 +104,7 @@ func TestFileLockRefusesAServiceFolderLinkedByAnotherUser(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, o.Send(Entry{ID: "a", Reason: "r"}))
 				closeOK(t, o)
-				assert.FileExists(t, filepath.Join(elsewhere, fileName), "the link is followed")
+				assert.FileExists(t, filepath.Join(elsewhere, filelog.LiveName), "the link is followed")
 				return
 			}
 			require.Error(t, err)
@@ -123,7 +124,7 @@ func TestFileLockPidOfAFIFO(t *testing.T) {
 	first, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir}})
 	require.NoError(t, err)
 	defer closeOK(t, first)
-	lock := filepath.Join(dir, "svc", lockName)
+	lock := filepath.Join(dir, "svc", filelog.LockName)
 	require.NoError(t, os.Remove(lock))
 	require.NoError(t, syscall.Mkfifo(lock, 0o600))
 

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +31,7 @@ func requireUnchanged(t *testing.T, name string, want []byte) {
 }
 
 func TestFileOpenRefusesAPlantedLink(t *testing.T) {
-	for _, name := range []string{fileName, lockName} {
+	for _, name := range []string{filelog.LiveName, filelog.LockName} {
 		t.Run(name+" at New", func(t *testing.T) {
 			dir := t.TempDir()
 			victim, data := victimFile(t)
@@ -42,7 +43,7 @@ func TestFileOpenRefusesAPlantedLink(t *testing.T) {
 			if o != nil {
 				closeOK(t, o)
 			}
-			require.ErrorIs(t, err, errLink)
+			require.ErrorIs(t, err, filelog.ErrLink)
 			assert.ErrorContains(t, err, link+` (to "`+victim+`") is a symbolic link`)
 			requireUnchanged(t, victim, data)
 		})
@@ -50,16 +51,16 @@ func TestFileOpenRefusesAPlantedLink(t *testing.T) {
 	t.Run("a link to nowhere at New", func(t *testing.T) {
 		dir := t.TempDir()
 		target := filepath.Join(t.TempDir(), "made-by-the-writer")
-		link := filepath.Join(dir, "svc", fileName)
+		link := filepath.Join(dir, "svc", filelog.LiveName)
 		require.NoError(t, os.Mkdir(filepath.Dir(link), 0o700))
 		require.NoError(t, os.Symlink(target, link))
 		_, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir}})
-		require.ErrorIs(t, err, errLink)
+		require.ErrorIs(t, err, filelog.ErrLink)
 		assert.NoFileExists(t, target)
 	})
 	t.Run("a FIFO at New", func(t *testing.T) {
 		dir := t.TempDir()
-		path := filepath.Join(dir, "svc", fileName)
+		path := filepath.Join(dir, "svc", filelog.LiveName)
 		require.NoError(t, os.Mkdir(filepath.Dir(path), 0o700))
 		require.NoError(t, syscall.Mkfifo(path, 0o600))
 		o, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir}})
@@ -78,7 +79,7 @@ func TestFileOpenRefusesAPlantedLink(t *testing.T) {
 func TestFileOpenReplacesALinkPlantedUnderTheWriter(t *testing.T) {
 	dir := t.TempDir()
 	victim, data := victimFile(t)
-	path := filepath.Join(dir, "svc", fileName)
+	path := filepath.Join(dir, "svc", filelog.LiveName)
 	logs := &logBuffer{}
 	o, err := New(Config{Service: "svc", Mode: ModeFileOnly, Logger: logs.logger(), File: FileConfig{Dir: dir, Rotation: RotateNone}})
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // to the new file, not on into the renamed one.
 func TestFileReplacedUnderTheWriter(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "svc", fileName)
+	path := filepath.Join(dir, "svc", filelog.LiveName)
 	o, err := New(Config{Service: "svc", Mode: ModeFileOnly, Logger: discardLogger(),
 		File: FileConfig{Dir: dir, Rotation: RotateNone, SyncIntervalMS: hourMS}})
 	require.NoError(t, err)

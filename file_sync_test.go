@@ -12,15 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/dlqkit/dlq/internal/testenv"
 )
-
-// durable reports whether everything the backend wrote is fsynced.
-func (f *fileBackend) durable() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.out != nil && f.size == f.good && !f.stale && !f.dirDirty
-}
 
 func TestFileSyncsWithoutFlush(t *testing.T) {
 	t.Run("every sync_interval_ms", func(t *testing.T) {
@@ -32,7 +26,7 @@ func TestFileSyncsWithoutFlush(t *testing.T) {
 		awaitWritten(t, o, 50)
 		// What is observed: the backend's own count of good fsyncs, and
 		// its offset of the last one reaching the file's end. No Flush.
-		require.Eventually(t, func() bool { return f.syncs.Load() > 0 && f.durable() },
+		require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
 			30*time.Second, time.Millisecond, "the syncer fsyncs a dirty file")
 		closeOK(t, o)
 	})
@@ -43,10 +37,10 @@ func TestFileSyncsWithoutFlush(t *testing.T) {
 		f := fileOf(t, o)
 		sendIDs(t, o, idRange("a", 50), 10)
 		awaitWritten(t, o, 50)
-		assert.Zero(t, f.syncs.Load(), "written, and left to the syncer an hour away")
-		assert.False(t, f.durable())
+		assert.Zero(t, f.Syncs(), "written, and left to the syncer an hour away")
+		assert.False(t, f.Durable())
 		flushOK(t, o)
-		assert.True(t, f.durable())
+		assert.True(t, f.Durable())
 		closeOK(t, o)
 	})
 }
@@ -78,25 +72,6 @@ func TestFileCompressedRotationIsComplete(t *testing.T) {
 	requireAll(t, idCounts(t, svc), ids) // each .gz decompresses whole
 }
 
-func TestFileMillFinishesAnInterruptedCompression(t *testing.T) {
-	dir := t.TempDir()
-	svc := filepath.Join(dir, "svc")
-	require.NoError(t, os.MkdirAll(svc, 0o700))
-	stamp := time.Now().UTC().Format(backupTimeFormat)
-	plain := filepath.Join(svc, backupPrefix+stamp+backupSuffix)
-	require.NoError(t, os.WriteFile(plain, []byte(`{"id":"left-plain"}`+"\n"), 0o600))
-	half := filepath.Join(svc, "."+backupPrefix+"2026-01-01T00-00-00.000"+backupSuffix+gzSuffix+tmpSuffix) // its plain file is gone
-	require.NoError(t, os.WriteFile(half, []byte("\x1f\x8b half a gzip"), 0o600))
-
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Compress: true}})
-	require.NoError(t, err)
-	closeOK(t, o)
-	assert.NoFileExists(t, plain)
-	assert.NoFileExists(t, half)
-	assert.FileExists(t, plain+gzSuffix)
-	assert.Equal(t, 1, idCounts(t, svc)["left-plain"])
-}
-
 func TestFileUsesAnExistingGroupFolderAsItIs(t *testing.T) {
 	dir := t.TempDir()
 	svc := filepath.Join(dir, "svc")
@@ -117,7 +92,7 @@ func TestFileUsesAnExistingGroupFolderAsItIs(t *testing.T) {
 	assert.Equal(t, os.ModeDir|os.ModeSetgid|0o775, info.Mode(), "used as it is")
 	assert.Equal(t, uint32(nobody), info.Sys().(*syscall.Stat_t).Uid)
 	assert.Contains(t, logs.String(), "readable by group or others")
-	file, err := os.Stat(filepath.Join(svc, fileName))
+	file, err := os.Stat(filepath.Join(svc, filelog.LiveName))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), file.Mode().Perm())
 	requireAll(t, idCounts(t, svc), idRange("a", 5))
@@ -136,25 +111,4 @@ func TestFileCreatesMissingFoldersPrivate(t *testing.T) {
 		assert.Equal(t, os.ModeDir|0o700, info.Mode(), d)
 	}
 	assert.False(t, strings.Contains(logs.String(), "readable"), "no warning about folders it made")
-}
-
-// BenchmarkFileLinkedCheck measures the identity check each batch and each
-// sync makes: a stat of the path and an fstat of the open file.
-func BenchmarkFileLinkedCheck(b *testing.B) {
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: b.TempDir()}})
-	require.NoError(b, err)
-	sendIDs(b, o, idRange("a", 1), 10)
-	flushOK(b, o)
-	f := fileOf(b, o)
-	b.ReportAllocs()
-	for b.Loop() {
-		f.mu.Lock()
-		linked, _, err := f.linked()
-		f.mu.Unlock()
-		if err != nil || !linked {
-			b.Fatal(linked, err)
-		}
-	}
-	b.StopTimer()
-	closeOK(b, o)
 }

@@ -3,6 +3,7 @@ package dlq
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -88,7 +90,7 @@ func TestFileRotatesBySize(t *testing.T) {
 
 	svc := filepath.Join(dir, "svc")
 	assert.GreaterOrEqual(t, len(backups(t, svc)), 3)
-	for _, name := range append(backups(t, svc), filepath.Join(svc, fileName)) {
+	for _, name := range append(backups(t, svc), filepath.Join(svc, filelog.LiveName)) {
 		info, err := os.Stat(name)
 		require.NoError(t, err)
 		assert.LessOrEqual(t, info.Size(), int64(megabyte), name)
@@ -125,7 +127,7 @@ func TestFileRotatesHourlyAndDailyByClock(t *testing.T) {
 
 			current := byPayload(readDir(t, svc))
 			assert.Len(t, current, 30)
-			data, err := os.ReadFile(filepath.Join(svc, fileName))
+			data, err := os.ReadFile(filepath.Join(svc, filelog.LiveName))
 			require.NoError(t, err)
 			assert.Equal(t, 10, strings.Count(string(data), "\n"), "the current file holds only the new period's entries")
 		})
@@ -141,7 +143,7 @@ func TestFileRotatesAnOldFileFoundAtStart(t *testing.T) {
 	sendLines(t, o, "old", 3, 10)
 	closeOK(t, o)
 	old := clock.Now().Add(-2 * time.Hour)
-	require.NoError(t, os.Chtimes(filepath.Join(svc, fileName), old, old))
+	require.NoError(t, os.Chtimes(filepath.Join(svc, filelog.LiveName), old, old))
 
 	o, err = New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: dir}})
 	require.NoError(t, err)
@@ -177,7 +179,7 @@ func TestFileCompressesRotatedFiles(t *testing.T) {
 			}
 		}
 		return len(backups(t, svc)) > 0
-	}, 10*time.Second, 10*time.Millisecond, "lumberjack gzips rotated files in the background")
+	}, 10*time.Second, 10*time.Millisecond, "the mill gzips rotated files in the background")
 	assert.Len(t, readDir(t, svc), 2000, "every entry readable from the .gz and current files")
 }
 
@@ -216,7 +218,7 @@ func TestFileMaxBackupsAndMaxAgePrune(t *testing.T) {
 }
 
 func TestFileConfigKeys(t *testing.T) {
-	// FileConfig's keys are DESIGN's contract; lumberjack's own tags differ.
+	// FileConfig's keys are DESIGN's contract.
 	const doc = "disabled: true\ndir: /d\nrotation: size\nmax_size_mb: 7\nmax_age_days: 8\nmax_backups: 9\ncompress: true\n"
 	want := FileConfig{Disabled: true, Dir: "/d", Rotation: RotateSize, MaxSizeMB: 7, MaxAgeDays: 8, MaxBackups: 9, Compress: true}
 	keys := []string{"disabled", "dir", "rotation", "max_size_mb", "max_age_days", "max_backups", "compress"}
@@ -262,4 +264,25 @@ func TestFileSyncIntervalConfig(t *testing.T) {
 	_, err := New(Config{Service: "svc", File: FileConfig{Dir: t.TempDir(), SyncIntervalMS: -1}})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	assert.ErrorContains(t, err, "file.sync_interval_ms")
+}
+
+// TestFileErrorMapsTheLogsErrors: filelog's own errors reach users as this
+// package's sentinels, their text kept, errors.Is matching both.
+func TestFileErrorMapsTheLogsErrors(t *testing.T) {
+	locked := fmt.Errorf("recreate /d: %w", &filelog.LockedError{Dir: "/d", Owner: "svc", Holder: 1})
+	err := fileError(locked)
+	require.ErrorIs(t, err, ErrLocked)
+	require.ErrorIs(t, err, filelog.ErrLocked)
+	assert.Equal(t, ErrLocked.Error()+": "+locked.Error(), err.Error())
+
+	tooLarge := &filelog.TooLargeError{Size: 10, Limit: 5}
+	err = fileError(tooLarge)
+	require.ErrorIs(t, err, ErrOversize)
+	var tl *filelog.TooLargeError
+	require.ErrorAs(t, err, &tl)
+	assert.Equal(t, "dlq: entry too large: a 10-byte line exceeds the 5-byte file size limit", err.Error())
+
+	other := errors.New("disk on fire")
+	assert.Same(t, other, fileError(other))
+	assert.NoError(t, fileError(nil))
 }

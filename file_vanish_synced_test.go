@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,11 +32,11 @@ func TestFileVanishedAfterBackgroundSyncIsWrittenAgain(t *testing.T) {
 			ids := idRange("a", 10)
 			sendIDs(t, o, ids, 10)
 			awaitWritten(t, o, 10)
-			require.Eventually(t, func() bool { return f.syncs.Load() > 0 && f.durable() },
+			require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
 				30*time.Second, time.Millisecond, "the syncer fsyncs the 10 lines; no Flush yet")
 
 			svc := filepath.Join(dir, "svc")
-			tc.vanish(t, filepath.Join(svc, fileName), dir)
+			tc.vanish(t, filepath.Join(svc, filelog.LiveName), dir)
 			flushOK(t, o)
 			requireAll(t, idCounts(t, svc), ids)
 			closeOK(t, o)
@@ -49,9 +50,7 @@ func TestFileVanishedAfterBackgroundSyncIsWrittenAgain(t *testing.T) {
 		f := fileOf(t, o)
 		sendIDs(t, o, idRange("a", 10), 10)
 		flushOK(t, o)
-		f.mu.Lock()
-		kept := len(f.kept)
-		f.mu.Unlock()
+		kept := f.Unconfirmed()
 		require.Zero(t, kept, "confirmed lines leave the copy: memory stays bounded")
 		closeOK(t, o)
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -104,7 +105,7 @@ func TestFilePruneWaitsForFlush(t *testing.T) {
 		files := backups(t, svc)
 		gz := 0
 		for _, f := range files {
-			if strings.HasSuffix(f, gzSuffix) {
+			if strings.HasSuffix(f, filelog.GzSuffix) {
 				gz++
 			}
 		}
@@ -162,7 +163,7 @@ func TestFileRotatedNames(t *testing.T) {
 			require.Eventually(t, func() bool {
 				files := backups(t, svc)
 				for _, f := range files {
-					if !strings.HasSuffix(f, gzSuffix) {
+					if !strings.HasSuffix(f, filelog.GzSuffix) {
 						return false
 					}
 				}
@@ -174,8 +175,8 @@ func TestFileRotatedNames(t *testing.T) {
 		names := backups(t, svc)
 		require.GreaterOrEqual(t, len(names), 3)
 		for i, name := range names { // in name order
-			want := clock.Now().Add(time.Duration(i) * time.Millisecond).Format(backupTimeFormat)
-			assert.Equal(t, filepath.Join(svc, backupPrefix+want+backupSuffix+gzSuffix), name)
+			want := filelog.BackupName(clock.Now().UTC().Add(time.Duration(i) * time.Millisecond))
+			assert.Equal(t, filepath.Join(svc, want+filelog.GzSuffix), name)
 		}
 	})
 }
@@ -193,7 +194,7 @@ func TestFileCompressKeepsModTime(t *testing.T) {
 	o, err := New(Config{Service: "svc", Logger: discardLogger(), File: FileConfig{Dir: dir, Compress: true}})
 	require.NoError(t, err)
 	closeOK(t, o) // the mill's first pass is done by then
-	info, err := os.Stat(name + gzSuffix)
+	info, err := os.Stat(name + filelog.GzSuffix)
 	require.NoError(t, err)
 	assert.True(t, info.ModTime().Equal(tenDays), "the .gz's modification time %s, the plain file's %s", info.ModTime(), tenDays)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,7 +47,7 @@ func TestEncodeLane(t *testing.T) {
 		}
 	}
 	lines := func(t *testing.T, dir string) []string {
-		data, err := os.ReadFile(filepath.Join(dir, fileName))
+		data, err := os.ReadFile(filepath.Join(dir, filelog.LiveName))
 		require.NoError(t, err)
 		var got []string
 		sc := bufio.NewScanner(bytes.NewReader(data))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -191,7 +192,7 @@ func TestDisabledAcceptsAndDiscards(t *testing.T) {
 	s := o.Stats()
 	assert.Zero(t, s.Accepted)
 	assert.Equal(t, map[string]uint64{ReasonDisabled: 1}, s.DroppedBy)
-	_, err = os.Stat(filepath.Join(dir, "svc", fileName))
+	_, err = os.Stat(filepath.Join(dir, "svc", filelog.LiveName))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 

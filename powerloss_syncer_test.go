@@ -21,7 +21,7 @@ func TestPowerLossKeepsWhatTheSyncerFsynced(t *testing.T) {
 	f := fileOf(t, o)
 	synced := sendPayloads(t, o, "a", 50, 100)
 	require.Eventually(t, func() bool { return o.Stats().Written == uint64(len(synced)) }, 30*time.Second, time.Millisecond)
-	require.Eventually(t, func() bool { return f.syncs.Load() > 0 && f.durable() },
+	require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
 		30*time.Second, time.Millisecond, "the syncer fsyncs a dirty file")
 	m.PowerOff()
 	abandon(o)
@@ -42,7 +42,7 @@ func TestPowerLossAfterAFailedBackgroundFsync(t *testing.T) {
 	m.FailFsyncs(1) // the syncer's first fsync: no Flush is called
 	synced := sendPayloads(t, o, "a", 50, 100)
 	require.Eventually(t, func() bool { return o.Stats().Written == uint64(len(synced)) }, 30*time.Second, time.Millisecond)
-	require.Eventually(t, func() bool { return f.syncs.Load() > 0 && f.durable() },
+	require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
 		30*time.Second, time.Millisecond, "the syncer mends the failed fsync")
 	m.PowerOff()
 	abandon(o)

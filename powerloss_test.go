@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/dlqkit/dlq/internal/lossyfs"
 )
 
@@ -253,7 +254,7 @@ func TestPowerLossTornTailIsCutBack(t *testing.T) {
 	abandon(o)
 	m.PowerOn()
 	dir := filepath.Join(m.Dir(), "svc")
-	before, err := os.ReadFile(filepath.Join(dir, fileName))
+	before, err := os.ReadFile(filepath.Join(dir, filelog.LiveName))
 	require.NoError(t, err)
 	require.False(t, bytes.HasSuffix(before, []byte("\n")), "the test needs the crash to leave a torn line: %d bytes, %d lines", len(before), bytes.Count(before, []byte("\n")))
 
@@ -263,7 +264,7 @@ func TestPowerLossTornTailIsCutBack(t *testing.T) {
 	flushOK(t, o)
 	closeOK(t, o)
 	requireSurvived(t, dir, append(confirmed, after...))
-	data, err := os.ReadFile(filepath.Join(dir, fileName))
+	data, err := os.ReadFile(filepath.Join(dir, filelog.LiveName))
 	require.NoError(t, err)
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
 		_, err := ParseEnvelope(line)

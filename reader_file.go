@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dlqkit/dlq/internal/filelog"
 )
 
 // readBufferSize is the buffer a file is read through.
@@ -35,7 +37,7 @@ func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool
 			return err
 		}
 	} else {
-		f := fileToRead{name: filepath.Base(s.path), path: s.path, gz: strings.HasSuffix(s.path, gzipSuffix)}
+		f := fileToRead{name: filepath.Base(s.path), path: s.path, gz: strings.HasSuffix(s.path, filelog.GzSuffix)}
 		f.live = !f.gz
 		if err := f.open(); err != nil {
 			return fmt.Errorf("dlq: source: %w", err)
@@ -51,7 +53,7 @@ func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool
 	}
 	seen := map[string]bool{} // what the listing held, for followers
 	for _, f := range files {
-		seen[strings.TrimSuffix(f.name, gzipSuffix)] = true
+		seen[strings.TrimSuffix(f.name, filelog.GzSuffix)] = true
 	}
 	rest, skip, err := resumeAt(files, r.opts.After)
 	if err != nil {

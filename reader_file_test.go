@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/clock"
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -64,7 +65,7 @@ func serviceFolder(t *testing.T) string {
 	writeGzip(t, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), lineFor("a", "parse_error", 1000)+lineFor("b", "timeout", 2000))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T09-00-00.000.ndjson"),
 		[]byte(lineFor("c", "parse_error", 3000)+"not json at all\n"+lineFor("d", "schema", 4000)), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName),
+	require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName),
 		[]byte(lineFor("e", "parse_error", 5000)+"\n"+lineFor("f", "timeout", 6000)+`{"timestamp":7000,"service":"svc","rea`), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ".lock"), []byte("123"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello\n"), 0o600))
@@ -105,8 +106,8 @@ func TestReaderServiceFolder(t *testing.T) {
 		parent := t.TempDir()
 		require.NoError(t, os.Mkdir(filepath.Join(parent, "one"), 0o700))
 		require.NoError(t, os.Mkdir(filepath.Join(parent, "two"), 0o700))
-		require.NoError(t, os.WriteFile(filepath.Join(parent, "one", liveFileName), []byte(lineFor("1", "r", 1)), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(parent, "two", liveFileName), []byte(lineFor("2", "r", 2)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(parent, "one", filelog.LiveName), []byte(lineFor("1", "r", 1)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(parent, "two", filelog.LiveName), []byte(lineFor("2", "r", 2)), 0o600))
 		recs, _ := readAll(t, parent, ReaderOptions{})
 		assert.Equal(t, []string{"1", "2"}, recPayloads(recs))
 		assert.True(t, strings.HasPrefix(recs[1].Position, "two/dlq.ndjson:"+fmt.Sprint(len(lineFor("2", "r", 2)))+":"), recs[1].Position)
@@ -127,7 +128,7 @@ func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("compressed %v", compress), func(t *testing.T) {
 			dir := t.TempDir()
-			live := filepath.Join(dir, liveFileName)
+			live := filepath.Join(dir, filelog.LiveName)
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson"), []byte(lineFor("0", "r", 0)), 0o600))
 			require.NoError(t, os.WriteFile(live, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)+lineFor("3", "r", 3)), 0o600))
 			recs, _ := readAll(t, dir, ReaderOptions{})
@@ -141,7 +142,7 @@ func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
 			_, err = f.WriteString(lineFor("4", "r", 4))
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
-			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(backupTimeFormat)+".ndjson")
+			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(filelog.BackupTimeFormat)+".ndjson")
 			require.NoError(t, os.Rename(live, rotated))
 			if compress {
 				data, err := os.ReadFile(rotated)
@@ -178,7 +179,7 @@ func TestReaderLongLines(t *testing.T) {
 
 func TestReaderStopsAtWhatTheFileHeldAtStart(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, liveFileName)
+	path := filepath.Join(dir, filelog.LiveName)
 	require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)), 0o600))
 	r, err := OpenReader(dir, ReaderOptions{})
 	require.NoError(t, err)
@@ -200,7 +201,7 @@ func TestReaderFollowsAFileThroughRotation(t *testing.T) {
 	for _, source := range []string{"the service folder", "the file"} {
 		t.Run(source, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, liveFileName)
+			path := filepath.Join(dir, filelog.LiveName)
 			require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)), 0o600))
 			src := dir
 			if source == "the file" {
@@ -499,7 +500,7 @@ func TestReaderResumesAfterRotations(t *testing.T) {
 		})
 	}
 	t.Run("a file source replaced since is read from its start", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), liveFileName)
+		path := filepath.Join(t.TempDir(), filelog.LiveName)
 		require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)), 0o600))
 		recs, _ := readAll(t, path, ReaderOptions{})
 		require.NoError(t, os.WriteFile(path, []byte(lineFor("3", "r", 3)+lineFor("4", "r", 4)+lineFor("5", "r", 5)), 0o600))
@@ -524,7 +525,7 @@ func TestReaderOtherRotationNames(t *testing.T) {
 		writeGzip(t, filepath.Join(dir, "dlq.ndjson.10.gz"), lineFor("a", "r", 1))
 		writeGzip(t, filepath.Join(dir, "dlq.ndjson.2.gz"), lineFor("b", "r", 2))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq.ndjson.1"), []byte(lineFor("c", "r", 3)), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName), []byte(lineFor("d", "r", 4)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("d", "r", 4)), 0o600))
 		recs, _ := readAll(t, dir, ReaderOptions{})
 		assert.Equal(t, []string{"a", "b", "c", "d"}, recPayloads(recs))
 	})
@@ -532,7 +533,7 @@ func TestReaderOtherRotationNames(t *testing.T) {
 		dir := t.TempDir()
 		writeGzip(t, filepath.Join(dir, "dlq.ndjson-20261203.gz"), lineFor("a", "r", 1))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq.ndjson-20261204"), []byte(lineFor("b", "r", 2)), 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName), []byte(lineFor("c", "r", 3)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("c", "r", 3)), 0o600))
 		recs, _ := readAll(t, dir, ReaderOptions{})
 		assert.Equal(t, []string{"a", "b", "c"}, recPayloads(recs))
 	})
@@ -547,7 +548,7 @@ func TestReaderOtherRotationNames(t *testing.T) {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data[:len(data)/2], 0o600))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, liveFileName), []byte(lineFor("live", "r", 1)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("live", "r", 1)), 0o600))
 		var warnings []error
 		recs, stats := readAll(t, dir, ReaderOptions{Warn: func(err error) { warnings = append(warnings, err) }})
 		assert.NotEmpty(t, recs)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dlqkit/dlq/internal/clock"
+	"github.com/dlqkit/dlq/internal/filelog"
 )
 
 // follower follows one service folder (or one file): its live file as it
@@ -169,7 +170,7 @@ func (fl *follower) next(ctx context.Context, r *Reader, old *fileToRead, emit f
 	}
 	for i := range rotated {
 		f := &rotated[i]
-		stem := strings.TrimSuffix(f.name, gzipSuffix)
+		stem := strings.TrimSuffix(f.name, filelog.GzSuffix)
 		isNew := i > from && (from >= 0 || !fl.seen[stem])
 		fl.seen[stem] = true
 		if !isNew {

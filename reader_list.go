@@ -14,18 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/dlqkit/dlq/internal/filelog"
 )
 
-// The files a Reader reads in a service folder: the live dlq.ndjson, the
-// library's rotated files (dlq-<time>.ndjson, .gz added once compressed),
-// logrotate's (dlq.ndjson.1, dlq.ndjson-20261204, each maybe .gz), and any
-// other name matching dlq*.ndjson*. Rotated files come first, oldest
-// first: logrotate's numbered ones highest number first, then the others
-// by name (the library's names and logrotate's dates sort by time); the
-// live file comes last.
+// The files a Reader reads in a service folder, and their order, are
+// filelog's (internal/filelog/names.go): the live file, the rotated ones,
+// logrotate's.
 const (
-	liveFileName = "dlq.ndjson"
-	gzipSuffix   = ".gz"
 	// maxPinned is how many of a service's newest rotated files a listing
 	// holds open; older ones are opened by name when their turn comes.
 	maxPinned = 64
@@ -53,7 +49,7 @@ func (f *fileToRead) open() error {
 	}
 	file, err := os.Open(f.path)
 	if errors.Is(err, fs.ErrNotExist) && !f.gz && !f.live {
-		if file, err = os.Open(f.path + gzipSuffix); err == nil {
+		if file, err = os.Open(f.path + filelog.GzSuffix); err == nil {
 			f.gz = true
 		}
 	}
@@ -111,7 +107,7 @@ type rotatedFile struct {
 
 func (rf rotatedFile) name() string {
 	if rf.gz {
-		return rf.stem + gzipSuffix
+		return rf.stem + filelog.GzSuffix
 	}
 	return rf.stem
 }
@@ -128,11 +124,11 @@ func rotatedFiles(dir string) (rotated []rotatedFile, hasLive bool, err error) {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case e.IsDir() || !strings.HasPrefix(name, "dlq") || !strings.Contains(name, ".ndjson"):
-		case name == liveFileName:
+		case e.IsDir() || !filelog.BelongsToLog(name):
+		case name == filelog.LiveName:
 			hasLive = true
 		default:
-			stem, gz := strings.CutSuffix(name, gzipSuffix)
+			stem, gz := strings.CutSuffix(name, filelog.GzSuffix)
 			if i := slices.IndexFunc(rotated, func(rf rotatedFile) bool { return rf.stem == stem }); i >= 0 {
 				rotated[i].gz = false
 				continue
@@ -140,30 +136,15 @@ func rotatedFiles(dir string) (rotated []rotatedFile, hasLive bool, err error) {
 			rotated = append(rotated, rotatedFile{stem: stem, gz: gz})
 		}
 	}
-	slices.SortFunc(rotated, func(a, b rotatedFile) int { return strings.Compare(orderKey(a.stem), orderKey(b.stem)) })
+	slices.SortFunc(rotated, func(a, b rotatedFile) int { return strings.Compare(filelog.OrderKey(a.stem), filelog.OrderKey(b.stem)) })
 	return rotated, hasLive, nil
-}
-
-// orderKey sorts a service folder's files oldest first: logrotate's
-// numbered files (dlq.ndjson.N) highest N first, then the others by name,
-// then the live file.
-func orderKey(stem string) string {
-	if stem == liveFileName {
-		return "2"
-	}
-	if n, ok := strings.CutPrefix(stem, liveFileName+"."); ok {
-		if k, err := strconv.ParseUint(n, 10, 32); err == nil {
-			return fmt.Sprintf("0%010d", math.MaxUint32-k)
-		}
-	}
-	return "1" + stem
 }
 
 // fileKey orders a name relative to a source ("svc/dlq-….ndjson.gz") as
 // a listing does: service by service, each oldest first.
 func fileKey(name string) string {
-	dir, base := filepath.Split(strings.TrimSuffix(name, gzipSuffix))
-	return serviceKey(dir) + orderKey(base)
+	dir, base := filepath.Split(strings.TrimSuffix(name, filelog.GzSuffix))
+	return serviceKey(dir) + filelog.OrderKey(base)
 }
 
 // serviceKey orders a service's prefix ("" or "svc/") as ReadDir orders
@@ -176,8 +157,8 @@ func serviceKey(prefix string) string { return strings.TrimSuffix(prefix, "/") +
 // next, and the rotated files opened right after: a rotation before the
 // listing shows the live file under its new name too, and it is read once.
 func (r *Reader) listService(dir, prefix string) (files []fileToRead, err error) {
-	livePath := filepath.Join(dir, liveFileName)
-	live := fileToRead{name: prefix + liveFileName, path: livePath, live: true}
+	livePath := filepath.Join(dir, filelog.LiveName)
+	live := fileToRead{name: prefix + filelog.LiveName, path: livePath, live: true}
 	if err := live.open(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("dlq: source: %w", err)
 	}
@@ -295,8 +276,8 @@ func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 	if !ok1 || !ok2 || err != nil || offset < 0 || len(head) != 16 {
 		return nil, 0, fmt.Errorf("dlq: resume position %q is not FILE:OFFSET:HEAD", after)
 	}
-	stem := strings.TrimSuffix(name, gzipSuffix)
-	if i := slices.IndexFunc(files, func(f fileToRead) bool { return strings.TrimSuffix(f.name, gzipSuffix) == stem }); i >= 0 {
+	stem := strings.TrimSuffix(name, filelog.GzSuffix)
+	if i := slices.IndexFunc(files, func(f fileToRead) bool { return strings.TrimSuffix(f.name, filelog.GzSuffix) == stem }); i >= 0 {
 		if err := files[i].open(); err == nil && files[i].headOf() == head {
 			return files[i:], offset, nil
 		}
@@ -307,7 +288,7 @@ func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 		}
 	}
 	dir, base := filepath.Split(stem)
-	stamped := strings.HasPrefix(base, "dlq-")
+	stamped := filelog.IsRotated(base)
 	for i, f := range files {
 		fdir, _ := filepath.Split(f.name)
 		if k := serviceKey(fdir); k > serviceKey(dir) || k == serviceKey(dir) && (!stamped || fileKey(f.name) > fileKey(name)) {

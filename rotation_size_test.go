@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +31,7 @@ func TestFileTimeRotationAlsoRotatesBySize(t *testing.T) {
 			closeOK(t, o)
 			assert.Len(t, backups(t, svc), bySize+1, "and one at the period's end")
 			assert.Len(t, readDir(t, svc), 635)
-			for _, name := range append(backups(t, svc), filepath.Join(svc, fileName)) {
+			for _, name := range append(backups(t, svc), filepath.Join(svc, filelog.LiveName)) {
 				assert.LessOrEqual(t, fileSize(t, name), int64(1<<20), "%s within max_size_mb", filepath.Base(name))
 			}
 		})

@@ -211,7 +211,7 @@ func (o *Orchestrator) Stats() Stats {
 	}
 	for i := range o.backends {
 		if o.backends[i].kind == KindFile {
-			s.Pruned = o.backends[i].file.mill.pruned.Load()
+			s.Pruned = o.backends[i].file.log.Pruned()
 		}
 		c := &o.backendCounters[i]
 		bs := BackendStats{

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package dlq
+package filelog
 
 import (
 	"os"
@@ -22,11 +22,11 @@ func ownerOf(info os.FileInfo) (uid int, ok bool) {
 	return int(st.Uid), true
 }
 
-// tryLock takes an exclusive flock on f without waiting. flock belongs to
+// tryLock takes an exclusive flock on file without waiting. flock belongs to
 // the open file description: a second open of the same file, in this
 // process or another, conflicts.
-func tryLock(f *os.File) error {
-	conn, err := f.SyscallConn()
+func tryLock(file *os.File) error {
+	conn, err := file.SyscallConn()
 	if err != nil {
 		return err
 	}

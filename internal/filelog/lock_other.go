@@ -1,6 +1,6 @@
 //go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
 
-package dlq
+package filelog
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 var errWouldBlock = errors.New("dlq: lock held")
 
 // oNoFollow is missing here (Windows): a symbolic link planted at the
-// file's path is refused by New's check alone, and followed after it.
+// file's path is refused by Open's check alone, and followed after it.
 const oNoFollow = 0
 
 // ownerOf knows no owners here.

@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"errors"
@@ -54,4 +54,32 @@ func makeDir(dir string, log *slog.Logger) error {
 			"dir", dir, "mode", info.Mode().String())
 	}
 	return nil
+}
+
+// dirGone reports whether the service folder no longer exists: an
+// operator or a cleanup job ran rm -rf on it under the writer.
+func (l *Log) dirGone() bool {
+	_, err := os.Stat(l.dir)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// recreateDir makes the removed service folder again, 0700 and fsynced into
+// its parent as Open makes it, and takes the lock in it, so that the new
+// folder too has one writer: the lock held on the removed folder guards
+// nothing any more. reopen then writes the kept lines (all since the last
+// confirmed sync) into the new folder's file; what a sync confirmed before
+// went with the old folder.
+func (l *Log) recreateDir() error {
+	l.log.Warn("dlq: the file backend's folder was removed under the writer; making it again",
+		"dir", l.dir, "rewritten_bytes", len(l.kept))
+	if err := makeDir(l.dir, l.log); err != nil {
+		return fmt.Errorf("recreate %s: %w", l.dir, err)
+	}
+	lock, err := lockDir(l.dir, filepath.Base(l.dir))
+	if err != nil {
+		return fmt.Errorf("recreate %s: %w", l.dir, err)
+	}
+	old := l.lock
+	l.lock = lock
+	return old.Close()
 }

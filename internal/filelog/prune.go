@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"bufio"
@@ -13,27 +13,27 @@ import (
 	"time"
 )
 
-// Pruning removes rotated files past File.MaxAgeDays or beyond
-// File.MaxBackups, and nothing it cannot account for:
+// Pruning removes rotated files past Options.MaxAge or beyond
+// Options.MaxBackups, and nothing it cannot account for:
 //   - A file's age is its own: the time since this process rotated it
 //     (on the monotonic clock), or for a file found in the folder, the time
 //     since its modification, never the time in its name, which comes from
-//     Config.Clock. A step of Config.Clock or of the system clock makes no
+//     Options.Clock. A step of Options.Clock or of the system clock makes no
 //     fresh file old.
 //   - The newest files are kept by the order in which they were written:
 //     this process's rotations in their order, newer than any file found;
 //     those by modification time, then name.
-//   - A file rotated since the last sync of the drain (Flush, Close) is
+//   - A file rotated since the last Sync (Flush, Close) is
 //     never removed: a Flush must not return nil for entries a prune took.
 //     The sync that confirms it wakes the mill again.
-//   - The entries of every removed file are counted (Stats.Pruned) and
+//   - The entries of every removed file are counted (Pruned) and
 //     logged; a file whose entries cannot be counted is kept.
 
 // rotation is a file this process rotated.
 type rotation struct {
 	seq    uint64    // its place in the order of rotations
 	at     time.Time // when, with the monotonic clock's reading
-	pinned bool      // no sync of the drain has confirmed its entries yet
+	pinned bool      // no Sync has confirmed its entries yet
 }
 
 // backup is one rotated file: where it stands and whether it exists
@@ -65,7 +65,7 @@ func (m *fileMill) unrotated(name string) {
 	delete(m.ours, filepath.Base(name))
 }
 
-// confirmed unpins every file rotated so far: a sync of the drain found
+// confirmed unpins every file rotated so far: a Sync found
 // all their entries durable. It wakes the mill when that lets a file go.
 func (m *fileMill) confirmed() {
 	m.mu.Lock()
@@ -193,14 +193,12 @@ func (m *fileMill) list() ([]*backup, error) {
 	var backups []*backup
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, "."+backupPrefix) && strings.HasSuffix(name, tmpSuffix) {
+		if isTemp(name) {
 			m.remove(filepath.Join(m.dir, name))
 			continue
 		}
-		plainName, gz := strings.CutSuffix(name, gzSuffix)
-		stamp, ok := strings.CutPrefix(plainName, backupPrefix)
-		stamp, ok2 := strings.CutSuffix(stamp, backupSuffix)
-		if _, err := time.Parse(backupTimeFormat, stamp); !ok || !ok2 || err != nil {
+		plainName, _, gz, ok := parseBackup(name)
+		if !ok {
 			continue
 		}
 		info, err := e.Info()
@@ -227,7 +225,7 @@ func (m *fileMill) list() ([]*backup, error) {
 func (m *fileMill) prune(b *backup, why string, age time.Duration) {
 	name := b.name
 	if !b.plain {
-		name += gzSuffix
+		name += GzSuffix
 	}
 	n, err := entriesIn(name, !b.plain)
 	if err != nil {
@@ -238,7 +236,7 @@ func (m *fileMill) prune(b *backup, why string, age time.Duration) {
 		m.remove(b.name)
 	}
 	if b.gz {
-		m.remove(b.name + gzSuffix)
+		m.remove(b.name + GzSuffix)
 	}
 	m.pruned.Add(uint64(n))
 	m.log.Warn("dlq: pruned a rotated file", "file", name, "entries", n, "reason", why, "age", age.Round(time.Second))
@@ -247,12 +245,12 @@ func (m *fileMill) prune(b *backup, why string, age time.Duration) {
 // entriesIn counts the lines of a rotated file, gzipped or not; a last
 // line without its newline counts too.
 func entriesIn(name string, gz bool) (int, error) {
-	f, err := os.Open(name)
+	file, err := os.Open(name)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	var r io.Reader = bufio.NewReaderSize(f, 64<<10)
+	defer file.Close()
+	var r io.Reader = bufio.NewReaderSize(file, 64<<10)
 	if gz {
 		zr, err := gzip.NewReader(r)
 		if err != nil {

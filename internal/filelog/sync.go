@@ -1,7 +1,6 @@
-package dlq
+package filelog
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -41,8 +40,8 @@ func (s *fileSyncer) stopAndWait() {
 	<-s.done
 }
 
-func (f *fileBackend) runSyncer() {
-	s := &f.syncer
+func (l *Log) runSyncer() {
+	s := &l.syncer
 	defer close(s.done)
 	timer := time.NewTimer(s.interval)
 	timer.Stop()
@@ -59,79 +58,79 @@ func (f *fileBackend) runSyncer() {
 			return
 		case <-timer.C:
 		}
-		f.backgroundSync()
-		f.restoreLock()
+		l.backgroundSync()
+		l.restoreLock()
 	}
 }
 
 // restoreLock puts back a .lock removed under the writer, so that a second
 // writer's ErrLocked names this process's pid again.
-func (f *fileBackend) restoreLock() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+func (l *Log) restoreLock() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
 		return
 	}
-	if err := f.lock.restore(); err != nil {
-		f.log.Warn("dlq: cannot put back the removed lock file", "file", f.lock.name, "error", err)
+	if err := l.lock.restore(); err != nil {
+		l.log.Warn("dlq: cannot put back the removed lock file", "file", l.lock.name, "error", err)
 	}
 }
 
 // backgroundSync fsyncs the file without holding mu during the fsync, so
 // that the drain's writes go on meanwhile; it then marks good what was
 // written before the fsync began, keeping those lines in the copy: only a
-// sync of the drain confirms them. A failure is logged, and the file is
+// Sync confirms them. A failure is logged, and the file is
 // reopened with the kept lines written again.
-func (f *fileBackend) backgroundSync() {
-	f.mu.Lock()
-	if f.closed || f.nothingWritten() || (f.size == f.good && !f.stale && !f.dirDirty) {
-		f.mu.Unlock()
+func (l *Log) backgroundSync() {
+	l.mu.Lock()
+	if l.closed || l.nothingWritten() || (l.size == l.good && !l.stale && !l.dirDirty) {
+		l.mu.Unlock()
 		return
 	}
-	if err := f.ready(); err != nil {
-		f.mu.Unlock()
-		f.log.Warn("dlq: background sync cannot reopen the file", "file", f.path, "error", err)
-		f.syncer.wake()
+	if err := l.ready(); err != nil {
+		l.mu.Unlock()
+		l.log.Warn("dlq: background sync cannot reopen the file", "file", l.path, "error", err)
+		l.syncer.wake()
 		return
 	}
-	out, upto, gen := f.out, f.size, f.gen
-	f.mu.Unlock()
+	out, upto, gen := l.out, l.size, l.gen
+	l.mu.Unlock()
 
 	err := out.Sync()
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed || gen != f.gen || f.stale {
-		f.syncer.wake() // the file changed meanwhile: its lines are kept
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || gen != l.gen || l.stale {
+		l.syncer.wake() // the file changed meanwhile: its lines are kept
 		return
 	}
 	if err != nil {
-		f.fsyncFailed(err)
-		f.syncer.wake()
+		l.fsyncFailed(err)
+		l.syncer.wake()
 		return
 	}
-	if err := f.confirm(); err != nil {
-		f.log.Warn("dlq: background sync failed", "file", f.path, "error", err)
-		f.syncer.wake()
+	if err := l.confirm(); err != nil {
+		l.log.Warn("dlq: background sync failed", "file", l.path, "error", err)
+		l.syncer.wake()
 		return
 	}
-	if upto > f.good {
-		f.markGood(upto)
+	if upto > l.good {
+		l.markGood(upto)
 	}
-	if f.size > f.good {
-		f.syncer.wake()
+	if l.size > l.good {
+		l.syncer.wake()
 	}
 }
 
-// sync makes everything written so far durable: Flush's promise. It then
-// lets the mill prune the files rotated before it (fileprune.go).
-func (f *fileBackend) sync(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.syncLocked(); err != nil {
+// Sync makes everything written so far durable: Flush's promise. It then
+// lets the mill prune the files rotated before it (prune.go).
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.syncLocked(); err != nil {
 		return err
 	}
-	f.mill.confirmed()
+	l.mill.confirmed()
 	return nil
 }
 
@@ -144,54 +143,54 @@ const maxSyncTries = 3
 // at path, and then drops them from the copy: they are confirmed. After a
 // failed fsync, or a file that vanished, it writes the kept lines again and
 // tries once more.
-func (f *fileBackend) syncLocked() error {
-	if f.nothingWritten() {
+func (l *Log) syncLocked() error {
+	if l.nothingWritten() {
 		return nil
 	}
 	var err error
 	for range maxSyncTries {
-		if err = f.ready(); err != nil {
+		if err = l.ready(); err != nil {
 			return err
 		}
-		if f.size == f.good && !f.dirDirty {
-			f.confirmKept(f.size) // ready found the file linked at path
+		if l.size == l.good && !l.dirDirty {
+			l.confirmKept(l.size) // ready found the file linked at path
 			return nil
 		}
-		if err = f.out.Sync(); err != nil {
-			f.fsyncFailed(err)
-			err = fmt.Errorf("fsync %s: %w", f.path, err)
+		if err = l.out.Sync(); err != nil {
+			l.fsyncFailed(err)
+			err = fmt.Errorf("fsync %s: %w", l.path, err)
 			continue
 		}
-		if err = f.confirm(); err != nil {
+		if err = l.confirm(); err != nil {
 			continue
 		}
-		f.markGood(f.size)
-		f.confirmKept(f.size)
+		l.markGood(l.size)
+		l.confirmKept(l.size)
 		return nil
 	}
 	return err
 }
 
 // nothingWritten reports whether no file was opened yet and no line waits.
-func (f *fileBackend) nothingWritten() bool { return f.out == nil && len(f.kept) == 0 }
+func (l *Log) nothingWritten() bool { return l.out == nil && len(l.kept) == 0 }
 
 // confirm fsyncs the folder when its entries changed, then checks that the
 // fsynced file is still the one at path: an entry fsynced into a file that
 // was meanwhile deleted is not durable.
-func (f *fileBackend) confirm() error {
-	if f.dirDirty {
-		if err := syncDir(f.dir); err != nil {
+func (l *Log) confirm() error {
+	if l.dirDirty {
+		if err := syncDir(l.dir); err != nil {
 			return err
 		}
-		f.dirDirty = false
+		l.dirDirty = false
 	}
-	linked, _, err := f.linked()
+	linked, _, err := l.linked()
 	if err != nil {
 		return err
 	}
 	if !linked {
-		f.stale = true
-		return fmt.Errorf("%s was removed or renamed during fsync", f.path)
+		l.stale = true
+		return fmt.Errorf("%s was removed or renamed during fsync", l.path)
 	}
 	return nil
 }
@@ -200,33 +199,33 @@ func (f *fileBackend) confirm() error {
 // the kernel may have dropped them, and a later fsync would not say so. It
 // cuts them off the file when it is still the one at path, and marks the
 // file for reopening, which writes them again.
-func (f *fileBackend) fsyncFailed(err error) {
-	f.log.Warn("dlq: fsync failed; writing the lines since the last good one again",
-		"file", f.path, "bytes", f.size-f.good, "error", err)
-	if linked, size, _ := f.linked(); linked && size >= f.good {
+func (l *Log) fsyncFailed(err error) {
+	l.log.Warn("dlq: fsync failed; writing the lines since the last good one again",
+		"file", l.path, "bytes", l.size-l.good, "error", err)
+	if linked, size, _ := l.linked(); linked && size >= l.good {
 		// If this fails too, the lines are written again after themselves:
 		// duplicates, not losses.
-		_ = f.out.Truncate(f.good)
+		_ = l.out.Truncate(l.good)
 	}
-	f.stale = true
+	l.stale = true
 }
 
 // markGood records that out's bytes up to upto are durable. They stay in
-// the copy until a sync of the drain confirms them.
-func (f *fileBackend) markGood(upto int64) {
-	f.good = upto
-	f.syncs.Add(1)
+// the copy until a Sync confirms them.
+func (l *Log) markGood(upto int64) {
+	l.good = upto
+	l.syncs.Add(1)
 }
 
 // confirmKept drops from the copy out's bytes up to upto, which a sync of
 // the drain found durable in the file linked at path.
-func (f *fileBackend) confirmKept(upto int64) {
-	n := copy(f.kept, f.kept[upto-f.base:])
-	f.kept = f.kept[:n]
-	if n == 0 && cap(f.kept) > 4*maxKept { // after one huge batch
-		f.kept = nil
+func (l *Log) confirmKept(upto int64) {
+	n := copy(l.kept, l.kept[upto-l.base:])
+	l.kept = l.kept[:n]
+	if n == 0 && cap(l.kept) > 4*maxKept { // after one huge batch
+		l.kept = nil
 	}
-	f.base = upto
+	l.base = upto
 }
 
 // syncDir fsyncs a folder, making the names in it durable.

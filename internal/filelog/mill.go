@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +14,7 @@ import (
 )
 
 // fileMill is the file backend's goroutine that compresses and prunes
-// rotated files (fileprune.go), after each rotation, after a sync of the
-// drain that lets a file go, and once at start (to finish what a crash
+// rotated files (prune.go), after each rotation, after a Sync that lets a file go, and once at start (to finish what a crash
 // interrupted). A compressed file is fsynced, and renamed into place
 // and its folder fsynced, before the plain file it replaces is removed: at
 // every moment one of the two holds every line durably.
@@ -30,22 +28,22 @@ type fileMill struct {
 	stop       chan struct{}
 	done       chan struct{}
 
-	// started anchors the time pruning goes by (fileprune.go).
+	// started anchors the time pruning goes by (prune.go).
 	started time.Time
-	pruned  atomic.Uint64 // entries removed with pruned files: Stats.Pruned
+	pruned  atomic.Uint64 // entries removed with pruned files: Pruned
 
 	mu   sync.Mutex
 	ours map[string]*rotation // this process's rotated files, by plain name
 	seq  uint64               // rotations so far
 }
 
-func newFileMill(dir string, fc *FileConfig, log *slog.Logger) *fileMill {
+func newFileMill(o *Options) *fileMill {
 	return &fileMill{
-		dir:        dir,
-		compress:   fc.Compress,
-		maxAge:     time.Duration(fc.maxAgeDays()) * 24 * time.Hour,
-		maxBackups: fc.MaxBackups,
-		log:        log,
+		dir:        o.Dir,
+		compress:   o.Compress,
+		maxAge:     o.MaxAge,
+		maxBackups: o.MaxBackups,
+		log:        o.Logger,
 		wakeup:     make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -91,9 +89,6 @@ func (m *fileMill) remove(name string) {
 	}
 }
 
-// tmpSuffix ends the hidden name a compressed file has until it is whole.
-const tmpSuffix = ".tmp"
-
 // compressFile gzips plain into plain.gz through a hidden temporary file,
 // fsyncs it, renames it into place, fsyncs the folder, and only then
 // removes plain, fsyncing the folder once more.
@@ -103,7 +98,7 @@ func (m *fileMill) compressFile(plain string) (err error) {
 		return err
 	}
 	defer in.Close()
-	tmp := filepath.Join(m.dir, "."+filepath.Base(plain)+gzSuffix+tmpSuffix)
+	tmp := tempName(plain)
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -134,7 +129,7 @@ func (m *fileMill) compressFile(plain string) (err error) {
 			return err
 		}
 	}
-	if err := os.Rename(tmp, plain+gzSuffix); err != nil {
+	if err := os.Rename(tmp, plain+GzSuffix); err != nil {
 		return err
 	}
 	if err := syncDir(m.dir); err != nil {

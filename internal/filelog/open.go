@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"bytes"
@@ -12,37 +12,37 @@ import (
 // ready makes out the file linked at path, with the lines since the last
 // confirmed sync in it: it reopens a stale file and notices one deleted or
 // renamed under the writer. It costs two stat calls when nothing changed.
-func (f *fileBackend) ready() error {
-	if f.stale || f.out == nil {
-		return f.reopen()
+func (l *Log) ready() error {
+	if l.stale || l.out == nil {
+		return l.reopen()
 	}
-	linked, size, err := f.linked()
+	linked, size, err := l.linked()
 	if err != nil {
 		return err
 	}
 	switch {
 	case !linked:
-		f.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
-			"file", f.path, "rewritten_bytes", len(f.kept))
-		return f.reopen()
-	case size < f.size:
-		f.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the kept lines again",
-			"file", f.path, "rewritten_bytes", len(f.kept))
-		return f.reopen()
+		l.log.Warn("dlq: file removed or renamed under the writer; writing a new one",
+			"file", l.path, "rewritten_bytes", len(l.kept))
+		return l.reopen()
+	case size < l.size:
+		l.log.Warn("dlq: file truncated under the writer (logrotate copytruncate?); writing the kept lines again",
+			"file", l.path, "rewritten_bytes", len(l.kept))
+		return l.reopen()
 	}
 	return nil
 }
 
 // linked reports whether path still names out's file, and out's size.
-func (f *fileBackend) linked() (linked bool, size int64, err error) {
-	at, err := os.Stat(f.path)
+func (l *Log) linked() (linked bool, size int64, err error) {
+	at, err := os.Stat(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, 0, nil
 	}
 	if err != nil {
 		return false, 0, err
 	}
-	own, err := f.out.Stat()
+	own, err := l.out.Stat()
 	if err != nil {
 		return false, 0, err
 	}
@@ -54,47 +54,47 @@ func (f *fileBackend) linked() (linked bool, size int64, err error) {
 // fsynced or not, in a new file; only those since the last good fsync when
 // the file is the same one, cut back to that fsync (fsyncFailed). It leaves
 // the file stale when that fails, to be tried again.
-func (f *fileBackend) reopen() error {
-	f.stale = true
-	first := f.out == nil && f.gen == 0
+func (l *Log) reopen() error {
+	l.stale = true
+	first := l.out == nil && l.gen == 0
 	var prev os.FileInfo
-	if f.out != nil {
-		prev, _ = f.out.Stat()
-		_ = f.out.Close() // what it held since base is written again below
-		f.out = nil
+	if l.out != nil {
+		prev, _ = l.out.Stat()
+		_ = l.out.Close() // what it held since base is written again below
+		l.out = nil
 	}
-	out, created, err := openFile(f.path)
-	if errors.Is(err, errLink) {
-		out, created, err = f.replaceLink(err)
+	out, created, err := openFile(l.path)
+	if errors.Is(err, ErrLink) {
+		out, created, err = l.replaceLink(err)
 	}
-	if errors.Is(err, fs.ErrNotExist) && f.dirGone() {
-		if err = f.recreateDir(); err == nil {
-			out, created, err = openFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) && l.dirGone() {
+		if err = l.recreateDir(); err == nil {
+			out, created, err = openFile(l.path)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	f.gen++
-	size, err := f.cutTornLine(out)
+	l.gen++
+	size, err := l.cutTornLine(out)
 	if err != nil {
 		_ = out.Close()
 		return err
 	}
-	rewrite := f.kept
-	if f.good > f.base && size == f.good && sameAs(prev, out) {
-		rewrite = f.kept[f.good-f.base:] // the fsynced lines stay where they are
-		f.out, f.size = out, size
+	rewrite := l.kept
+	if l.good > l.base && size == l.good && sameAs(prev, out) {
+		rewrite = l.kept[l.good-l.base:] // the fsynced lines stay where they are
+		l.out, l.size = out, size
 	} else {
-		f.out, f.size, f.good, f.base = out, size, size, size
+		l.out, l.size, l.good, l.base = out, size, size, size
 	}
 	if created {
-		f.dirDirty = true
+		l.dirDirty = true
 	}
 	if first {
-		f.period = f.periodOf(f.clock())
+		l.current = l.periodOf(l.clock())
 		if info, err := out.Stat(); err == nil && size > 0 {
-			f.period = f.periodOf(info.ModTime())
+			l.current = l.periodOf(info.ModTime())
 		}
 	}
 	if len(rewrite) > 0 {
@@ -105,9 +105,9 @@ func (f *fileBackend) reopen() error {
 			}
 			return fmt.Errorf("rewrite %d kept bytes: %w", len(rewrite), err)
 		}
-		f.size += int64(n)
+		l.size += int64(n)
 	}
-	f.stale = false
+	l.stale = false
 	return nil
 }
 
@@ -123,7 +123,7 @@ func sameAs(prev os.FileInfo, out *os.File) bool {
 
 // openFile opens name read-write for appending, creating it 0600, and
 // reports whether it created it. It never follows a symbolic link at name
-// (an error matching errLink), and refuses what is not a regular file (a
+// (an error matching ErrLink), and refuses what is not a regular file (a
 // FIFO, say): anyone who can write the folder could plant one, and the
 // writer would then cut the last line of a file of theirs choosing and
 // append the payloads to it.
@@ -143,11 +143,7 @@ func openFile(name string) (out *os.File, created bool, err error) {
 	return out, created, nil
 }
 
-// errLink marks a symbolic link found where the file backend keeps a file
-// of its own (dlq.ndjson, .lock).
-var errLink = errors.New("is a symbolic link, which the file backend never follows (planted by someone who can write the folder?): remove it")
-
-// linkError returns err, from opening name, as an error matching errLink
+// linkError returns err, from opening name, as an error matching ErrLink
 // when name is a symbolic link.
 func linkError(name string, err error) error {
 	info, lerr := os.Lstat(name)
@@ -155,11 +151,11 @@ func linkError(name string, err error) error {
 		return err
 	}
 	target, _ := os.Readlink(name)
-	return fmt.Errorf("dlq: %s (to %q) %w", name, target, errLink)
+	return fmt.Errorf("dlq: %s (to %q) %w", name, target, ErrLink)
 }
 
-// refuseLink returns an error matching errLink when name is a symbolic
-// link: New refuses to start on one, where an operator sees the error.
+// refuseLink returns an error matching ErrLink when name is a symbolic
+// link: Open refuses to start on one, where an operator sees the error.
 func refuseLink(name string) error {
 	if info, err := os.Lstat(name); err == nil && info.Mode()&fs.ModeSymlink != 0 {
 		return linkError(name, nil)
@@ -167,14 +163,14 @@ func refuseLink(name string) error {
 	return nil
 }
 
-// regularFile returns an error naming f unless it is a regular file.
-func regularFile(f *os.File) error {
-	info, err := f.Stat()
+// regularFile returns an error naming file unless it is a regular file.
+func regularFile(file *os.File) error {
+	info, err := file.Stat()
 	if err != nil {
 		return err
 	}
 	if !info.Mode().IsRegular() {
-		return fmt.Errorf("dlq: %s is not a regular file (%s): remove it", f.Name(), info.Mode().Type())
+		return fmt.Errorf("dlq: %s is not a regular file (%s): remove it", file.Name(), info.Mode().Type())
 	}
 	return nil
 }
@@ -184,13 +180,13 @@ func regularFile(f *os.File) error {
 // creates the file afresh, so that the entries go to a file of the
 // writer's own rather than fail. Should another link be planted in
 // between, the open fails again and the batch is retried.
-func (f *fileBackend) replaceLink(cause error) (*os.File, bool, error) {
-	f.log.Warn("dlq: a symbolic link replaced the file under the writer; removing the link, its target untouched, and writing a new file",
-		"file", f.path, "error", cause, "rewritten_bytes", len(f.kept))
-	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (l *Log) replaceLink(cause error) (*os.File, bool, error) {
+	l.log.Warn("dlq: a symbolic link replaced the file under the writer; removing the link, its target untouched, and writing a new file",
+		"file", l.path, "error", cause, "rewritten_bytes", len(l.kept))
+	if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, fmt.Errorf("%w; %w", cause, err)
 	}
-	return openFile(f.path)
+	return openFile(l.path)
 }
 
 // tailChunk is how much of a file's end cutTornLine reads at a time.
@@ -200,7 +196,7 @@ const tailChunk = 64 << 10
 // whole line, logging what it cut, and returns the file's size. A process
 // killed mid-write, or a disk that filled up, leaves such a fragment; a new
 // line appended to it would be unreadable.
-func (f *fileBackend) cutTornLine(out *os.File) (int64, error) {
+func (l *Log) cutTornLine(out *os.File) (int64, error) {
 	info, err := out.Stat()
 	if err != nil {
 		return 0, err
@@ -223,7 +219,7 @@ func (f *fileBackend) cutTornLine(out *os.File) (int64, error) {
 	if err := out.Truncate(end); err != nil {
 		return 0, fmt.Errorf("cut the torn last line of %s: %w", out.Name(), err)
 	}
-	f.log.Warn("dlq: cut a torn last line left by a crash or a failed write",
+	l.log.Warn("dlq: cut a torn last line left by a crash or a failed write",
 		"file", out.Name(), "bytes", size-end)
 	return end, nil
 }

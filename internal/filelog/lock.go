@@ -1,4 +1,4 @@
-package dlq
+package filelog
 
 import (
 	"bytes"
@@ -10,17 +10,13 @@ import (
 	"strconv"
 )
 
-// lockName is the file in the service folder that names its writer's pid.
-const lockName = ".lock"
-
 // maxLockTries bounds the attempts at flocking the .lock linked at its
 // path: each one that finds the file replaced under it tries again.
 const maxLockTries = 10
 
 // folderLock makes its holder the one writer of a service folder. It
 // flocks the folder's own descriptor, which no rm of a file inside can
-// undo, and the .lock file in it, which holds the pid for humans and is
-// what earlier versions flocked. Where a folder cannot be flocked (NFS),
+// undo, and the .lock file in it, which holds the pid for humans. Where a folder cannot be flocked (NFS),
 // the .lock file's flock alone remains.
 type folderLock struct {
 	dir  *os.File // the folder, flocked; nil where that is unsupported
@@ -31,9 +27,9 @@ type folderLock struct {
 // lockDir takes the exclusive lock on dir, which makes its holder the one
 // writer of the folder, and writes the holder's pid into .lock. The lock
 // ends when it is closed or the process dies. When another holds it, the
-// error matches ErrLocked and names the holder's pid.
-func lockDir(dir, service string) (*folderLock, error) {
-	name := filepath.Join(dir, lockName)
+// error is a *LockedError naming the holder's pid.
+func lockDir(dir, owner string) (*folderLock, error) {
+	name := filepath.Join(dir, LockName)
 	if err := trustedFolder(dir); err != nil {
 		return nil, err
 	}
@@ -45,7 +41,7 @@ func lockDir(dir, service string) (*folderLock, error) {
 		_ = d.Close()
 		d = nil
 		if errors.Is(err, errWouldBlock) {
-			return nil, lockedError(dir, service, pidAt(name))
+			return nil, &LockedError{Dir: dir, Owner: owner, Holder: pidAt(name)}
 		}
 		// The file system cannot flock a folder: the .lock file's flock
 		// alone guards it.
@@ -56,7 +52,7 @@ func lockDir(dir, service string) (*folderLock, error) {
 			_ = d.Close()
 		}
 		if errors.Is(err, errWouldBlock) {
-			return nil, lockedError(dir, service, pidAt(name))
+			return nil, &LockedError{Dir: dir, Owner: owner, Holder: pidAt(name)}
 		}
 		return nil, err
 	}
@@ -117,13 +113,13 @@ func lockFile(name string) (*os.File, error) {
 	return nil, fmt.Errorf("lock %s: the file is replaced again and again", name)
 }
 
-// linkedAt reports whether name is the file f has open.
-func linkedAt(f *os.File, name string) bool {
+// linkedAt reports whether name is the file file has open.
+func linkedAt(file *os.File, name string) bool {
 	at, err := os.Stat(name)
 	if err != nil {
 		return false
 	}
-	own, err := f.Stat()
+	own, err := file.Stat()
 	return err == nil && os.SameFile(at, own)
 }
 
@@ -180,17 +176,4 @@ func pidAt(name string) int {
 	}
 	pid, _ := strconv.Atoi(string(bytes.TrimSpace(data)))
 	return pid
-}
-
-func lockedError(dir, service string, holder int) error {
-	who := "another process (pid unknown)"
-	switch holder {
-	case 0:
-	case os.Getpid():
-		who = fmt.Sprintf("this process (pid %d): another Orchestrator with service %q is open", holder, service)
-	default:
-		who = fmt.Sprintf("pid %d", holder)
-	}
-	return fmt.Errorf("%w: %s is held by %s; each instance needs a folder of its own: "+
-		"set file.dir per instance, e.g. dir: /var/dlq/${HOSTNAME}", ErrLocked, dir, who)
 }

@@ -1,0 +1,102 @@
+package filelog
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// quiet drops the log's warnings: tests that provoke them on purpose.
+var quiet = slog.New(slog.DiscardHandler)
+
+// options are a test's Options in dir: by size alone, no background sync
+// for an hour unless the test sets one.
+func options(dir string) Options {
+	return Options{Dir: dir, Owner: "svc", MaxBytes: math.MaxInt64 / 2, MaxAge: 24 * time.Hour,
+		SyncInterval: time.Hour, Clock: time.Now, Logger: quiet}
+}
+
+// openLog opens a log with o and closes it when the test ends, unless the
+// test closed it.
+func openLog(t testing.TB, o Options) *Log {
+	t.Helper()
+	l, err := Open(o)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		l.mu.Lock()
+		closed := l.closed
+		l.mu.Unlock()
+		if !closed {
+			_ = l.Close()
+		}
+	})
+	return l
+}
+
+// lines returns n lines prefix-0 … prefix-(n-1).
+func lines(prefix string, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"id":"%s-%05d"}`, prefix, i)
+	}
+	return out
+}
+
+// write writes ls and requires every line written.
+func write(t testing.TB, l *Log, ls [][]byte) {
+	t.Helper()
+	errs := make([]error, len(ls))
+	require.NoError(t, l.Write(ls, errs))
+	for i, err := range errs {
+		require.NoError(t, err, "line %d", i)
+	}
+}
+
+// linesIn returns the lines of every log file in dir (rotated ones first,
+// gunzipped, then the live one), each counted.
+func linesIn(t testing.TB, dir string) map[string]int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, e := range entries {
+		if !BelongsToLog(e.Name()) {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		var r io.Reader = f
+		if strings.HasSuffix(e.Name(), GzSuffix) {
+			zr, err := gzip.NewReader(f)
+			require.NoError(t, err)
+			r = zr
+		}
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			counts[sc.Text()]++
+		}
+		require.NoError(t, sc.Err())
+		_ = f.Close()
+	}
+	return counts
+}
+
+// requireOnce requires every line among counts exactly once.
+func requireOnce(t testing.TB, counts map[string]int, groups ...[][]byte) {
+	t.Helper()
+	for _, g := range groups {
+		for _, line := range g {
+			require.Equal(t, 1, counts[string(line)], "line %s", line)
+		}
+	}
+}
