@@ -376,6 +376,19 @@ func (w *dlqWriter) write(n int) {
 	flushOK(w.t, w.o)
 }
 
+// writeAlike sends n entries that differ only in their ids, each with
+// Timestamp at and the same 8000-byte payload, and flushes them.
+func (w *dlqWriter) writeAlike(n int, at time.Time) {
+	w.t.Helper()
+	payload := bytes.Repeat([]byte("x"), 8000)
+	for range n {
+		id := fmt.Sprintf("id-%05d", w.n)
+		require.NoError(w.t, w.o.Send(Entry{Timestamp: at, Reason: "r", Payload: payload, ID: id}))
+		w.n++
+	}
+	flushOK(w.t, w.o)
+}
+
 // rotate moves the clock an hour on and writes n entries, the first of
 // which rotates the live file; with compress it waits until the mill has
 // gzipped every rotated file.
@@ -499,6 +512,44 @@ func TestReaderResumesAfterRotations(t *testing.T) {
 			}
 		})
 	}
+	t.Run("first lines alike but for their ids", func(t *testing.T) {
+		// A caller that sets Timestamp itself and dead-letters one large
+		// poison message again and again: every file's first line is the
+		// same up to the id, which the envelope writes last.
+		w := newDLQWriter(t, t.TempDir(), "svc", false)
+		at := time.Date(2026, 1, 15, 7, 0, 0, 0, time.UTC)
+		w.writeAlike(60, at)
+		recs, _ := readAll(t, w.dir, ReaderOptions{})
+		require.Len(t, recs, 60)
+		checkpoint := recs[39].Position // in the live file
+		for range 5 {
+			w.clock.Add(time.Hour)
+			w.writeAlike(100, at)
+		}
+		require.Len(t, w.rotated(), 5)
+		rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
+		checkIDs(t, rest, 40, w.n)
+	})
+	t.Run("the file pruned after the clock stepped back", func(t *testing.T) {
+		// Pruning removes the oldest file by write order; the files left
+		// are all newer, though a clock stepped back named them earlier.
+		w := newDLQWriter(t, t.TempDir(), "svc", false)
+		w.write(100)
+		w.rotate(50) // 09:00: the file of ids 0-99 rotated
+		oldest := w.rotated()
+		require.Len(t, oldest, 1)
+		recs, _ := readAll(t, w.dir, ReaderOptions{})
+		checkpoint := recs[79].Position // in the rotated file
+		require.True(t, strings.HasPrefix(checkpoint, filepath.Base(oldest[0])), checkpoint)
+		w.clock.Add(-3 * time.Hour)
+		w.rotate(50) // 07:00: ids 100-149 rotated under an earlier name
+		w.rotate(50) // 08:00: ids 150-199 rotated
+		require.Len(t, w.rotated(), 3)
+		require.NotEqual(t, oldest[0], w.rotated()[0], "the clock step names the newer files earlier")
+		require.NoError(t, os.Remove(oldest[0]))
+		rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
+		checkIDs(t, rest, 100, w.n)
+	})
 	t.Run("a file source replaced since is read from its start", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), filelog.LiveName)
 		require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)), 0o600))

@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"bufio"
 	"compress/gzip"
 	"encoding/hex"
 	"errors"
@@ -25,9 +26,8 @@ const (
 	// maxPinned is how many of a service's newest rotated files a listing
 	// holds open; older ones are opened by name when their turn comes.
 	maxPinned = 64
-	// headBytes bounds the part of a file's first line its head digest
-	// covers.
-	headBytes = 4 << 10
+	// headChunk is the buffer a file's first line is digested through.
+	headChunk = 4 << 10
 )
 
 // fileToRead is one file of a source, in reading order.
@@ -70,10 +70,11 @@ func closeFiles(files []fileToRead) {
 	}
 }
 
-// headOf returns f's head: a digest of its first line (at most headBytes
-// of it), which stays the same when the file is renamed, compressed or
-// grows, and tells files apart (a first line holds an entry's id). Empty
-// when the file holds no whole first line yet.
+// headOf returns f's head: a digest of its whole first line, which stays
+// the same when the file is renamed, compressed or grows, and tells files
+// apart by the entry's id, which the envelope writes last (two files whose
+// first entries share a timestamp and a long payload differ only there).
+// Empty when the file holds no whole first line yet.
 func (f *fileToRead) headOf() string {
 	if f.head != "" || f.file == nil {
 		return f.head
@@ -86,15 +87,18 @@ func (f *fileToRead) headOf() string {
 		}
 		src = zr
 	}
-	buf := make([]byte, headBytes)
-	n, _ := io.ReadFull(src, buf)
-	if i := slices.Index(buf[:n], '\n'); i >= 0 {
-		n = i + 1
-	} else if n < headBytes {
-		return "" // the first line is not whole yet
-	}
 	h := fnv.New64a()
-	_, _ = h.Write(buf[:n])
+	br := bufio.NewReaderSize(src, headChunk)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		_, _ = h.Write(chunk)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return "" // the first line is not whole yet
+		}
+	}
 	f.head = hex.EncodeToString(h.Sum(nil))
 	return f.head
 }
@@ -138,13 +142,6 @@ func rotatedFiles(dir string) (rotated []rotatedFile, hasLive bool, err error) {
 	}
 	slices.SortFunc(rotated, func(a, b rotatedFile) int { return strings.Compare(filelog.OrderKey(a.stem), filelog.OrderKey(b.stem)) })
 	return rotated, hasLive, nil
-}
-
-// fileKey orders a name relative to a source ("svc/dlq-….ndjson.gz") as
-// a listing does: service by service, each oldest first.
-func fileKey(name string) string {
-	dir, base := filepath.Split(strings.TrimSuffix(name, filelog.GzSuffix))
-	return serviceKey(dir) + filelog.OrderKey(base)
 }
 
 // serviceKey orders a service's prefix ("" or "svc/") as ReadDir orders
@@ -263,9 +260,11 @@ func position(f *fileToRead, off int64) string {
 // resumeAt drops the files before the one a position names and returns the
 // offset to skip in it. The file is the one with the position's head: under
 // its name still, or moved by rotations and compressed. A file no longer
-// there (pruned) is resumed after from the start of the next file: with
-// the library's time-stamped names, the first file named after it; else
-// the first of its service's files still there, all newer than it.
+// there (pruned) is resumed after from the start of the first of its
+// service's files still there: pruning removes a service's oldest files
+// first, so every one left is newer than it, whatever its name says (a
+// clock stepped back names newer files earlier). A position whose file
+// cannot be told apart is resumed with duplicates, never with a skip.
 func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 	if after == "" {
 		return files, 0, nil
@@ -287,11 +286,10 @@ func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
 			return files[i:], offset, nil
 		}
 	}
-	dir, base := filepath.Split(stem)
-	stamped := filelog.IsRotated(base)
+	dir, _ := filepath.Split(stem)
 	for i, f := range files {
 		fdir, _ := filepath.Split(f.name)
-		if k := serviceKey(fdir); k > serviceKey(dir) || k == serviceKey(dir) && (!stamped || fileKey(f.name) > fileKey(name)) {
+		if serviceKey(fdir) >= serviceKey(dir) {
 			return files[i:], 0, nil
 		}
 	}

@@ -54,4 +54,10 @@ var readerMutations = []mutation{
 	{name: "Filter: Since compared with Until's sense (entries before it kept)", file: "reader_filter.go",
 		old: "if !f.Since.IsZero() && e.Timestamp.Before(f.Since) {", new: "if !f.Since.IsZero() && !e.Timestamp.Before(f.Since) {",
 		tags: "dlq_kafka", run: "TestReaderKafka|TestReaderFilters"},
+	{name: "Reader: a file's head digests the first 4 KiB of its first line only", file: "reader_list.go",
+		old: "\t\tif err == nil {\n\t\t\tbreak\n\t\t}", new: "\t\tif err == nil || len(chunk) == headChunk {\n\t\t\tbreak\n\t\t}",
+		run: "TestReaderResumesAfterRotations"},
+	{name: "Reader: after a pruned file, resume at the first file named after it", file: "reader_list.go",
+		old: "if serviceKey(fdir) >= serviceKey(dir) {", new: "if serviceKey(fdir) >= serviceKey(dir) && f.name > name {",
+		run: "TestReaderResumesAfterRotations"},
 }
