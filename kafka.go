@@ -219,9 +219,12 @@ func (k *kafkaBackend) write(ctx context.Context, bt *batch) error {
 	return firstError(bt.errs)
 }
 
-// send writes msgs within the write timeout. WriteMessages returns before
-// kafka-go is done with msgs only when ctx ends; the slab is then lent to it
-// for good.
+// send writes msgs within the write timeout. A WriteMessages that failed
+// may have returned before kafka-go was done with msgs: not only when ctx
+// ends, but when one of its own produce timeouts (which can end a moment
+// before ctx) failed a partition's batch while its connection goroutine was
+// still encoding the request. After any failure the slab is lent to
+// kafka-go for good; only a nil return means every request was answered.
 func (k *kafkaBackend) send(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -229,7 +232,7 @@ func (k *kafkaBackend) send(ctx context.Context, msgs []kafka.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, k.writeTimeout)
 	defer cancel()
 	err := k.writer.WriteMessages(ctx, msgs...)
-	if ctx.Err() != nil {
+	if err != nil {
 		k.slab.lent = true
 	}
 	return err
