@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -193,6 +194,47 @@ func TestDisplayEscapesErrors(t *testing.T) {
 	requireTerminalSafe(t, stderr.String())
 	assert.Contains(t, stderr.String(), "418 teapot\\x1b[2J\\x1b]0;owned\\a\\rX\\u009b31m\\u202e\\x7f\\xff")
 	assert.Contains(t, stderr.String(), "entry id\\x1b[2J", "the entry's id in the error")
+}
+
+// TestDisplayEscapesReadWarnings: a Reader's warnings (a damaged .gz,
+// named) and replay's resume line print file and folder names, which can
+// hold control characters too.
+func TestDisplayEscapesReadWarnings(t *testing.T) {
+	root := t.TempDir()
+	svc := filepath.Join(root, "svc\x1b]0;T\a\x1b[31m")
+	require.NoError(t, os.Mkdir(svc, 0o700))
+	entries := fixtureEntries()
+	line := func(i int) []byte { return append(dlq.AppendEnvelope(nil, &entries[i]), '\n') }
+	require.NoError(t, os.WriteFile(filepath.Join(svc, "dlq-2026-01-15T08-00-00.000.ndjson.gz"), []byte("\x1f\x8b\x08\x00 not gzip"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(svc, "dlq-\x1b]0;HACK\a.ndjson"), line(0), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(svc, "dlq.ndjson"), line(1), 0o600))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	cp := filepath.Join(t.TempDir(), "cp")
+	for _, args := range [][]string{
+		{"tail", root},
+		{"inspect", root},
+		{"show", root, entries[1].ID}, // in the live file, read last
+		{"replay", root, "--to", srv.URL, "--checkpoint", cp},
+		{"replay", root, "--to", srv.URL, "--checkpoint", cp}, // resumes after the live file's entry
+	} {
+		t.Run(strings.Join(args[:1], " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := newApp(&out, &errOut).Run(t.Context(), append([]string{"dlq"}, args...))
+			require.NoError(t, err, errOut.String())
+			requireTerminalSafe(t, out.String())
+			requireTerminalSafe(t, errOut.String())
+			printed := out.String() + errOut.String()
+			if strings.Contains(printed, "resuming after") {
+				assert.Contains(t, printed, "resuming after svc\\x1b]0;T\\a\\x1b[31m/dlq.ndjson:", "the position's folder escaped")
+				return
+			}
+			assert.Contains(t, errOut.String(), "warning: ", "the damaged .gz is named on stderr")
+			assert.Contains(t, errOut.String(), "svc\\x1b]0;T\\a\\x1b[31m", "the folder's name escaped")
+		})
+	}
 }
 
 func must[T any](v T, err error) T {

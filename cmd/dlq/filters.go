@@ -54,10 +54,15 @@ func openReader(cmd *cli.Command, opts dlq.ReaderOptions) (*dlq.Reader, error) {
 	if opts.Filter, err = filterOf(cmd, time.Now()); err != nil {
 		return nil, err
 	}
-	if opts.Warn == nil { // a file read in part or not at all, by name
-		opts.Warn = func(err error) { fmt.Fprintf(cmd.Root().ErrWriter, "warning: %v\n", err) }
-	}
+	opts.Warn = readWarnings(cmd)
 	return dlq.OpenReader(src, opts)
+}
+
+// readWarnings prints what a Reader warns of (a file read in part or not
+// at all, by name) on stderr, escaped: a file or folder name can hold
+// control characters too.
+func readWarnings(cmd *cli.Command) func(error) {
+	return func(err error) { fmt.Fprintf(cmd.Root().ErrWriter, "warning: %s\n", printableLines(err.Error())) }
 }
 
 // endedByUser reports whether err only says the user stopped a follow.

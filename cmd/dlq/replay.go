@@ -122,7 +122,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 		run.cp.Filter.apply(&filter)
 		run.base, run.savedPos = run.cp.Replayed, run.cp.Position
 		if run.cp.Position != "" {
-			fmt.Fprintf(out, "resuming after %s, %d replayed before\n", run.cp.Position, run.base)
+			fmt.Fprintf(out, "resuming after %s, %d replayed before\n", printable(run.cp.Position, len(run.cp.Position)), run.base)
 		}
 	}
 	if !dryRun { // a dry run neither connects nor queues: it reads and counts
@@ -132,7 +132,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 		}
 		defer func() { _ = run.target.close() }()
 	}
-	r, err := dlq.OpenReader(src, dlq.ReaderOptions{Filter: filter, After: run.cp.Position})
+	r, err := dlq.OpenReader(src, dlq.ReaderOptions{Filter: filter, After: run.cp.Position, Warn: readWarnings(cmd)})
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func runShow(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%w: dlq show takes SRC and ID", errUsage)
 	}
 	src, id := cmd.Args().Get(0), cmd.Args().Get(1)
-	r, err := dlq.OpenReader(src, dlq.ReaderOptions{Filter: dlq.Filter{IDs: []string{id}}})
+	r, err := dlq.OpenReader(src, dlq.ReaderOptions{Filter: dlq.Filter{IDs: []string{id}}, Warn: readWarnings(cmd)})
 	if err != nil {
 		return err
 	}

@@ -109,4 +109,10 @@ var inputMutations = []mutation{
 	{name: "fingerprint: quoted values masked after a word (can't ... 'x')", file: "cmd/dlq/fingerprint.go",
 		old: "\t\tif !wordBefore {\n", new: "\t\tif true {\n",
 		pkg: "./cmd/dlq", run: "TestFingerprint|TestInspect"},
+	{name: "cmd: a Reader's warnings printed raw", file: "cmd/dlq/filters.go",
+		old: "printableLines(err.Error())", new: "err.Error()",
+		pkg: "./cmd/dlq", run: "TestDisplayEscapesReadWarnings"},
+	{name: "cmd: replay's resume line prints the position raw", file: "cmd/dlq/replay.go",
+		old: "printable(run.cp.Position, len(run.cp.Position))", new: "run.cp.Position",
+		pkg: "./cmd/dlq", run: "TestDisplayEscapesReadWarnings"},
 }
