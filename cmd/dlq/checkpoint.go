@@ -124,6 +124,9 @@ func loadCheckpoint(path string, want checkpoint) (checkpoint, error) {
 	if err := json.Unmarshal(data, &cp); err != nil {
 		return checkpoint{}, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	if cp.Version > checkpointVersion {
+		return checkpoint{}, fmt.Errorf("checkpoint %s is of version %d, written by a newer dlq than this one (which reads version %d): use that dlq, or remove it to replay from the start", path, cp.Version, checkpointVersion)
+	}
 	if cp.Version != checkpointVersion {
 		return checkpoint{}, fmt.Errorf("checkpoint %s does not record the target and filters of its replay (written by an older dlq): remove it to replay from the start", path)
 	}

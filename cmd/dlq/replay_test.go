@@ -237,6 +237,12 @@ func TestReplayCheckpointRefusesAnotherReplay(t *testing.T) {
 		_, err := run(t, "replay", dir, "--to", url, "--checkpoint", old)
 		assert.ErrorContains(t, err, "does not record the target and filters")
 	})
+	t.Run("a checkpoint of a newer dlq", func(t *testing.T) {
+		newer := filepath.Join(t.TempDir(), "newer.cp")
+		require.NoError(t, os.WriteFile(newer, []byte(`{"version":99,"source":"`+dir+`","target":"`+url+`","position":"dlq.ndjson:100:0123456789abcdef","replayed":1}`), 0o600))
+		_, err := run(t, "replay", dir, "--to", url, "--checkpoint", newer)
+		assert.ErrorContains(t, err, "version 99, written by a newer dlq")
+	})
 }
 
 // TestReplayCheckpointKeepsItsSince: a relative --since stands for the
