@@ -17,7 +17,7 @@ import (
 // records there each FUSE connection it makes (a file named after the
 // connection's number, holding its mount point) and removes the record
 // once the connection has ended. A program that runs tests (go run
-// ./internal/mutants does) can then find and Abort the connections of a
+// ./tools/mutants does) can then find and Abort the connections of a
 // test binary that died with a request in flight, those of mounts a crash
 // had already detached included: nothing else names them.
 const ConnsEnv = "LOSSYFS_CONNS"

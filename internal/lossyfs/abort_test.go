@@ -25,7 +25,7 @@ import (
 const helperEnv = "LOSSYFS_TEST_HELPER"
 
 // TestHelperProcess is no test of its own. Run as a child, with
-// LOSSYFS_TEST_HELPER set, by the tests below and by internal/mutants'
+// LOSSYFS_TEST_HELPER set, by the tests below and by tools/mutants'
 // tests, it hangs writes on its own lossyfs mounts, as a wedged test
 // binary does:
 //   - "deadline": a write hangs until the deadline watchdog aborts the

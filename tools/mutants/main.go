@@ -4,8 +4,8 @@
 // whether they failed (caught) or passed (missed). The working tree is
 // never touched.
 //
-//	go run ./internal/mutants            # every mutation
-//	go run ./internal/mutants -only fsync
+//	go run ./tools/mutants            # every mutation
+//	go run ./tools/mutants -only fsync
 //
 // Each mutation's tests first run unmutated: a mutation whose tests already
 // fail is reported BASE, not caught. It needs what the tests need (root for
