@@ -6,6 +6,7 @@
 //
 //	go run ./tools/mutants            # every mutation
 //	go run ./tools/mutants -only fsync
+//	go run ./tools/mutants -check      # every mutation still applies, no test run
 //
 // Each mutation's tests first run unmutated: a mutation whose tests already
 // fail is reported BASE, not caught. It needs what the tests need (root for
@@ -40,10 +41,22 @@ func main() {
 	only := flag.String("only", "", "run only the mutations whose name contains this")
 	keep := flag.Bool("v", false, "print the test output of every mutation")
 	grace := flag.Duration("grace", 3*time.Minute, "how long a go test may outlive its -timeout, building included, before it is ended")
+	checkOnly := flag.Bool("check", false, "only check that every mutation still applies and names a test, without running one")
 	flag.Parse()
 	root, err := moduleRoot()
 	if err != nil {
 		fatal(err)
+	}
+	if *checkOnly {
+		problems := check(root)
+		for _, p := range problems {
+			fmt.Println("STALE", p)
+		}
+		fmt.Printf("%d mutations checked, %d stale\n", len(mutations), len(problems))
+		if len(problems) > 0 {
+			os.Exit(1)
+		}
+		return
 	}
 	r, err := newRunner(root, *grace)
 	if err != nil {
