@@ -1,7 +1,10 @@
 package dlq
 
 import (
+	"crypto/x509"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -282,4 +285,39 @@ type RedisConfig struct {
 	// WaitTimeoutMS bounds that WAIT, in milliseconds. At most 86400000 (a
 	// day). Defaults to 1000.
 	WaitTimeoutMS int `json:"wait_timeout_ms" yaml:"wait_timeout_ms"`
+}
+
+// Defaults of the network backends' config. They live in an always-built
+// file because DefaultConfig reports them in every build.
+const (
+	defaultKafkaRouting        = "per_table"
+	defaultKafkaKey            = "destination"
+	defaultTopicSuffix         = ".dlq"
+	defaultCommonTopic         = "dlq"
+	defaultKafkaAcks           = "all"
+	defaultKafkaCompression    = "none"
+	defaultKafkaWriteTimeoutMS = 10000
+	defaultHTTPTimeoutMS       = 30000
+	defaultHTTPMaxBodyBytes    = 4 << 20
+	defaultHTTPMaxRetries      = 3
+	defaultRedisStream         = "dlq"
+	defaultRedisDialTimeoutMS  = 1000
+	defaultRedisTimeoutMS      = 3000
+	defaultRedisWaitTimeoutMS  = 1000
+)
+
+// certPool returns the system's CAs plus those in the PEM file at path.
+func certPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return pool, nil
 }

@@ -2,8 +2,10 @@ package dlq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/dlqkit/dlq/internal/wire"
@@ -25,10 +27,10 @@ type record struct {
 	// httpKey is the Idempotency-Key of the HTTP body that last failed r
 	// in a way the receiver may have seen; r is sent again under it.
 	httpKey string
-	// since is when the drain took it, to within a batch (stats_drain.go).
+	// since is when the drain took it, to within a batch.
 	since time.Time
 	// prepared is the encode lane's run that prepared r's first write
-	// ahead (prepare.go), 0 when none did.
+	// ahead (Backend.prepareAhead), 0 when none did.
 	prepared uint64
 }
 
@@ -60,7 +62,7 @@ type drain struct {
 	dirty  []bool   // backend i was written since its last sync
 	health []health // backend i's cool-down after failures
 
-	lane encodeLane // encoding overlapped with writes (lane.go)
+	lane encodeLane // encoding overlapped with writes
 
 	// scratch reused across deliveries
 	ptrs []*record
@@ -69,7 +71,7 @@ type drain struct {
 
 	newlyHeld uint64 // entries held for the first time in this delivery, for Stats.Written
 
-	age pendingAge // Stats.OldestPendingAge (stats_drain.go)
+	age pendingAge // Stats.OldestPendingAge
 }
 
 func (o *Orchestrator) run() {
@@ -178,7 +180,7 @@ func (d *drain) batchReadyOrTimer() {
 // writePending delivers the pending batch. In the normal rhythm (no Flush
 // or Close waiting, no entry waiting for a backend) it first takes the
 // entries queued behind the batch into the next one and encodes them while
-// this one is written (lane.go); that batch is then written when it is full
+// this one is written; that batch is then written when it is full
 // or its flush interval passes. Entries taken ahead hold their room, so the
 // memory bound is the same.
 func (d *drain) writePending() {
@@ -427,5 +429,72 @@ func (d *drain) backendFailed(i int, err error, n int) {
 	d.warn.logf("failed "+d.o.backends[i].kind.String(), slog.LevelWarn, "dlq: backend failed", "backend", d.o.backends[i].kind.String(), "entries", n, "error", err)
 	if d.o.cfg.OnError != nil {
 		d.o.cfg.OnError(err)
+	}
+}
+
+// A backend that fails a whole batch is passed over for a cool-down, so
+// that a dead broker's write timeout is not paid again on every batch: the
+// entries go straight to the next backend (cascade) or to the catch-up list
+// (fan-out). The cool-down follows the retry backoff (Retry.InitialBackoffMS
+// doubling up to Retry.MaxBackoffMS) while the backend keeps failing, and
+// ends at its first success.
+
+// errCoolingDown is the failure recorded for an entry that passed over a
+// backend in its cool-down.
+var errCoolingDown = errors.New("passed over: cooling down after failing a whole batch")
+
+// health is the drain's view of one backend.
+type health struct {
+	until    time.Time // passed over until then
+	cooldown time.Duration
+}
+
+// available reports whether backend i may be tried now. Flush and Close
+// respect the cool-down too: trying a backend that hangs on every batch
+// would make every batch pay the hang.
+func (d *drain) available(i int) bool {
+	h := &d.health[i]
+	return h.until.IsZero() || !time.Now().Before(h.until)
+}
+
+// untilAvailable returns how long until some backend is out of its
+// cool-down: 0 when one is now.
+func (d *drain) untilAvailable() time.Duration {
+	now := time.Now()
+	soonest := time.Duration(-1)
+	for i := range d.health {
+		wait := max(d.health[i].until.Sub(now), 0)
+		if soonest < 0 || wait < soonest {
+			soonest = wait
+		}
+	}
+	return max(soonest, 0)
+}
+
+// noteResult updates backend i's health after a write of which written
+// entries succeeded and unavailable failed for reasons other than size.
+func (d *drain) noteResult(i, written, unavailable int) {
+	h := &d.health[i]
+	switch {
+	case written > 0:
+		*h = health{}
+	case unavailable > 0:
+		retry := &d.o.cfg.Retry
+		h.cooldown = min(max(2*h.cooldown, retry.initialBackoff()), retry.maxBackoff())
+		h.until = time.Now().Add(jitter(h.cooldown))
+	}
+	d.noteCoolDown(i)
+}
+
+// jitter returns a uniform draw from the upper half of d, so that the
+// retries and cool-downs of many DLQs do not fall in step.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+
+// passOver records on r that backend i was skipped, and why. It is no
+// attempt: r.tries stays as it was.
+func (d *drain) passOver(i int, r *record, why error) {
+	r.oversize = false // a skipped backend might have taken it
+	if r.lastErr == nil {
+		r.lastErr = &BackendError{Kind: d.o.backends[i].kind, Entries: 1, Err: why}
 	}
 }

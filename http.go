@@ -223,7 +223,7 @@ func (h *httpBackend) idempotencyKey(bt *batch, body []int) string {
 
 // keyOfIDs is the Idempotency-Key of a body whose entries' ids, each
 // followed by a zero byte, are ids: the one digest both the write and the
-// bodies built ahead (http_ahead.go) use.
+// bodies built ahead use.
 func keyOfIDs(ids []byte) string {
 	sum := sha256.Sum256(ids)
 	return hex.EncodeToString(sum[:16])
@@ -244,7 +244,7 @@ func gzipInto(zw *gzip.Writer, dst *bytes.Buffer, src []byte) error {
 // post sends the entries body of bt under key (a new key when empty),
 // retrying 429, 503, other 5xx and connection errors up to maxRetries
 // times, and records the outcome on each entry. ready, when not nil, is
-// the body built ahead (http_ahead.go) under its own key.
+// the body built ahead under its own key.
 func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key string, ready *aheadBody) error {
 	var err error
 	if ready != nil {

@@ -10,9 +10,9 @@ import (
 )
 
 // httpAhead is one batch's bodies built, gzipped and keyed on the encode
-// lane's goroutine while the batch before it is posted (prepare.go).
+// lane's goroutine while the batch before it is posted (Backend.prepareAhead).
 type httpAhead struct {
-	run    uint64    // the lane's run that built it (prepare.go)
+	run    uint64    // the lane's run that built it
 	recs   []*record // the entries it was built for, in order
 	bodies []aheadBody
 	raw    bytes.Buffer // the NDJSON of the bodies, one after another

@@ -2,7 +2,10 @@
 
 package dlq
 
-import "context"
+import (
+	"context"
+	"net/url"
+)
 
 // kafkaBuilt reports whether the kafka backend is compiled in: it needs
 // the build tag dlq_kafka or dlq_all.
@@ -21,3 +24,12 @@ func (*kafkaBackend) write(context.Context, *batch) error { return errNotBuilt(K
 func (*kafkaBackend) sync(context.Context) error { return errNotBuilt(KindKafka) }
 
 func (*kafkaBackend) close(context.Context) error { return nil }
+
+// kafkaSource is the stub of the Kafka source in builds without its tag.
+type kafkaSource struct{}
+
+func newKafkaSource(*url.URL) (*kafkaSource, error) { return nil, sourceNotBuilt(KindKafka) }
+
+func (*kafkaSource) each(context.Context, *Reader, func(Record) bool) error {
+	return sourceNotBuilt(KindKafka)
+}

@@ -13,7 +13,7 @@ package dlq
 // pending line.
 //
 // After encoding, the lane may also let the backend that will write the
-// batch first do its own work ahead (prepare.go): the HTTP backend builds
+// batch first do its own work ahead (Backend.prepareAhead): the HTTP backend builds
 // and gzips the bodies there, so that body N+1 is ready while POST N is in
 // flight.
 

@@ -19,9 +19,9 @@ import (
 	"github.com/dlqkit/dlq/internal/filelog"
 )
 
-// The files a Reader reads in a service folder, and their order, are
-// filelog's (internal/filelog/names.go): the live file, the rotated ones,
-// logrotate's.
+// The files a Reader reads in a service folder, and their order, follow
+// filelog's one naming contract (filelog.BelongsToLog, IsRotated,
+// OrderKey): the live file, the rotated ones, logrotate's.
 const (
 	// maxPinned is how many of a service's newest rotated files a listing
 	// holds open; older ones are opened by name when their turn comes.

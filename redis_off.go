@@ -2,7 +2,10 @@
 
 package dlq
 
-import "context"
+import (
+	"context"
+	"net/url"
+)
 
 // redisBuilt reports whether the redis backend is compiled in: it needs
 // the build tag dlq_redis or dlq_all.
@@ -21,3 +24,12 @@ func (*redisBackend) write(context.Context, *batch) error { return errNotBuilt(K
 func (*redisBackend) sync(context.Context) error { return errNotBuilt(KindRedis) }
 
 func (*redisBackend) close(context.Context) error { return nil }
+
+// redisSource is the stub of the Redis source in builds without its tag.
+type redisSource struct{}
+
+func newRedisSource(*url.URL) (*redisSource, error) { return nil, sourceNotBuilt(KindRedis) }
+
+func (*redisSource) each(context.Context, *Reader, func(Record) bool) error {
+	return sourceNotBuilt(KindRedis)
+}

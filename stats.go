@@ -111,7 +111,7 @@ type BackendStats struct {
 type admissionCounters struct {
 	state    atomic.Uint64 // closedBit | number of Sends begun before Close
 	accepted atomic.Uint64
-	room     atomic.Int64 // units of memory left for entries; see memory_bound.go
+	room     atomic.Int64 // units of memory left for entries; see admissionCounters.takeRoom
 	_        [40]byte
 	// Refusals of Sends begun before Close; Close waits until accepted plus
 	// these reach the begun count.
@@ -229,4 +229,183 @@ func (o *Orchestrator) Stats() Stats {
 		s.Backends = append(s.Backends, bs)
 	}
 	return s
+}
+
+// pendingAge is the drain's side of Stats.OldestPendingAge: when the
+// pending batch began and the oldest waiting time it last published.
+type pendingAge struct {
+	batchSince time.Time // when the pending batch took its first entry
+	published  int64     // the oldest pending time last published, UnixNano
+}
+
+// took counts the entry just added to the pending batch by its Reason and
+// stamps it with the time the batch began: an entry's wait is measured from
+// when the drain took it, to within one flush interval, with one clock read
+// per batch rather than per entry.
+func (d *drain) took(r *record) {
+	if len(d.pending) == 1 {
+		d.age.batchSince = time.Now()
+	}
+	r.since = d.age.batchSince
+	d.o.drained.byReason.add(r.entry.Reason)
+	if d.age.published == 0 {
+		d.publishOldest(r.since)
+	}
+}
+
+// noteOldest publishes the time of the oldest entry no backend holds yet,
+// after deliveries changed which entries those are. Retries are in arrival
+// order and older than the pending batch.
+func (d *drain) noteOldest() {
+	for _, r := range d.retry {
+		if !r.held {
+			d.publishOldest(r.since)
+			return
+		}
+	}
+	if len(d.pending) > 0 {
+		d.publishOldest(d.pending[0].since)
+		return
+	}
+	d.publishOldest(time.Time{})
+}
+
+func (d *drain) publishOldest(t time.Time) {
+	n := int64(0)
+	if !t.IsZero() {
+		n = t.UnixNano()
+	}
+	d.age.published = n
+	d.o.drained.oldestPending.Store(n)
+}
+
+// oldestPendingAge is Stats.OldestPendingAge for a snapshot that counted
+// pending entries.
+func (o *Orchestrator) oldestPendingAge(pending int) time.Duration {
+	since := o.drained.oldestPending.Load()
+	if pending == 0 || since == 0 {
+		return 0
+	}
+	return max(0, time.Duration(time.Now().UnixNano()-since))
+}
+
+// noteCoolDown publishes whether backend i is in its cool-down.
+func (d *drain) noteCoolDown(i int) {
+	d.o.backendCounters[i].coolingDown.Store(!d.health[i].until.IsZero())
+}
+
+// Service returns Config.Service, the name metrics label this DLQ with.
+func (o *Orchestrator) Service() string { return o.service }
+
+// maxReasons bounds how many distinct Entry.Reason values Stats.ByReason
+// counts apart; entries with any further reason are counted under
+// ReasonOther. The bound keeps a metrics label's cardinality, and the
+// drain's memory, fixed whatever the callers put in Reason.
+const maxReasons = 100
+
+// ReasonOther is the Stats.ByReason key counting entries whose Reason came
+// after the first 100 distinct ones.
+const ReasonOther = "other"
+
+// reasonCount is one reason's counter.
+type reasonCount struct {
+	name string
+	n    atomic.Uint64
+}
+
+// reasonCounts counts accepted entries by their own Reason. The drain
+// goroutine alone calls add; snapshot may be called from any goroutine.
+// A new reason is published by swapping in a longer copy of the list, which
+// happens at most maxReasons times.
+type reasonCounts struct {
+	seen  map[string]*reasonCount // the drain's index of all
+	last  *reasonCount            // the reason added last: reasons come in runs
+	all   atomic.Pointer[[]*reasonCount]
+	other atomic.Uint64
+}
+
+// add counts one entry with reason.
+func (rc *reasonCounts) add(reason string) {
+	if c := rc.last; c != nil && c.name == reason {
+		c.n.Add(1)
+		return
+	}
+	c, ok := rc.seen[reason]
+	if !ok {
+		if len(rc.seen) >= maxReasons {
+			rc.other.Add(1)
+			return
+		}
+		if rc.seen == nil {
+			rc.seen = make(map[string]*reasonCount)
+		}
+		c = &reasonCount{name: reason}
+		rc.seen[reason] = c
+		var all []*reasonCount
+		if p := rc.all.Load(); p != nil {
+			all = *p
+		}
+		all = append(all[:len(all):len(all)], c)
+		rc.all.Store(&all)
+	}
+	rc.last = c
+	c.n.Add(1)
+}
+
+// snapshot returns the counts by reason, ReasonOther included once it is
+// not zero.
+func (rc *reasonCounts) snapshot() map[string]uint64 {
+	out := map[string]uint64{}
+	if p := rc.all.Load(); p != nil {
+		for _, c := range *p {
+			out[c.name] = c.n.Load()
+		}
+	}
+	if n := rc.other.Load(); n > 0 {
+		out[ReasonOther] += n
+	}
+	return out
+}
+
+// BatchEvent describes one batch write to one backend: what Config.OnBatch
+// receives after each write, successful or not. A backend passed over in its
+// cool-down is not written and produces no event.
+type BatchEvent struct {
+	// Kind is the backend written to.
+	Kind Kind
+	// Entries is how many entries the batch held.
+	Entries int
+	// Failed is how many of them the backend failed; 0 when all were written.
+	Failed int
+	// Duration is how long the backend's write call took.
+	Duration time.Duration
+	// Err is the backend's error when Failed > 0, otherwise nil.
+	Err error
+}
+
+// batchStart returns the time a batch write begins, or the zero time when
+// nobody listens for batch events.
+func (d *drain) batchStart() time.Time {
+	if d.o.cfg.OnBatch == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// batchDone tells Config.OnBatch about a write to backend i that began at
+// start.
+func (d *drain) batchDone(i int, start time.Time, entries, failed int, err error) {
+	if d.o.cfg.OnBatch == nil {
+		return
+	}
+	if failed == 0 {
+		err = nil
+	}
+	d.o.cfg.OnBatch(BatchEvent{
+		Kind:     d.o.backends[i].kind,
+		Entries:  entries,
+		Failed:   failed,
+		Duration: time.Since(start),
+		Err:      err,
+	})
 }

@@ -51,7 +51,7 @@ var readerMutations = []mutation{
 	{name: "Kafka reader: --since seeks by the wrong bound (Until)", file: "reader_kafka.go",
 		old: "if since := r.opts.Filter.Since; !since.IsZero() {", new: "if since := r.opts.Filter.Until; !since.IsZero() {",
 		tags: "dlq_kafka", run: "TestReaderKafka"},
-	{name: "Filter: Since compared with Until's sense (entries before it kept)", file: "reader_filter.go",
+	{name: "Filter: Since compared with Until's sense (entries before it kept)", file: "reader.go",
 		old: "if !f.Since.IsZero() && e.Timestamp.Before(f.Since) {", new: "if !f.Since.IsZero() && !e.Timestamp.Before(f.Since) {",
 		tags: "dlq_kafka", run: "TestReaderKafka|TestReaderFilters"},
 	{name: "Reader: a file's head digests the first 4 KiB of its first line only", file: "reader_list.go",
