@@ -30,7 +30,7 @@ type record struct {
 	// since is when the drain took it, to within a batch.
 	since time.Time
 	// prepared is the encode lane's run that prepared r's first write
-	// ahead (Backend.prepareAhead), 0 when none did.
+	// ahead (backend.prepareAhead), 0 when none did.
 	prepared uint64
 }
 

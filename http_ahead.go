@@ -10,7 +10,7 @@ import (
 )
 
 // httpAhead is one batch's bodies built, gzipped and keyed on the encode
-// lane's goroutine while the batch before it is posted (Backend.prepareAhead).
+// lane's goroutine while the batch before it is posted (backend.prepareAhead).
 type httpAhead struct {
 	run    uint64    // the lane's run that built it
 	recs   []*record // the entries it was built for, in order

@@ -13,9 +13,9 @@ package dlq
 // pending line.
 //
 // After encoding, the lane may also let the backend that will write the
-// batch first do its own work ahead (Backend.prepareAhead): the HTTP backend builds
-// and gzips the bodies there, so that body N+1 is ready while POST N is in
-// flight.
+// batch first do its own work ahead (backend.prepareAhead): the HTTP
+// backend builds and gzips the bodies there, so that body N+1 is ready
+// while POST N is in flight.
 
 // encodeLane is the drain's pair of arenas and its one encoding ahead.
 type encodeLane struct {
@@ -66,7 +66,7 @@ func (l *encodeLane) encode(recs []*record) int {
 // arena other than busy, which holds the lines of the batch about to be
 // written, then lets prepare (when not nil) do its part of writing them.
 // Nothing else may touch recs, nor prepare's work ahead, until join.
-func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
+func (l *encodeLane) start(recs []record, busy int, prepare *backend) {
 	l.recs = l.recs[:0]
 	for i := range recs {
 		l.recs = append(l.recs, &recs[i])

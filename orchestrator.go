@@ -76,7 +76,7 @@ type Orchestrator struct {
 
 	cfg             Config
 	batchSize       int
-	backends        []Backend
+	backends        []backend
 	backendCounters []backendCounters
 	drained         drainCounters
 
@@ -113,7 +113,7 @@ func New(cfg Config) (*Orchestrator, error) {
 		return nil, err
 	}
 	cfg.Order = append([]Kind(nil), cfg.Order...)
-	backends := make([]Backend, 0, len(kinds))
+	backends := make([]backend, 0, len(kinds))
 	for _, k := range kinds {
 		b, err := newBackend(k, &cfg)
 		if err != nil {
@@ -131,7 +131,7 @@ func New(cfg Config) (*Orchestrator, error) {
 
 // newOrchestrator builds an Orchestrator around backends without starting
 // its drain.
-func newOrchestrator(cfg Config, backends []Backend) *Orchestrator {
+func newOrchestrator(cfg Config, backends []backend) *Orchestrator {
 	base, cancelBase := context.WithCancel(context.Background())
 	o := &Orchestrator{
 		queue:           make(chan Entry, cfg.queueCapacity()),
