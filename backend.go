@@ -217,12 +217,12 @@ func (b *backend) prepares() bool { return b.kind == KindHTTP }
 
 // prepareAhead does b's work ahead for recs, whose lines are encoded, into
 // its slot: 0 or 1, the encode lane's arena the lines are in, so that the
-// slot of the batch being written is never the one being prepared. It marks
-// each record prepared by run, the lane's count of encodings ahead, which
-// the write checks: records are reused, a mark is not. It runs on the
-// encode lane's goroutine.
-func (b *backend) prepareAhead(slot int, run uint64, recs []*record) {
+// slot of the batch being written is never the one being prepared. The
+// backend keeps what identifies the entries it prepared for; the write
+// checks it, since the drain reuses a record's memory for later entries.
+// It runs on the encode lane's goroutine.
+func (b *backend) prepareAhead(slot int, recs []*record) {
 	if b.kind == KindHTTP {
-		b.http.prepareAhead(slot, run, recs)
+		b.http.prepareAhead(slot, recs)
 	}
 }

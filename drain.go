@@ -24,14 +24,14 @@ type record struct {
 	oversize bool
 	lastErr  error
 	line     []byte // the envelope, valid during one delivery
-	// httpKey is the Idempotency-Key of the HTTP body that last failed r
-	// in a way the receiver may have seen; r is sent again under it.
-	httpKey string
+	// resendGroup, when not empty, names the entries a backend last sent
+	// together in a write that failed in a way the receiver may have
+	// seen: they are sent again together, as that same unit, under that
+	// name (the HTTP backend's Idempotency-Key). The backend sets and
+	// clears it; the drain keeps a group whole across retry rounds.
+	resendGroup string
 	// since is when the drain took it, to within a batch.
 	since time.Time
-	// prepared is the encode lane's run that prepared r's first write
-	// ahead (backend.prepareAhead), 0 when none did.
-	prepared uint64
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
@@ -351,7 +351,7 @@ func (d *drain) retryRound() {
 				}
 			}
 		}
-		round = d.withWholeBodies(round)
+		round = d.withResendGroups(round)
 	}
 	attempted, progress := d.deliver(round)
 	switch {
@@ -363,19 +363,19 @@ func (d *drain) retryRound() {
 	d.settleRetries(0)
 }
 
-// withWholeBodies adds to a bounded round the retry entries that share an
-// HTTP Idempotency-Key with an entry in it. A body is sent again under its
-// key with all of its entries still to be written, never cut in two: a
-// receiver that stores each key once would drop the entries sent later
-// under the same key, while dlq counted them written.
-func (d *drain) withWholeBodies(round []*record) []*record {
-	keys := map[string]bool{}
+// withResendGroups adds to a bounded round the retry entries that share a
+// resend group with an entry in it. A group is sent again with all of its
+// entries still to be written, never cut in two: a receiver that stores
+// what it got under a group's name once would drop the entries sent later
+// under the same name, while dlq counted them written.
+func (d *drain) withResendGroups(round []*record) []*record {
+	groups := map[string]bool{}
 	for _, r := range round {
-		if r.httpKey != "" {
-			keys[r.httpKey] = true
+		if r.resendGroup != "" {
+			groups[r.resendGroup] = true
 		}
 	}
-	if len(keys) == 0 {
+	if len(groups) == 0 {
 		return round
 	}
 	in := make(map[*record]bool, len(round))
@@ -383,7 +383,7 @@ func (d *drain) withWholeBodies(round []*record) []*record {
 		in[r] = true
 	}
 	for _, r := range d.retry {
-		if r.httpKey != "" && keys[r.httpKey] && !in[r] {
+		if r.resendGroup != "" && groups[r.resendGroup] && !in[r] {
 			round = append(round, r)
 		}
 	}

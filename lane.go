@@ -27,7 +27,6 @@ type encodeLane struct {
 	recs  []*record // the batch being encoded ahead
 
 	running bool
-	runs    uint64        // encodings ahead started: each preparation's mark
 	into    int           // the arena being encoded into
 	done    chan struct{} // closed when the encoding ahead has finished
 	result  []byte        // the arena it filled, read after done
@@ -75,15 +74,13 @@ func (l *encodeLane) start(recs []record, busy int, prepare *backend) {
 	l.into = 1 - busy
 	l.done = make(chan struct{})
 	l.running = true
-	l.runs++
-	run := l.runs
 	arena := l.arenas[l.into][:0]
 	l.arenas[l.into] = nil // the goroutine's until join
 	go func() {
 		defer close(l.done)
 		l.result = encodeInto(arena, l.recs)
 		if prepare != nil {
-			prepare.prepareAhead(l.into, run, l.recs)
+			prepare.prepareAhead(l.into, l.recs)
 		}
 	}()
 }
