@@ -205,7 +205,7 @@ func (d *drain) preparer() *backend {
 		if b.prepares() {
 			return b
 		}
-		if d.o.cfg.mode() != ModeFanOut {
+		if d.o.cfg.Mode != ModeFanOut {
 			return nil // the first backend tried does not prepare
 		}
 	}

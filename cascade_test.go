@@ -20,7 +20,7 @@ func startWithFileBackends(t *testing.T, cfg Config, dirs ...string) *Orchestrat
 	t.Helper()
 	var backends []backend
 	for _, dir := range dirs {
-		c := cfg
+		c := cfg.withDefaults()
 		c.File.Dir = dir
 		fb, err := newFileBackend(&c)
 		require.NoError(t, err)

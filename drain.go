@@ -79,8 +79,8 @@ func (o *Orchestrator) run() {
 	d := &drain{
 		o:          o,
 		ctx:        o.base,
-		log:        o.cfg.logger(),
-		warn:       newWarner(o.cfg.logger(), o.cfg.clock()),
+		log:        o.cfg.Logger,
+		warn:       newWarner(o.cfg.Logger, o.cfg.Clock),
 		ids:        wire.NewIDSource(),
 		pending:    make([]record, 0, o.batchSize),
 		lane:       encodeLane{spare: make([]record, 0, o.batchSize)},
@@ -89,7 +89,7 @@ func (o *Orchestrator) run() {
 		dirty:      make([]bool, len(o.backends)),
 		health:     make([]health, len(o.backends)),
 	}
-	if o.cfg.mode() == ModeFanOut {
+	if o.cfg.Mode == ModeFanOut {
 		d.allNeed = uint64(1)<<len(o.backends) - 1
 	}
 	d.batchTimer.Stop()
@@ -172,7 +172,7 @@ func (d *drain) batchReadyOrTimer() {
 		return
 	}
 	if !d.timerOn && len(d.pending) > 0 {
-		d.batchTimer.Reset(d.o.cfg.flushInterval())
+		d.batchTimer.Reset(ms(d.o.cfg.FlushIntervalMS))
 		d.timerOn = true
 	}
 }
@@ -224,7 +224,7 @@ func (d *drain) writePending() {
 	}
 	d.settleRetries(before)
 	if ahead && len(d.pending) > 0 {
-		wait := d.o.cfg.flushInterval()
+		wait := ms(d.o.cfg.FlushIntervalMS)
 		if len(d.pending) >= d.o.batchSize {
 			wait = 0 // full: write it at the next turn of the loop
 		}
@@ -398,22 +398,8 @@ func (d *drain) backOff() {
 // maxRoundBatches bounds a retry round, in batches.
 const maxRoundBatches = 16
 
-const (
-	defaultInitialBackoffMS = 100
-	defaultMaxBackoffMS     = 10000
-)
-
-func (r *RetryConfig) initialBackoffMS() int {
-	return orDefault(r.InitialBackoffMS, defaultInitialBackoffMS)
-}
-
-func (r *RetryConfig) initialBackoff() time.Duration {
-	return ms(r.initialBackoffMS())
-}
-
-func (r *RetryConfig) maxBackoff() time.Duration {
-	return ms(max(orDefault(r.MaxBackoffMS, defaultMaxBackoffMS), r.initialBackoffMS()))
-}
+func (r *RetryConfig) initialBackoff() time.Duration { return ms(r.InitialBackoffMS) }
+func (r *RetryConfig) maxBackoff() time.Duration     { return ms(r.MaxBackoffMS) }
 
 // jittered returns the current backoff with jitter: a uniform draw from its
 // upper half, so retries of many DLQs do not fall in step.

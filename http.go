@@ -86,9 +86,9 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 		redacted:   u.Redacted(),
 		headers:    headers,
 		gzip:       hc.Gzip,
-		timeout:    ms(orDefault(hc.TimeoutMS, defaultHTTPTimeoutMS)),
-		maxBody:    orDefault(hc.MaxBodyBytes, defaultHTTPMaxBodyBytes),
-		maxRetries: orDefault(hc.MaxRetries, defaultHTTPMaxRetries),
+		timeout:    ms(hc.TimeoutMS),
+		maxBody:    hc.MaxBodyBytes,
+		maxRetries: hc.MaxRetries,
 		zw:         zw,
 	}, nil
 }

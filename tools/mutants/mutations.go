@@ -55,8 +55,8 @@ var mutations = slices.Concat(coreMutations, readerMutations, replayMutations,
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{
 	// The five the issue named.
-	{name: "Config.Order ignored", file: "orchestrator.go",
-		old: "\treturn cfg.Order\n", new: "\treturn defaultOrder\n",
+	{name: "Config.Order ignored", file: "config.go",
+		old: "\t\tcfg.Order = slices.Clone(cfg.Order)\n", new: "\t\tcfg.Order = slices.Clone([]Kind{KindKafka, KindRedis, KindHTTP, KindFile})\n",
 		tags: "dlq_all", run: "TestConfigOrderIsHonoured|TestCascade"},
 	{name: "a fresh id on every retry", file: "drain.go",
 		old:  "\tattempted, progress := d.deliver(round)\n",
@@ -129,7 +129,7 @@ var coreMutations = []mutation{
 		old: "lockErr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)", new: "lockErr = nil",
 		run: "TestFileSecondWriter|TestFileFolderRemoved"},
 	{name: "file backend: hourly/daily files not cut by size", file: "file.go",
-		old: "if f.rotation() == RotateNone {", new: "if f.rotation() != RotateSize {",
+		old: "if f.Rotation == RotateNone {", new: "if f.Rotation != RotateSize {",
 		run: "TestFile"},
 	{name: "file backend: rotation keeps the old file's lines unsynced", file: "internal/filelog/rotate.go",
 		old: "\tif err := l.syncLocked(); err != nil {\n\t\treturn err\n\t}\n\tbackup, err",
