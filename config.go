@@ -318,10 +318,11 @@ const (
 	defaultRedisWaitTimeoutMS  = 1000
 )
 
-// withDefaults returns cfg with every field left zero that has a default
-// set to it: every default in one place, as go-redis's Options.init. New
-// runs on what it returns and DefaultConfig reports it. The copy shares
-// no Order with cfg, so nothing the caller does to cfg reaches it.
+// withDefaults returns a copy of cfg with each field left zero that has a
+// default set to it: every default in one place, as go-redis's
+// Options.init. New runs on what it returns and DefaultConfig reports it.
+// The copy shares no Order with cfg, so nothing the caller does to cfg
+// afterwards reaches it.
 func (cfg Config) withDefaults() Config {
 	cfg.Mode = cmp.Or(cfg.Mode, ModeCascade)
 	if len(cfg.Order) == 0 {

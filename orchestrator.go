@@ -21,7 +21,7 @@ type Orchestrator struct {
 	clock     func() time.Time
 	disabled  bool
 
-	cfg             Config
+	cfg             Config // as New got it, with its defaults (withDefaults)
 	batchSize       int
 	backends        []backend
 	backendCounters []backendCounters
@@ -51,7 +51,8 @@ type flushRequest struct {
 }
 
 // New validates cfg, builds its backends and starts the drain goroutine.
-// Every invalid field is named in one *ConfigError. New does not fail because
+// The fields cfg leaves zero take their defaults (see DefaultConfig), in
+// New's own copy. Every invalid field is named in one *ConfigError. New does not fail because
 // a network backend is unreachable: the DLQ exists for the moment things are
 // down.
 func New(cfg Config) (*Orchestrator, error) {
