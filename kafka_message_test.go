@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/kafkatest"
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -70,7 +71,7 @@ func TestKafkaMessagesOfABatchAllocateNothingOnceWarm(t *testing.T) {
 		}
 	}
 	t.Run("the slab is used again", func(t *testing.T) {
-		if raceEnabled {
+		if testenv.RaceEnabled {
 			t.Skip("the race detector allocates")
 		}
 		build()

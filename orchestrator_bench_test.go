@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
 
@@ -50,7 +51,7 @@ func sendHarness(tb testing.TB) (*Orchestrator, func()) {
 }
 
 func TestSendAllocatesNothing(t *testing.T) {
-	if raceEnabled {
+	if testenv.RaceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	o, stop := sendHarness(t)

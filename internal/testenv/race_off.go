@@ -1,5 +1,7 @@
 //go:build !race
 
-package dlq
+package testenv
 
-const raceEnabled = false
+// RaceEnabled reports whether the tests run under the race detector, which
+// allocates: allocation tests skip under it.
+const RaceEnabled = false
