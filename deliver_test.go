@@ -14,46 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// startWithFileBackends starts an orchestrator over one file backend per
-// dir, in that order: two real backends that can fail independently.
-func startWithFileBackends(t *testing.T, cfg Config, dirs ...string) *Orchestrator {
-	t.Helper()
-	var backends []Backend
-	for _, dir := range dirs {
-		c := cfg
-		c.File.Dir = dir
-		fb, err := newFileBackend(&c)
-		require.NoError(t, err)
-		backends = append(backends, Backend{kind: KindFile, file: fb})
-	}
-	o := newOrchestrator(cfg, backends)
-	go o.run()
-	return o
-}
-
-func payloads(n int, prefix string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s-%04d", prefix, i)
-	}
-	return out
-}
-
-func sendAll(t *testing.T, o *Orchestrator, ps []string) {
-	t.Helper()
-	for _, p := range ps {
-		require.NoError(t, o.SendContext(context.Background(), Entry{Reason: "r", Payload: []byte(p)}))
-	}
-}
-
-func requireHolds[V any](t *testing.T, got map[string]V, ps []string) {
-	t.Helper()
-	for _, p := range ps {
-		_, ok := got[p]
-		require.True(t, ok, "entry %s missing", p)
-	}
-}
-
 func TestCascadeFallsBackWhenFirstBackendIsFull(t *testing.T) {
 	full := testenv.MountTmpfs(t, 64<<10)
 	free := full.Fill()
