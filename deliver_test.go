@@ -1,11 +1,7 @@
 package dlq
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -67,139 +63,6 @@ func TestCascadeMovesOnlyFailedEntries(t *testing.T) {
 	assert.Equal(t, uint64(len(second)), s.Backends[1].Entries)
 }
 
-func TestRetryUntilDiskHasRoomAgain(t *testing.T) {
-	disk := testenv.MountTmpfs(t, 64<<10)
-	free := disk.Fill()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 16,
-		Retry: RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20}})
-	require.NoError(t, err)
-
-	ps := payloads(100, "d")
-	go sendAll(t, o, ps) // SendContext: waits while the drain retries
-
-	require.Eventually(t, func() bool { return o.Stats().Retried > 3 }, 10*time.Second, time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err = o.Flush(ctx) // waits while the disk is full, until ctx ends
-	require.ErrorIs(t, err, ErrNotWritten, "Flush reports that the disk is full")
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.ErrorContains(t, err, "no space left on device")
-
-	free()
-	require.Eventually(t, func() bool { return o.Stats().Accepted == 100 }, 10*time.Second, time.Millisecond)
-	flushOK(t, o)
-	closeOK(t, o)
-	requireHolds(t, byPayload(readDir(t, filepath.Join(disk.Dir, "svc"))), ps)
-	s := o.Stats()
-	assert.Equal(t, uint64(100), s.Written)
-	assert.Zero(t, s.Lost)
-	assert.NotZero(t, s.Retried)
-	requireAccounted(t, s)
-}
-
-func TestResizedDiskTakesRetriedEntries(t *testing.T) {
-	disk := testenv.MountTmpfs(t, 8<<10)
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 64,
-		Retry: RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20}})
-	require.NoError(t, err)
-	ps := payloads(400, "grow")
-	go sendAll(t, o, ps)
-	require.Eventually(t, func() bool { return o.Stats().Retried > 0 }, 10*time.Second, time.Millisecond)
-	disk.Resize(1 << 20)
-	require.Eventually(t, func() bool { return o.Stats().Accepted == 400 }, 10*time.Second, time.Millisecond)
-	flushOK(t, o)
-	closeOK(t, o)
-	requireHolds(t, byPayload(readDir(t, filepath.Join(disk.Dir, "svc"))), ps)
-	requireAccounted(t, o.Stats())
-}
-
-func TestMaxAttemptsLosesWithReasonAndOnLoss(t *testing.T) {
-	disk := testenv.MountTmpfs(t, 64<<10)
-	defer disk.Fill()()
-	var (
-		mu     sync.Mutex
-		lostTo []error
-	)
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 8,
-		Retry: RetryConfig{MaxAttempts: 3, InitialBackoffMS: 1, MaxBackoffMS: 2},
-		OnLoss: func(e Entry, reason LossReason, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			assert.Equal(t, ReasonAllFailed, reason)
-			lostTo = append(lostTo, err)
-		}})
-	require.NoError(t, err)
-	sendAll(t, o, payloads(20, "l"))
-	require.Eventually(t, func() bool { return o.Stats().Lost == 20 }, 10*time.Second, time.Millisecond)
-	closeOK(t, o)
-	s := o.Stats()
-	assert.Equal(t, map[LossReason]uint64{ReasonAllFailed: 20}, s.LostBy)
-	assert.Equal(t, uint64(20*2), s.Retried, "two retries after the first attempt")
-	requireAccounted(t, s)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, lostTo, 20)
-	var be *BackendError
-	require.ErrorAs(t, lostTo[0], &be)
-	assert.Equal(t, KindFile, be.Kind)
-	assert.ErrorContains(t, lostTo[0], "no space left on device")
-}
-
-func TestCloseDeadlineCountsUnwrittenAsLost(t *testing.T) {
-	disk := testenv.MountTmpfs(t, 64<<10)
-	defer disk.Fill()()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, QueueCapacity: 8, BatchSize: 4,
-		Retry: RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 5}})
-	require.NoError(t, err)
-	// Fill until the drain retries what it holds (and so takes no more) and
-	// Send finds no room: a state, whatever the flush interval and the
-	// encoding ahead did with the first entries.
-	accepted := 0
-	require.Eventually(t, func() bool {
-		var err error
-		for err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)}); err == nil; {
-			accepted++
-			err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)})
-		}
-		s := o.Stats()
-		return s.Retried > 0 && errors.Is(err, ErrQueueFull) && s.Held == s.QueueCapacity+s.BatchSize
-	}, 30*time.Second, time.Millisecond, "the drain retries and every unit of room is held")
-	require.GreaterOrEqual(t, accepted, 9, "the queue and at least one entry in the drain")
-
-	waiting := make(chan error)
-	go func() { waiting <- o.SendContext(context.Background(), Entry{Reason: "blocked"}) }()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	err = o.Close(ctx)
-	require.Error(t, err)
-	assert.ErrorContains(t, err, fmt.Sprintf("%d entries lost", accepted))
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	require.ErrorIs(t, <-waiting, ErrClosed, "a SendContext waiting for room is woken by Close")
-	s := o.Stats()
-	assert.Equal(t, map[LossReason]uint64{ReasonShutdown: uint64(accepted)}, s.LostBy)
-	assert.Equal(t, uint64(1), s.DroppedBy[ReasonClosed])
-	requireAccounted(t, s)
-}
-
-func TestOversizeEntryIsLostNotRetried(t *testing.T) {
-	dir := t.TempDir()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1}})
-	require.NoError(t, err)
-	require.NoError(t, o.Send(Entry{Reason: "huge", Payload: make([]byte, 2<<20)}))
-	require.NoError(t, o.Send(Entry{Reason: "small", Payload: []byte("ok")}))
-	err = o.Flush(context.Background())
-	require.ErrorIs(t, err, ErrLost, "Flush reports the loss")
-	assert.ErrorContains(t, err, "1 entries")
-	flushOK(t, o) // reported once
-	closeOK(t, o)
-	s := o.Stats()
-	assert.Equal(t, map[LossReason]uint64{ReasonOversize: 1}, s.LostBy)
-	assert.Equal(t, uint64(1), s.Written)
-	assert.Contains(t, byPayload(readDir(t, filepath.Join(dir, "svc"))), "ok")
-	requireAccounted(t, s)
-}
-
 func TestFanOutCatchesUpAMirrorThatWasDown(t *testing.T) {
 	mirror := testenv.MountTmpfs(t, 64<<10)
 	free := mirror.Fill()
@@ -251,4 +114,35 @@ func TestCascadeOrderIsConfigurable(t *testing.T) {
 	closeOK(t, o)
 	assert.Len(t, readDir(t, filepath.Join(b, "svc")), 5)
 	assert.Empty(t, readDir(t, filepath.Join(a, "svc")))
+}
+
+// TestIDsStableAcrossFanOutCatchUp: a fan-out mirror that was down catches
+// up by retrying; each entry must carry in the mirror the id the primary
+// got, so a consumer can de-duplicate.
+func TestIDsStableAcrossFanOutCatchUp(t *testing.T) {
+	mirror := testenv.MountTmpfs(t, 64<<10)
+	free := mirror.Fill()
+	primary := t.TempDir()
+	o := startWithFileBackends(t, Config{Service: "svc", Mode: ModeFanOut, BatchSize: 16,
+		Retry: RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20}}, primary, mirror.Dir)
+	from := time.Now()
+	ps := payloads(100, "f")
+	sendAll(t, o, ps)
+	flushOK(t, o)
+	require.Equal(t, uint64(100), o.Stats().Written)
+	require.Zero(t, o.Stats().Backends[1].Entries, "the mirror missed them")
+	free()
+	require.Eventually(t, func() bool { return o.Stats().Backends[1].Entries == 100 }, 10*time.Second, time.Millisecond,
+		"the mirror catches up once it has room")
+	closeOK(t, o)
+	to := time.Now()
+
+	first := byPayload(readDir(t, filepath.Join(primary, "svc")))
+	second := byPayload(readDir(t, filepath.Join(mirror.Dir, "svc")))
+	for _, p := range ps {
+		a, b := first[p], second[p]
+		require.NotEmpty(t, a.ID, "entry %s in the primary", p)
+		assert.Equal(t, a.ID, b.ID, "entry %s: the same id in every backend", p)
+		requireUUIDv7(t, a.ID, from, to)
+	}
 }

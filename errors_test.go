@@ -1,9 +1,12 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,4 +74,80 @@ func TestFlushErrorIsOneLine(t *testing.T) {
 		assert.NoError(t, joinLine(nil, nil))
 		assert.Same(t, ErrLost, joinLine(nil, ErrLost))
 	})
+}
+
+// TestWarningsAreRateLimited: of many failures of one kind, the first is
+// logged, then one summary per interval with the count left out; another
+// kind is logged on its own.
+func TestWarningsAreRateLimited(t *testing.T) {
+	var out bytes.Buffer
+	clock := newFakeClock(time.Unix(1_700_000_000, 0))
+	w := newWarner(slog.New(slog.NewTextHandler(&out, nil)), clock.Now)
+	lines := func() []string { return strings.Split(strings.TrimSpace(out.String()), "\n") }
+
+	for range 1000 {
+		w.logf("failed kafka", slog.LevelWarn, "dlq: backend failed", "backend", "kafka")
+		clock.Add(time.Millisecond) // 1000 failures in one second
+	}
+	w.logf("failed file", slog.LevelWarn, "dlq: backend failed", "backend", "file")
+	assert.Len(t, lines(), 2, "the first of each kind only:\n%s", out.String())
+
+	clock.Add(warnInterval)
+	w.logf("failed kafka", slog.LevelWarn, "dlq: backend failed", "backend", "kafka")
+	assert.Len(t, lines(), 3)
+	assert.Contains(t, lines()[2], "suppressed=999", "the summary counts what was left out")
+
+	w.logf("failed kafka", slog.LevelWarn, "dlq: backend failed", "backend", "kafka")
+	w.summarize()
+	assert.Len(t, lines(), 4)
+	assert.Contains(t, lines()[3], "suppressed=1", "Close logs what is left")
+}
+
+func TestErrorsCarryOnePrefix(t *testing.T) {
+	dir := t.TempDir()
+	errs := map[string]error{}
+	for name, cfg := range map[string]Config{
+		"no service":  {},
+		"bad fields":  {Service: "x", Mode: "FAN_OUT", QueueCapacity: -1, Order: []Kind{9}},
+		"kafka":       {Service: "x", File: FileConfig{Dir: dir}, Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:1"}, TLS: KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "none.pem")}}},
+		"http":        {Service: "x", File: FileConfig{Dir: dir}, HTTP: HTTPConfig{URL: "http://127.0.0.1:1", TLS: HTTPTLS{CAFile: filepath.Join(dir, "none.pem")}}},
+		"redis":       {Service: "x", File: FileConfig{Dir: dir}, Redis: RedisConfig{URL: "redis://127.0.0.1:1", Stream: "s"}, Mode: ModeFanOut},
+		"file in use": {Service: "x", File: FileConfig{Dir: filepath.Join(dir, "file", "x")}},
+	} {
+		if name == "file in use" {
+			// A file where the backend's folder must go.
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "file"), 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "file", "x"), nil, 0o600))
+		}
+		o, err := New(cfg)
+		if err == nil {
+			require.NoError(t, o.Close(t.Context()))
+			continue
+		}
+		errs["New "+name] = err
+	}
+	for name, doc := range map[string]string{
+		"typo":         "service: x\nqueue_capacty: 1\n",
+		"syntax":       "service: [\n",
+		"env":          "service: ${DLQ_NOT_SET_ANYWHERE}\n",
+		"enum":         "service: x\nmode: FAN_OUT\norder: [Kafka]\n",
+		"all backends": "service: x\nkafka: {brokers: [a]}\nhttp: {url: 'http://a'}\nredis: {url: 'redis://a'}\n",
+	} {
+		if _, err := parseConfig([]byte(doc), noEnv); err != nil || !built(KindKafka) {
+			errs["ParseConfig "+name] = err
+		}
+	}
+	_, errs["LoadConfig missing"] = LoadConfig(filepath.Join(dir, "missing.yaml"))
+	errs["not built"] = errNotBuilt(KindKafka)
+	errs["UnmarshalText"] = new(Mode).UnmarshalText([]byte("x"))
+
+	require.GreaterOrEqual(t, len(errs), 11)
+	for name, err := range errs {
+		t.Run(name, func(t *testing.T) {
+			require.Error(t, err)
+			t.Log(err)
+			assert.Equal(t, 1, strings.Count(err.Error(), "dlq:"), "%v", err)
+			assert.True(t, strings.HasPrefix(err.Error(), "dlq: "), "%v", err)
+		})
+	}
 }

@@ -348,55 +348,6 @@ func TestEnumsFailWhereverTheyAreDecoded(t *testing.T) {
 	}
 }
 
-func TestErrorsCarryOnePrefix(t *testing.T) {
-	dir := t.TempDir()
-	errs := map[string]error{}
-	for name, cfg := range map[string]Config{
-		"no service":  {},
-		"bad fields":  {Service: "x", Mode: "FAN_OUT", QueueCapacity: -1, Order: []Kind{9}},
-		"kafka":       {Service: "x", File: FileConfig{Dir: dir}, Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:1"}, TLS: KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "none.pem")}}},
-		"http":        {Service: "x", File: FileConfig{Dir: dir}, HTTP: HTTPConfig{URL: "http://127.0.0.1:1", TLS: HTTPTLS{CAFile: filepath.Join(dir, "none.pem")}}},
-		"redis":       {Service: "x", File: FileConfig{Dir: dir}, Redis: RedisConfig{URL: "redis://127.0.0.1:1", Stream: "s"}, Mode: ModeFanOut},
-		"file in use": {Service: "x", File: FileConfig{Dir: filepath.Join(dir, "file", "x")}},
-	} {
-		if name == "file in use" {
-			// A file where the backend's folder must go.
-			require.NoError(t, os.MkdirAll(filepath.Join(dir, "file"), 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "file", "x"), nil, 0o600))
-		}
-		o, err := New(cfg)
-		if err == nil {
-			require.NoError(t, o.Close(t.Context()))
-			continue
-		}
-		errs["New "+name] = err
-	}
-	for name, doc := range map[string]string{
-		"typo":         "service: x\nqueue_capacty: 1\n",
-		"syntax":       "service: [\n",
-		"env":          "service: ${DLQ_NOT_SET_ANYWHERE}\n",
-		"enum":         "service: x\nmode: FAN_OUT\norder: [Kafka]\n",
-		"all backends": "service: x\nkafka: {brokers: [a]}\nhttp: {url: 'http://a'}\nredis: {url: 'redis://a'}\n",
-	} {
-		if _, err := parseConfig([]byte(doc), noEnv); err != nil || !built(KindKafka) {
-			errs["ParseConfig "+name] = err
-		}
-	}
-	_, errs["LoadConfig missing"] = LoadConfig(filepath.Join(dir, "missing.yaml"))
-	errs["not built"] = errNotBuilt(KindKafka)
-	errs["UnmarshalText"] = new(Mode).UnmarshalText([]byte("x"))
-
-	require.GreaterOrEqual(t, len(errs), 11)
-	for name, err := range errs {
-		t.Run(name, func(t *testing.T) {
-			require.Error(t, err)
-			t.Log(err)
-			assert.Equal(t, 1, strings.Count(err.Error(), "dlq:"), "%v", err)
-			assert.True(t, strings.HasPrefix(err.Error(), "dlq: "), "%v", err)
-		})
-	}
-}
-
 func FuzzParseConfig(f *testing.F) {
 	for _, seed := range []string{configYAML, "", "service: x\n", "service: ${A:-${B:-c}}\n", "{\"service\": \"x\"}",
 		"a: &a [*a]\n", "service: x\n<<: {mode: fan_out}\n", "file: &f\n  <<: *f\n", "http: &h\n  headers: *h\n", "file: !!binary aGk=\n", "service: x\norder: [1, file]\n"} {

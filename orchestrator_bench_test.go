@@ -1,13 +1,9 @@
 package dlq
 
 import (
-	"encoding/json"
 	"runtime"
 	"testing"
 	"time"
-
-	"github.com/dlqkit/dlq/internal/testenv"
-	"github.com/stretchr/testify/require"
 )
 
 var benchEntry = Entry{
@@ -48,24 +44,6 @@ func sendHarness(tb testing.TB) (*Orchestrator, func()) {
 	stop := make(chan struct{})
 	done := consume(o.queue, func() { o.giveRoom(1) }, stop) // the room a drain gives back
 	return o, func() { close(stop); <-done }
-}
-
-func TestSendAllocatesNothing(t *testing.T) {
-	if testenv.RaceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	o, stop := sendHarness(t)
-	defer stop()
-	e := benchEntry
-	allocs := testing.AllocsPerRun(10000, func() {
-		if err := o.Send(e); err != nil && err != ErrQueueFull {
-			t.Fatal(err)
-		}
-	})
-	require.Zero(t, allocs)
-	buf := make([]byte, 0, 4096)
-	allocs = testing.AllocsPerRun(1000, func() { buf = AppendEnvelope(buf[:0], &e) })
-	require.Zero(t, allocs, "encoding into a reused buffer")
 }
 
 // chanSend hands e to ch the way Send does (a non-blocking send), trying
@@ -136,44 +114,6 @@ func BenchmarkSendParallel(b *testing.B) {
 			}
 		})
 		stop()
-	})
-}
-
-func BenchmarkEnvelope(b *testing.B) {
-	e := benchEntry
-	e.ID = "019ac3f2-5a10-7c3e-9a4b-2f6d8e1c0b7a"
-	b.Run("AppendEnvelope", func(b *testing.B) {
-		buf := make([]byte, 0, 1024)
-		b.ReportAllocs()
-		for b.Loop() {
-			buf = AppendEnvelope(buf[:0], &e)
-		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		type source struct {
-			Topic     string `json:"topic,omitempty"`
-			Partition int32  `json:"partition"`
-			Offset    int64  `json:"offset"`
-		}
-		type envelope struct {
-			Timestamp   int64   `json:"timestamp"`
-			Service     string  `json:"service"`
-			Reason      string  `json:"reason"`
-			Attempts    int     `json:"attempts"`
-			Payload     []byte  `json:"payload"`
-			Destination string  `json:"destination,omitempty"`
-			Source      *source `json:"source,omitempty"`
-			Error       string  `json:"error,omitempty"`
-			ID          string  `json:"id,omitempty"`
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = json.Marshal(envelope{
-				Timestamp: e.Timestamp.UnixMilli(), Service: e.Service, Reason: e.Reason, Attempts: e.Attempts,
-				Payload: e.Payload, Destination: e.Destination, Error: e.Error, ID: e.ID,
-				Source: &source{e.Source.Topic, e.Source.Partition, e.Source.Offset},
-			})
-		}
 	})
 }
 
