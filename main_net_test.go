@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,4 +165,102 @@ func selfSignedTLS(t *testing.T) ([]byte, *tls.Config) {
 	require.NoError(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// writeSelfSignedCert writes a certificate for 127.0.0.1 that is its own
+// CA, and its key, as PEM files; it returns their paths.
+func writeSelfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dlq redis test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certFile, keyFile
+}
+
+// sendThroughOutage sends ps at a steady pace from another goroutine, calls
+// kill once the first backend holds more than heldFirst entries, waits for
+// the sends to finish, flushes, and returns the stats as they stand then.
+func sendThroughOutage(t *testing.T, o *Orchestrator, ps []string, heldFirst uint64, kill func()) Stats {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Go(func() { // not the test goroutine: t.Errorf, never require
+		for i, p := range ps {
+			if err := o.SendContext(context.Background(), Entry{Reason: "r", Payload: []byte(p)}); err != nil {
+				t.Errorf("SendContext %s: %v", p, err)
+				return
+			}
+			if i%100 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	})
+	require.Eventually(t, func() bool { return o.Stats().Backends[0].Entries > heldFirst }, 20*time.Second, time.Millisecond)
+	kill()
+	wg.Wait()
+	flushOK(t, o)
+	return o.Stats()
+}
+
+// probeUntilUsed sends and flushes one probe entry at a time until the
+// first backend holds more than it did when it went down, and returns how
+// many probes that took.
+func probeUntilUsed(t *testing.T, o *Orchestrator, down Stats, within time.Duration, msg string) int {
+	t.Helper()
+	// A loop of its own: require.Eventually runs its condition on another
+	// goroutine, where require must not be called.
+	deadline := time.Now().Add(within)
+	for probes := 1; ; probes++ {
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "probe-%d", probes)}))
+		flushOK(t, o)
+		if o.Stats().Backends[0].Entries > down.Backends[0].Entries {
+			return probes
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still unused after %d probes in %s", msg, probes, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// benchSendFlush sends b.N copies of e through a new orchestrator built
+// from cfg, flushes, reports entries/s, and closes it with the timer
+// stopped. It returns the closed orchestrator for checks on its Stats.
+func benchSendFlush(b *testing.B, cfg Config, e Entry) *Orchestrator {
+	b.Helper()
+	o, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		if err := o.SendContext(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := o.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+	b.StopTimer()
+	if err := o.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return o
 }
