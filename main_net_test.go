@@ -27,6 +27,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// The helpers the tests of the network backends (Kafka, HTTP, Redis) share,
+// built whenever one of them is: a server that hangs and the shutdown
+// patterns run against it, sends through an outage, the send-and-flush
+// benchmark loop, and self-signed certificates.
+
 // hangingListener accepts TCP connections, reads what comes and never
 // answers: a server that hangs.
 type hangingListener struct {

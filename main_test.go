@@ -23,6 +23,9 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain fails the package if a test leaves a goroutine behind. The rest
+// of this file holds the helpers the tests of every file share; those of
+// the network backends alone are in main_net_test.go.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
