@@ -227,7 +227,9 @@ func (g *generator) next() (dlq.Entry, int) {
 		e.Headers = []dlq.Header{
 			{Key: "traceparent", Value: trace},
 			{Key: "content-type", Value: []byte(contentType)},
-			{Key: "x-correlation-id", Value: appendUUID4(nil, r)},
+		}
+		if r.IntN(2) == 0 {
+			e.Headers = append(e.Headers, dlq.Header{Key: "x-correlation-id", Value: appendUUID4(nil, r)})
 		}
 		if r.IntN(3) == 0 {
 			e.Headers = append(e.Headers, dlq.Header{Key: "x-retry-count", Value: strconv.AppendInt(nil, int64(r.IntN(5)), 10)})
@@ -238,7 +240,6 @@ func (g *generator) next() (dlq.Entry, int) {
 			"consumer_group": g.o.Service,
 			"host":           pick(r, g.pods...),
 			"schema_version": pick(r, "v14", "v15"),
-			"trace_id":       string(appendHex(nil, r, 32)),
 		}
 	}
 	return e, b

@@ -49,7 +49,8 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	if _, err := os.Stat(folder); err == nil {
 		return nil, fmt.Errorf("dlqgen: %s exists already", folder)
 	}
-	maxSizeMB, switchAt := layout(o)
+	maxSizeMB, estimate := layout(o)
+	maxBytes := int64(maxSizeMB) << 20
 
 	g := newGenerator(o)
 	t := newTally(o.N)
@@ -66,7 +67,8 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		})
 	}
-	compress := switchAt > 0
+	// Compression is on until the rotations still to come are o.Plain.
+	compress := o.Plain == 0 || plainFrom(0, estimate, maxBytes) > o.Plain
 	orch, err := open(compress)
 	if err != nil {
 		return nil, err
@@ -76,6 +78,8 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 		defer cancel()
 		return orch.Close(cctx)
 	}
+	var sent int64 // bytes of the lines sent so far
+	var line []byte
 	for i := 0; i < o.N; {
 		end := min(i+chunk, o.N)
 		now.Store(g.p.ts[end-1])
@@ -83,6 +87,8 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 			e, b := g.next()
 			ids = append(ids, e.ID...)
 			t.add(&e, b)
+			line = dlq.AppendEnvelope(line[:0], &e)
+			sent += int64(len(line)) + 1
 			if err := orch.SendContext(ctx, e); err != nil {
 				_ = closeOrch()
 				return nil, err
@@ -92,7 +98,15 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 			_ = closeOrch()
 			return nil, err
 		}
-		if compress && rotated(folder) >= switchAt {
+		if !compress || o.Plain == 0 || i == o.N {
+			continue
+		}
+		live, err := os.Stat(filepath.Join(folder, "dlq.ndjson"))
+		if err != nil {
+			_ = closeOrch()
+			return nil, err
+		}
+		if plainFrom(live.Size(), float64(sent)/float64(i)*float64(o.N-i), maxBytes) <= o.Plain {
 			// The newest files are written with compress off: a writer
 			// restarted with another config, as the folder was.
 			if err := closeOrch(); err != nil {
@@ -122,9 +136,10 @@ func Write(ctx context.Context, dir string, o Options) (*Manifest, error) {
 	return m, nil
 }
 
-// layout returns max_size_mb, and after how many rotations compression
-// stops (0: never on), from the entries' mean line size over a sample.
-func layout(o Options) (maxSizeMB, switchAt int) {
+// layout returns max_size_mb (o.MaxSizeMB, or the size that makes o.Files
+// files) and the NDJSON's estimated size, from the mean line size over a
+// sample of the entries.
+func layout(o Options) (maxSizeMB int, estimate float64) {
 	g := newGenerator(o)
 	var total, k int
 	var buf []byte
@@ -133,27 +148,17 @@ func layout(o Options) (maxSizeMB, switchAt int) {
 		buf = dlq.AppendEnvelope(buf[:0], &e)
 		total += len(buf) + 1
 	}
-	estimate := float64(total) / float64(k) * float64(o.N)
-	maxSizeMB = o.MaxSizeMB
-	if maxSizeMB == 0 {
-		maxSizeMB = max(1, int(math.Ceil(estimate/(float64(o.Files)-0.5)/(1<<20))))
+	estimate = float64(total) / float64(k) * float64(o.N)
+	if o.MaxSizeMB > 0 {
+		return o.MaxSizeMB, estimate
 	}
-	rotations := int(estimate / float64(maxSizeMB<<20))
-	return maxSizeMB, max(0, rotations-o.Plain)
+	return max(1, int(math.Ceil(estimate/(float64(o.Files)-0.5)/(1<<20)))), estimate
 }
 
-// rotated counts the files rotated into folder so far, gzipped or not: a
-// file being compressed, there as both .ndjson and .ndjson.gz for a
-// moment, counts once.
-func rotated(folder string) int {
-	entries, _ := os.ReadDir(folder)
-	seen := map[string]bool{}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "dlq-") {
-			seen[strings.TrimSuffix(e.Name(), ".gz")] = true
-		}
-	}
-	return len(seen)
+// plainFrom returns how many rotations are still to come, with live bytes
+// in the live file and about rest bytes of lines still to write.
+func plainFrom(live int64, rest float64, maxBytes int64) int {
+	return int((float64(live) + rest) / float64(maxBytes))
 }
 
 // survey reads the folder back: its files in reading order, each one's
