@@ -225,4 +225,3 @@ func BenchmarkReadSince(b *testing.B) {
 		return took
 	}})
 }
-
