@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -149,29 +150,34 @@ func BenchmarkReadFingerprint(b *testing.B) {
 	b.ReportMetric(float64(groups)/float64(m.DistinctBugs), "groups-per-bug")
 }
 
-// BenchmarkReadShow: dlq show ID of an entry in the second-oldest file,
-// beside zcat | grep -m1 of its id (which stops at the first match).
+// BenchmarkReadShow: dlq show ID beside zcat | grep -m1 of its id (which
+// stops at the first match), for an entry of the second-oldest file (old)
+// and one of the live file (newest: every file before it is read).
 func BenchmarkReadShow(b *testing.B) {
 	dir, m := readData(b)
-	s, ok := m.Sample("old")
-	if !ok {
-		b.Fatal("the manifest has no old sample: generate more entries")
-	}
 	bin, src, files := dlqBinary(b), m.Source(dir), m.Paths(dir)
-	race(b, m.N, false, func(b *testing.B) time.Duration {
-		out, took := execTimed(b, nil, bin, "show", src, s.ID)
-		if !bytes.Contains(out, []byte(s.ID)) {
-			b.Fatalf("dlq show %s printed\n%s", s.ID, out)
+	for _, where := range []string{"old", "newest-file"} {
+		s, ok := m.Sample(where)
+		if !ok {
+			b.Fatalf("the manifest has no %s sample: generate more entries", where)
 		}
-		return took
-	}, peer{name: "grep", run: func(b *testing.B) time.Duration {
-		// grep -m1 closes the pipe: zcat's SIGPIPE is no failure here.
-		out, took := execTimed(b, nil, "bash", append([]string{"-c", `zcat -f -- "$@" | grep -m1 -aF '"id":"` + s.ID + `"'`, "pipeline"}, files...)...)
-		if !bytes.Contains(out, []byte(s.ID)) {
-			b.Fatalf("zcat | grep -m1 found no %s", s.ID)
-		}
-		return took
-	}})
+		b.Run(strings.TrimSuffix(where, "-file"), func(b *testing.B) {
+			race(b, m.N, false, func(b *testing.B) time.Duration {
+				out, took := execTimed(b, nil, bin, "show", src, s.ID)
+				if !bytes.Contains(out, []byte(s.ID)) {
+					b.Fatalf("dlq show %s printed\n%s", s.ID, out)
+				}
+				return took
+			}, peer{name: "grep", run: func(b *testing.B) time.Duration {
+				// grep -m1 closes the pipe: zcat's SIGPIPE is no failure here.
+				out, took := execTimed(b, nil, "bash", append([]string{"-c", `zcat -f -- "$@" | grep -m1 -aF '"id":"` + s.ID + `"'`, "pipeline"}, files...)...)
+				if !bytes.Contains(out, []byte(s.ID)) {
+					b.Fatalf("zcat | grep -m1 found no %s", s.ID)
+				}
+				return took
+			}})
+		})
+	}
 }
 
 // BenchmarkReadTail: dlq tail -n 20 beside zcat | tail -n 20.

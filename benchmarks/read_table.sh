@@ -64,7 +64,8 @@ END {
 	print "|---|---|---|---|"
 	row("`inspect --group-by reason`", "BenchmarkReadInspect", "jq", "`zcat -f FILES \\| jq -R '\''fromjson? \\| .reason'\'' \\| sort \\| uniq -c`")
 	row("`inspect --group-by reason`", "BenchmarkReadInspect", "grep", "`zcat -f FILES \\| grep -ao '\''\"reason\":\"[^\"]*\"'\'' \\| sort \\| uniq -c`")
-	row("`show ID` (an entry of the second-oldest file)", "BenchmarkReadShow", "grep", "`zcat -f FILES \\| grep -m1 -aF '\''\"id\":\"ID\"'\''`")
+	row("`show ID` (an entry of the second-oldest file)", "BenchmarkReadShow/old", "grep", "`zcat -f FILES \\| grep -m1 -aF '\''\"id\":\"ID\"'\''`")
+	row("`show ID` (an entry of the live file)", "BenchmarkReadShow/newest", "grep", "the same")
 	row("`tail -n 20`", "BenchmarkReadTail", "tail", "`zcat -f FILES \\| tail -n 20`")
 	row("`inspect --since` the newest hour", "BenchmarkReadSince", "jq", "`zcat -f FILES \\| jq -R '\''fromjson? \\| select(.timestamp >= T) \\| .reason'\'' \\| sort \\| uniq -c`")
 	row("`replay --to kafka://…` (kfake)", "BenchmarkReplay", "kcat", "`zcat -f FILES \\| jq -r … \\| kcat -P -K '\''\\t'\''` (loses binary payloads and headers)")
