@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// small is a folder of about 12 MB: eleven rotations at max_size_mb 1.
-var small = Options{Seed: 7, N: 6000, MaxSizeMB: 1}
+// small is a folder of about 8 MB: seven rotations at max_size_mb 1.
+var small = Options{Seed: 7, N: 4000, MaxSizeMB: 1}
 
 // digests returns the SHA-256 of every file under dir but the writer's
 // lock (it holds a pid), by path.
