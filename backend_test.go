@@ -385,7 +385,7 @@ func confNoGoroutineLeft(t *testing.T, rig backendRig) {
 		confCloseOK(t, o)
 		goleak.VerifyNone(t, leaks)
 	})
-	t.Run("written, connections idle", func(t *testing.T) {
+	t.Run("written then idle", func(t *testing.T) {
 		target := rig.start(t, false)
 		leaks := goleak.IgnoreCurrent()
 		o, _ := confOpen(t, target, nil)
