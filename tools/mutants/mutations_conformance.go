@@ -20,15 +20,15 @@ var conformanceMutations = []mutation{
 		old: "\"data\", (*redisLine)(&bt.lines[i]),", new: "\"data\", (*redisLine)(&bt.lines[max(i-1, 0)]),",
 		tags: "dlq_redis", run: conformanceRedis},
 	{name: "conformance write: HTTP posts every body twice", file: "http.go",
-		old: "\t\twait, err := h.attempt(ctx, payload, encoding, key, entries)\n",
-		new: "\t\t_, _ = h.attempt(ctx, payload, encoding, key, entries)\n\t\twait, err := h.attempt(ctx, payload, encoding, key, entries)\n",
+		old:  "\t\twait, err := h.attempt(ctx, payload, encoding, key, entries)\n",
+		new:  "\t\t_, _ = h.attempt(ctx, payload, encoding, key, entries)\n\t\twait, err := h.attempt(ctx, payload, encoding, key, entries)\n",
 		tags: "dlq_http", run: conformanceHTTP},
 
 	// partial failure: only the refused entries move on, none is lost
 	// silently.
 	{name: "conformance partial: Kafka fails the whole batch for one partition's refusal", file: "kafka.go",
-		old: "\tif !errors.As(err, &perMessage) || len(perMessage) != len(k.msgs) {",
-		new: "\tif true || !errors.As(err, &perMessage) || len(perMessage) != len(k.msgs) {",
+		old:  "\tif !errors.As(err, &perMessage) || len(perMessage) != len(k.msgs) {",
+		new:  "\tif true || !errors.As(err, &perMessage) || len(perMessage) != len(k.msgs) {",
 		tags: "dlq_kafka", run: conformanceKafka},
 	{name: "conformance partial: HTTP counts a refused body's entries written", file: "http.go",
 		old: "\t\t\tbt.recs[i].httpKey = \"\"\n\t\t\tbt.errs[i] = err\n", new: "\t\t\tbt.recs[i].httpKey = \"\"\n",
