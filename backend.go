@@ -52,20 +52,18 @@ func (k *Kind) UnmarshalText(text []byte) error {
 	return fmt.Errorf("dlq: %s", unknownKind(string(text)))
 }
 
-// Backend is one configured destination of entries: a kind tag and one
-// pointer per variant, of which the tag's is set. Only this package builds
-// Backends, from Config; the zero Backend is invalid. A Backend is used by the
-// drain goroutine alone.
-type Backend struct {
+// backend is one configured destination of entries, the closed sum type of
+// the backends: a kind tag and one pointer per variant, of which the tag's
+// is set. New builds the backends from Config; users see them by Kind and
+// name only. The zero backend is invalid. A backend is used by the drain
+// goroutine alone.
+type backend struct {
 	kind  Kind
 	file  *fileBackend
 	kafka *kafkaBackend
 	http  *httpBackend
 	redis *redisBackend
 }
-
-// Kind returns the backend's kind.
-func (b *Backend) Kind() Kind { return b.kind }
 
 // batch is what a backend is asked to write. lines[i] is recs[i]'s envelope
 // without a newline; the backend sets errs[i] for each entry it failed and
@@ -75,14 +73,14 @@ type batch struct {
 	lines [][]byte
 	errs  []error
 	// ahead is 1 + the encode-lane slot where the work ahead for these
-	// entries may be (Backend.prepareAhead), or 0: the one slot the backend may
+	// entries may be (backend.prepareAhead), or 0: the one slot the backend may
 	// read during this write.
 	ahead int
 }
 
 // write sends the batch and fills b.errs. It returns a summary of the
 // failures, nil when every entry was written.
-func (b *Backend) write(ctx context.Context, bt *batch) error {
+func (b *backend) write(ctx context.Context, bt *batch) error {
 	switch b.kind {
 	case KindFile:
 		return b.file.write(ctx, bt)
@@ -98,7 +96,7 @@ func (b *Backend) write(ctx context.Context, bt *batch) error {
 }
 
 // sync makes everything written so far durable.
-func (b *Backend) sync(ctx context.Context) error {
+func (b *backend) sync(ctx context.Context) error {
 	switch b.kind {
 	case KindFile:
 		return b.file.sync(ctx)
@@ -116,7 +114,7 @@ func (b *Backend) sync(ctx context.Context) error {
 // close releases the backend. When ctx ends first, a backend that waits
 // for requests in flight (Kafka) cuts them, so that close keeps Close's
 // deadline.
-func (b *Backend) close(ctx context.Context) error {
+func (b *backend) close(ctx context.Context) error {
 	switch b.kind {
 	case KindFile:
 		return b.file.close(ctx)
@@ -132,20 +130,20 @@ func (b *Backend) close(ctx context.Context) error {
 }
 
 // newBackend builds the backend of the given kind from cfg.
-func newBackend(kind Kind, cfg *Config) (Backend, error) {
+func newBackend(kind Kind, cfg *Config) (backend, error) {
 	switch kind {
 	case KindFile:
 		f, err := newFileBackend(cfg)
-		return Backend{kind: kind, file: f}, err
+		return backend{kind: kind, file: f}, err
 	case KindKafka:
 		k, err := newKafkaBackend(cfg)
-		return Backend{kind: kind, kafka: k}, err
+		return backend{kind: kind, kafka: k}, err
 	case KindHTTP:
 		h, err := newHTTPBackend(cfg)
-		return Backend{kind: kind, http: h}, err
+		return backend{kind: kind, http: h}, err
 	case KindRedis:
 		r, err := newRedisBackend(cfg)
-		return Backend{kind: kind, redis: r}, err
+		return backend{kind: kind, redis: r}, err
 	default:
 		panic(fmt.Sprintf("dlq: building backend of unknown kind %d", uint8(kind)))
 	}
@@ -198,7 +196,7 @@ func needsTag(kind Kind) string {
 // and prepares ahead, or nil: in a cascade the first backend not in its
 // cool-down, in a fan-out the first backend that prepares and is not in its
 // cool-down (every new entry goes to each backend).
-func (d *drain) preparer() *Backend {
+func (d *drain) preparer() *backend {
 	for i := range d.o.backends {
 		if !d.available(i) {
 			continue
@@ -207,7 +205,7 @@ func (d *drain) preparer() *Backend {
 		if b.prepares() {
 			return b
 		}
-		if d.o.cfg.mode() != ModeFanOut {
+		if d.o.cfg.Mode != ModeFanOut {
 			return nil // the first backend tried does not prepare
 		}
 	}
@@ -215,16 +213,16 @@ func (d *drain) preparer() *Backend {
 }
 
 // prepares reports whether b does work ahead of its writes.
-func (b *Backend) prepares() bool { return b.kind == KindHTTP }
+func (b *backend) prepares() bool { return b.kind == KindHTTP }
 
 // prepareAhead does b's work ahead for recs, whose lines are encoded, into
 // its slot: 0 or 1, the encode lane's arena the lines are in, so that the
-// slot of the batch being written is never the one being prepared. It marks
-// each record prepared by run, the lane's count of encodings ahead, which
-// the write checks: records are reused, a mark is not. It runs on the
-// encode lane's goroutine.
-func (b *Backend) prepareAhead(slot int, run uint64, recs []*record) {
+// slot of the batch being written is never the one being prepared. The
+// backend keeps what identifies the entries it prepared for; the write
+// checks it, since the drain reuses a record's memory for later entries.
+// It runs on the encode lane's goroutine.
+func (b *backend) prepareAhead(slot int, recs []*record) {
 	if b.kind == KindHTTP {
-		b.http.prepareAhead(slot, run, recs)
+		b.http.prepareAhead(slot, recs)
 	}
 }

@@ -47,6 +47,6 @@ func TestKindNames(t *testing.T) {
 }
 
 func TestBackendZeroValuePanicsNamingTheKind(t *testing.T) {
-	var b Backend
+	var b backend
 	assert.PanicsWithValue(t, "dlq: sync on backend of unknown kind 0", func() { _ = b.sync(t.Context()) })
 }

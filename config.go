@@ -1,10 +1,12 @@
 package dlq
 
 import (
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -110,7 +112,7 @@ type RetryConfig struct {
 	// (a day). Defaults to 100.
 	InitialBackoffMS int `json:"initial_backoff_ms" yaml:"initial_backoff_ms"`
 	// MaxBackoffMS caps the wait, in milliseconds. At most 86400000 (a
-	// day). Defaults to 10000.
+	// day). Defaults to 10000 (InitialBackoffMS when that is larger).
 	MaxBackoffMS int `json:"max_backoff_ms" yaml:"max_backoff_ms"`
 }
 
@@ -287,9 +289,19 @@ type RedisConfig struct {
 	WaitTimeoutMS int `json:"wait_timeout_ms" yaml:"wait_timeout_ms"`
 }
 
-// Defaults of the network backends' config. They live in an always-built
-// file because DefaultConfig reports them in every build.
+// The defaults. withDefaults is the one place that applies them; the
+// "Defaults to" of each field's doc states them (a test holds the two
+// together).
 const (
+	defaultQueueCapacity       = 10000
+	defaultBatchSize           = 256
+	defaultFlushIntervalMS     = 100
+	defaultInitialBackoffMS    = 100
+	defaultMaxBackoffMS        = 10000
+	defaultFileDir             = "./dlq"
+	defaultMaxSizeMB           = 100
+	defaultMaxAgeDays          = 30
+	defaultSyncIntervalMS      = 1000
 	defaultKafkaRouting        = "per_table"
 	defaultKafkaKey            = "destination"
 	defaultTopicSuffix         = ".dlq"
@@ -300,11 +312,93 @@ const (
 	defaultHTTPTimeoutMS       = 30000
 	defaultHTTPMaxBodyBytes    = 4 << 20
 	defaultHTTPMaxRetries      = 3
-	defaultRedisStream         = "dlq"
+	defaultRedisStream         = "dlq" // also a Reader's stream when its URL names none
 	defaultRedisDialTimeoutMS  = 1000
 	defaultRedisTimeoutMS      = 3000
 	defaultRedisWaitTimeoutMS  = 1000
 )
+
+// withDefaults returns a copy of cfg with each field left zero that has a
+// default set to it: every default in one place, as go-redis's
+// Options.init. New runs on what it returns and DefaultConfig reports it.
+// The copy shares no Order with cfg, so nothing the caller does to cfg
+// afterwards reaches it.
+func (cfg Config) withDefaults() Config {
+	cfg.Mode = cmp.Or(cfg.Mode, ModeCascade)
+	if len(cfg.Order) == 0 {
+		cfg.Order = []Kind{KindKafka, KindRedis, KindHTTP, KindFile}
+	} else {
+		cfg.Order = slices.Clone(cfg.Order)
+	}
+	cfg.QueueCapacity = cmp.Or(cfg.QueueCapacity, defaultQueueCapacity)
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, defaultBatchSize)
+	cfg.FlushIntervalMS = cmp.Or(cfg.FlushIntervalMS, defaultFlushIntervalMS)
+	cfg.Retry = cfg.Retry.withDefaults()
+	cfg.File = cfg.File.withDefaults()
+	cfg.Kafka = cfg.Kafka.withDefaults()
+	cfg.HTTP = cfg.HTTP.withDefaults()
+	cfg.Redis = cfg.Redis.withDefaults()
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}
+
+// withDefaults returns r with its defaults; the cap is never below the
+// first wait.
+func (r RetryConfig) withDefaults() RetryConfig {
+	r.InitialBackoffMS = cmp.Or(r.InitialBackoffMS, defaultInitialBackoffMS)
+	if r.MaxBackoffMS == 0 {
+		r.MaxBackoffMS = max(defaultMaxBackoffMS, r.InitialBackoffMS)
+	}
+	return r
+}
+
+// withDefaults returns f with its defaults.
+func (f FileConfig) withDefaults() FileConfig {
+	f.Dir = cmp.Or(f.Dir, defaultFileDir)
+	f.Rotation = cmp.Or(f.Rotation, RotateHourly)
+	f.MaxSizeMB = cmp.Or(f.MaxSizeMB, defaultMaxSizeMB)
+	f.MaxAgeDays = cmp.Or(f.MaxAgeDays, defaultMaxAgeDays)
+	f.SyncIntervalMS = cmp.Or(f.SyncIntervalMS, defaultSyncIntervalMS)
+	return f
+}
+
+// withDefaults returns k with its defaults.
+func (k KafkaConfig) withDefaults() KafkaConfig {
+	k.Routing = cmp.Or(k.Routing, defaultKafkaRouting)
+	k.TopicSuffix = cmp.Or(k.TopicSuffix, defaultTopicSuffix)
+	k.CommonTopic = cmp.Or(k.CommonTopic, defaultCommonTopic)
+	k.Key = cmp.Or(k.Key, defaultKafkaKey)
+	k.Acks = cmp.Or(k.Acks, defaultKafkaAcks)
+	k.Compression = cmp.Or(k.Compression, defaultKafkaCompression)
+	k.WriteTimeoutMS = cmp.Or(k.WriteTimeoutMS, defaultKafkaWriteTimeoutMS)
+	return k
+}
+
+// withDefaults returns h with its defaults.
+func (h HTTPConfig) withDefaults() HTTPConfig {
+	h.TimeoutMS = cmp.Or(h.TimeoutMS, defaultHTTPTimeoutMS)
+	h.MaxBodyBytes = cmp.Or(h.MaxBodyBytes, defaultHTTPMaxBodyBytes)
+	h.MaxRetries = cmp.Or(h.MaxRetries, defaultHTTPMaxRetries)
+	return h
+}
+
+// withDefaults returns r with its defaults.
+func (r RedisConfig) withDefaults() RedisConfig {
+	r.Stream = cmp.Or(r.Stream, defaultRedisStream)
+	r.CommonStream = cmp.Or(r.CommonStream, defaultRedisStream)
+	r.DialTimeoutMS = cmp.Or(r.DialTimeoutMS, defaultRedisDialTimeoutMS)
+	r.TimeoutMS = cmp.Or(r.TimeoutMS, defaultRedisTimeoutMS)
+	r.WaitTimeoutMS = cmp.Or(r.WaitTimeoutMS, defaultRedisWaitTimeoutMS)
+	return r
+}
+
+// ms converts a config value in milliseconds.
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // certPool returns the system's CAs plus those in the PEM file at path.
 func certPool(path string) (*x509.CertPool, error) {

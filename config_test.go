@@ -3,6 +3,15 @@ package dlq
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"log/slog"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,6 +82,138 @@ var wantConfig = Config{
 		Gzip: true, MaxBodyBytes: 1024, MaxRetries: 5, TLS: HTTPTLS{CAFile: "ca.pem", InsecureSkipVerify: true}},
 	Redis: RedisConfig{URL: "redis://127.0.0.1:6379/0", Stream: "dlq:{destination}", CommonStream: "dlq-common", MaxLen: 1000,
 		DialTimeoutMS: 150, TimeoutMS: 250, WaitReplicas: 2, WaitTimeoutMS: 350},
+}
+
+// TestDefaultConfigIsWithDefaults: DefaultConfig reports, field by field,
+// what withDefaults (the one place defaults are applied) fills into a zero
+// Config, save the hooks: withDefaults sets Clock and Logger when New reads
+// the Config, DefaultConfig leaves them nil.
+func TestDefaultConfigIsWithDefaults(t *testing.T) {
+	got, want := DefaultConfig("svc"), Config{Service: "svc"}.withDefaults()
+	assert.Nil(t, got.Clock, "DefaultConfig's Clock")
+	assert.Nil(t, got.Logger, "DefaultConfig's Logger")
+	require.NotNil(t, want.Clock, "withDefaults' Clock")
+	require.NotNil(t, want.Logger, "withDefaults' Logger")
+	want.Clock, want.Logger = nil, nil
+	eachConfigField(reflect.ValueOf(want), "Config", func(path string, w reflect.Value, _ reflect.StructField) {
+		g := reflect.ValueOf(got).FieldByIndex(fieldIndex(t, path))
+		if w.Kind() == reflect.Func { // not comparable: by name, or nil
+			assert.Equal(t, defaultText(w), defaultText(g), path)
+			return
+		}
+		assert.Equal(t, w.Interface(), g.Interface(), path)
+	})
+}
+
+// TestConfigDocsStateTheDefaults: the "Defaults to …" ending each field's
+// doc in config.go is the value withDefaults gives the field, and a field
+// whose doc states none is left zero (Service aside: it is required).
+func TestConfigDocsStateTheDefaults(t *testing.T) {
+	docs := docDefaults(t, "config.go")
+	filled := Config{Service: "svc"}.withDefaults()
+	eachConfigField(reflect.ValueOf(filled), "Config", func(path string, v reflect.Value, f reflect.StructField) {
+		key := f.Tag.Get("owner") + "." + f.Name
+		doc, ok := docs[key]
+		switch {
+		case path == "Config.Service":
+		case !ok:
+			assert.True(t, v.IsZero(), "%s (%s) has no \"Defaults to\" but withDefaults sets it to %v", path, key, v)
+		default:
+			assert.Equal(t, doc, defaultText(v), "%s (%s): its doc says one default, withDefaults gives another", path, key)
+		}
+	})
+}
+
+// eachConfigField calls fn for every field of the config struct v that is
+// not itself a config struct, descending into those; the field's tag gets
+// an "owner" key naming the struct type that declares it.
+func eachConfigField(v reflect.Value, path string, fn func(path string, v reflect.Value, f reflect.StructField)) {
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		f.Tag = reflect.StructTag(string(f.Tag) + ` owner:"` + v.Type().Name() + `"`)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type().PkgPath() == v.Type().PkgPath() {
+			eachConfigField(fv, path+"."+f.Name, fn)
+			continue
+		}
+		fn(path+"."+f.Name, fv, f)
+	}
+}
+
+// fieldIndex turns a path such as "Config.File.Dir" into its field index.
+func fieldIndex(t *testing.T, path string) []int {
+	typ := reflect.TypeFor[Config]()
+	var index []int
+	for _, name := range strings.Split(path, ".")[1:] {
+		f, ok := typ.FieldByName(name)
+		require.True(t, ok, "no field %s in %s", name, path)
+		index, typ = append(index, f.Index...), f.Type
+	}
+	return index
+}
+
+// docDefaults returns, by "Type.Field", the X of each struct field's doc
+// in file that ends "Defaults to X.", with quotes and a closing
+// parenthetical remark cut.
+func docDefaults(t *testing.T, file string) map[string]string {
+	parsed, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ParseComments)
+	require.NoError(t, err)
+	stated := regexp.MustCompile(`Defaults\s+to\s+(.*?)(\s+\(.*\))?\.$`)
+	docs := map[string]string{}
+	ast.Inspect(parsed, func(n ast.Node) bool {
+		spec, ok := n.(*ast.TypeSpec)
+		if !ok {
+			return true
+		}
+		st, ok := spec.Type.(*ast.StructType)
+		if !ok {
+			return false
+		}
+		for _, f := range st.Fields.List {
+			m := stated.FindStringSubmatch(strings.TrimSpace(f.Doc.Text()))
+			for _, name := range f.Names {
+				if m != nil {
+					docs[spec.Name.Name+"."+name.Name] = strings.Trim(m[1], `"`)
+				}
+			}
+		}
+		return false
+	})
+	require.NotEmpty(t, docs, "no \"Defaults to\" found in %s", file)
+	return docs
+}
+
+// defaultText writes v as a field's doc states its default.
+func defaultText(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return v.String()
+	case reflect.Int, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10)
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case reflect.Slice:
+		if kinds, ok := v.Interface().([]Kind); ok {
+			var names []string
+			for _, k := range kinds {
+				names = append(names, k.String())
+			}
+			return strings.Join(names, ", ")
+		}
+	case reflect.Func:
+		if v.IsNil() {
+			return "nil"
+		}
+		return runtime.FuncForPC(v.Pointer()).Name()
+	case reflect.Pointer:
+		if v.IsNil() {
+			return "nil"
+		}
+		if v.Interface() == any(slog.Default()) {
+			return "slog.Default()"
+		}
+	}
+	return fmt.Sprintf("%v", v)
 }
 
 func TestConfigDecodesFromYAMLAndJSON(t *testing.T) {

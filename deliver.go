@@ -19,7 +19,7 @@ func (d *drain) deliver(recs []*record) (attempted, progress bool) {
 	for _, r := range recs {
 		r.oversize = true
 	}
-	if d.o.cfg.mode() == ModeFanOut {
+	if d.o.cfg.Mode == ModeFanOut {
 		attempted, progress = d.fanOut(recs)
 	} else {
 		attempted, progress = d.cascade(recs)

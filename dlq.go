@@ -5,49 +5,15 @@ import (
 	"sync/atomic"
 )
 
-// DefaultConfig returns a Config for service with every default filled in.
+// DefaultConfig returns a Config for service with every default filled in:
+// the values New uses for the fields left zero. The hooks are left nil:
+// Clock and Logger are set when New reads the Config (Logger to
+// slog.Default() as it is then), and the Config stays what a config file
+// holds, so that it round-trips through ParseConfig.
 func DefaultConfig(service string) Config {
-	var zero Config
-	return Config{
-		Service:         service,
-		Mode:            ModeCascade,
-		Order:           append([]Kind(nil), defaultOrder...),
-		QueueCapacity:   zero.queueCapacity(),
-		BatchSize:       zero.batchSize(),
-		FlushIntervalMS: defaultFlushIntervalMS,
-		Retry: RetryConfig{
-			InitialBackoffMS: defaultInitialBackoffMS,
-			MaxBackoffMS:     defaultMaxBackoffMS,
-		},
-		File: FileConfig{
-			Dir:            defaultFileDir,
-			Rotation:       RotateHourly,
-			MaxSizeMB:      defaultMaxSizeMB,
-			MaxAgeDays:     defaultMaxAgeDays,
-			SyncIntervalMS: defaultSyncIntervalMS,
-		},
-		Kafka: KafkaConfig{
-			Routing:        defaultKafkaRouting,
-			TopicSuffix:    defaultTopicSuffix,
-			CommonTopic:    defaultCommonTopic,
-			Key:            defaultKafkaKey,
-			Acks:           defaultKafkaAcks,
-			Compression:    defaultKafkaCompression,
-			WriteTimeoutMS: defaultKafkaWriteTimeoutMS,
-		},
-		HTTP: HTTPConfig{
-			TimeoutMS:    defaultHTTPTimeoutMS,
-			MaxBodyBytes: defaultHTTPMaxBodyBytes,
-			MaxRetries:   defaultHTTPMaxRetries,
-		},
-		Redis: RedisConfig{
-			Stream:        defaultRedisStream,
-			CommonStream:  defaultRedisStream,
-			DialTimeoutMS: defaultRedisDialTimeoutMS,
-			TimeoutMS:     defaultRedisTimeoutMS,
-			WaitTimeoutMS: defaultRedisWaitTimeoutMS,
-		},
-	}
+	cfg := Config{Service: service}.withDefaults()
+	cfg.Clock, cfg.Logger = nil, nil
+	return cfg
 }
 
 // defaultOrchestrator is the process-wide orchestrator behind the package

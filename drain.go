@@ -24,14 +24,14 @@ type record struct {
 	oversize bool
 	lastErr  error
 	line     []byte // the envelope, valid during one delivery
-	// httpKey is the Idempotency-Key of the HTTP body that last failed r
-	// in a way the receiver may have seen; r is sent again under it.
-	httpKey string
+	// resendGroup, when not empty, names the entries a backend last sent
+	// together in a write that failed in a way the receiver may have
+	// seen: they are sent again together, as that same unit, under that
+	// name (the HTTP backend's Idempotency-Key). The backend sets and
+	// clears it; the drain keeps a group whole across retry rounds.
+	resendGroup string
 	// since is when the drain took it, to within a batch.
 	since time.Time
-	// prepared is the encode lane's run that prepared r's first write
-	// ahead (Backend.prepareAhead), 0 when none did.
-	prepared uint64
 }
 
 // drain is the state of the drain goroutine; nothing else touches it.
@@ -79,8 +79,8 @@ func (o *Orchestrator) run() {
 	d := &drain{
 		o:          o,
 		ctx:        o.base,
-		log:        o.cfg.logger(),
-		warn:       newWarner(o.cfg.logger(), o.cfg.clock()),
+		log:        o.cfg.Logger,
+		warn:       newWarner(o.cfg.Logger, o.cfg.Clock),
 		ids:        wire.NewIDSource(),
 		pending:    make([]record, 0, o.batchSize),
 		lane:       encodeLane{spare: make([]record, 0, o.batchSize)},
@@ -89,7 +89,7 @@ func (o *Orchestrator) run() {
 		dirty:      make([]bool, len(o.backends)),
 		health:     make([]health, len(o.backends)),
 	}
-	if o.cfg.mode() == ModeFanOut {
+	if o.cfg.Mode == ModeFanOut {
 		d.allNeed = uint64(1)<<len(o.backends) - 1
 	}
 	d.batchTimer.Stop()
@@ -172,7 +172,7 @@ func (d *drain) batchReadyOrTimer() {
 		return
 	}
 	if !d.timerOn && len(d.pending) > 0 {
-		d.batchTimer.Reset(d.o.cfg.flushInterval())
+		d.batchTimer.Reset(ms(d.o.cfg.FlushIntervalMS))
 		d.timerOn = true
 	}
 }
@@ -224,7 +224,7 @@ func (d *drain) writePending() {
 	}
 	d.settleRetries(before)
 	if ahead && len(d.pending) > 0 {
-		wait := d.o.cfg.flushInterval()
+		wait := ms(d.o.cfg.FlushIntervalMS)
 		if len(d.pending) >= d.o.batchSize {
 			wait = 0 // full: write it at the next turn of the loop
 		}
@@ -351,7 +351,7 @@ func (d *drain) retryRound() {
 				}
 			}
 		}
-		round = d.withWholeBodies(round)
+		round = d.withResendGroups(round)
 	}
 	attempted, progress := d.deliver(round)
 	switch {
@@ -363,19 +363,19 @@ func (d *drain) retryRound() {
 	d.settleRetries(0)
 }
 
-// withWholeBodies adds to a bounded round the retry entries that share an
-// HTTP Idempotency-Key with an entry in it. A body is sent again under its
-// key with all of its entries still to be written, never cut in two: a
-// receiver that stores each key once would drop the entries sent later
-// under the same key, while dlq counted them written.
-func (d *drain) withWholeBodies(round []*record) []*record {
-	keys := map[string]bool{}
+// withResendGroups adds to a bounded round the retry entries that share a
+// resend group with an entry in it. A group is sent again with all of its
+// entries still to be written, never cut in two: a receiver that stores
+// what it got under a group's name once would drop the entries sent later
+// under the same name, while dlq counted them written.
+func (d *drain) withResendGroups(round []*record) []*record {
+	groups := map[string]bool{}
 	for _, r := range round {
-		if r.httpKey != "" {
-			keys[r.httpKey] = true
+		if r.resendGroup != "" {
+			groups[r.resendGroup] = true
 		}
 	}
-	if len(keys) == 0 {
+	if len(groups) == 0 {
 		return round
 	}
 	in := make(map[*record]bool, len(round))
@@ -383,7 +383,7 @@ func (d *drain) withWholeBodies(round []*record) []*record {
 		in[r] = true
 	}
 	for _, r := range d.retry {
-		if r.httpKey != "" && keys[r.httpKey] && !in[r] {
+		if r.resendGroup != "" && groups[r.resendGroup] && !in[r] {
 			round = append(round, r)
 		}
 	}
@@ -398,22 +398,8 @@ func (d *drain) backOff() {
 // maxRoundBatches bounds a retry round, in batches.
 const maxRoundBatches = 16
 
-const (
-	defaultInitialBackoffMS = 100
-	defaultMaxBackoffMS     = 10000
-)
-
-func (r *RetryConfig) initialBackoffMS() int {
-	return orDefault(r.InitialBackoffMS, defaultInitialBackoffMS)
-}
-
-func (r *RetryConfig) initialBackoff() time.Duration {
-	return ms(r.initialBackoffMS())
-}
-
-func (r *RetryConfig) maxBackoff() time.Duration {
-	return ms(max(orDefault(r.MaxBackoffMS, defaultMaxBackoffMS), r.initialBackoffMS()))
-}
+func (r *RetryConfig) initialBackoff() time.Duration { return ms(r.InitialBackoffMS) }
+func (r *RetryConfig) maxBackoff() time.Duration     { return ms(r.MaxBackoffMS) }
 
 // jittered returns the current backoff with jitter: a uniform draw from its
 // upper half, so retries of many DLQs do not fall in step.

@@ -11,44 +11,19 @@ import (
 	"github.com/dlqkit/dlq/internal/filelog"
 )
 
-const (
-	defaultFileDir        = "./dlq"
-	defaultMaxSizeMB      = 100
-	defaultMaxAgeDays     = 30
-	defaultSyncIntervalMS = 1000
-	megabyte              = 1 << 20
-)
+const megabyte = 1 << 20
 
-func (f *FileConfig) dir() string {
-	if f.Dir == "" {
-		return defaultFileDir
-	}
-	return f.Dir
-}
-
-func (f *FileConfig) rotation() Rotation {
-	if f.Rotation == "" {
-		return RotateHourly
-	}
-	return f.Rotation
-}
-
-func (f *FileConfig) maxSizeMB() int  { return orDefault(f.MaxSizeMB, defaultMaxSizeMB) }
-func (f *FileConfig) maxAgeDays() int { return orDefault(f.MaxAgeDays, defaultMaxAgeDays) }
+// maxBytes is the size at which filelog rotates.
 func (f *FileConfig) maxBytes() int64 {
-	if f.rotation() == RotateNone {
+	if f.Rotation == RotateNone {
 		return math.MaxInt64 / 2
 	}
-	return int64(f.maxSizeMB()) * megabyte
-}
-
-func (f *FileConfig) syncInterval() time.Duration {
-	return ms(orDefault(f.SyncIntervalMS, defaultSyncIntervalMS))
+	return int64(f.MaxSizeMB) * megabyte
 }
 
 // period is the rotation by time that filelog makes.
 func (f *FileConfig) period() filelog.Period {
-	switch f.rotation() {
+	switch f.Rotation {
 	case RotateHourly:
 		return filelog.PeriodHourly
 	case RotateDaily:
@@ -67,16 +42,16 @@ type fileBackend struct {
 func newFileBackend(cfg *Config) (*fileBackend, error) {
 	fc := &cfg.File
 	l, err := filelog.Open(filelog.Options{
-		Dir:          filepath.Join(fc.dir(), cfg.Service),
+		Dir:          filepath.Join(fc.Dir, cfg.Service),
 		Owner:        cfg.Service,
 		Period:       fc.period(),
 		MaxBytes:     fc.maxBytes(),
-		MaxAge:       time.Duration(fc.maxAgeDays()) * 24 * time.Hour,
+		MaxAge:       time.Duration(fc.MaxAgeDays) * 24 * time.Hour,
 		MaxBackups:   fc.MaxBackups,
 		Compress:     fc.Compress,
-		SyncInterval: fc.syncInterval(),
-		Clock:        cfg.clock(),
-		Logger:       cfg.logger(),
+		SyncInterval: ms(fc.SyncIntervalMS),
+		Clock:        cfg.Clock,
+		Logger:       cfg.Logger,
 	})
 	if err != nil {
 		return nil, fileError(err)

@@ -149,7 +149,7 @@ func idCountsIn(t *testing.T, name string) map[string]int {
 // fails every fsync with EIO, as a dying disk does. Flush must fail; once
 // fsync works again, the lines since the last good fsync are written again
 // and Flush succeeds. (A symlink to /dev/null, where fsync returns EINVAL,
-// did this before; the file backend no longer follows a link.)
+// cannot stand in for the disk: the file backend never follows a link.)
 func TestFileFailedFsyncIsNotConfirmed(t *testing.T) {
 	m := mountWithDir(t, "svc")
 	path := filepath.Join(m.Dir(), "svc", filelog.LiveName)

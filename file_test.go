@@ -109,7 +109,7 @@ func TestFileConfigKeys(t *testing.T) {
 
 func TestFileSyncIntervalConfig(t *testing.T) {
 	assert.Equal(t, defaultSyncIntervalMS, DefaultConfig("svc").File.SyncIntervalMS)
-	assert.Equal(t, time.Second, (&FileConfig{}).syncInterval(), "0 means the default")
+	assert.Equal(t, time.Second, ms(FileConfig{}.withDefaults().SyncIntervalMS), "0 means the default")
 	_, err := New(Config{Service: "svc", File: FileConfig{Dir: t.TempDir(), SyncIntervalMS: -1}})
 	require.ErrorIs(t, err, ErrInvalidConfig)
 	assert.ErrorContains(t, err, "file.sync_interval_ms")

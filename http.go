@@ -86,9 +86,9 @@ func newHTTPBackend(cfg *Config) (*httpBackend, error) {
 		redacted:   u.Redacted(),
 		headers:    headers,
 		gzip:       hc.Gzip,
-		timeout:    ms(orDefault(hc.TimeoutMS, defaultHTTPTimeoutMS)),
-		maxBody:    orDefault(hc.MaxBodyBytes, defaultHTTPMaxBodyBytes),
-		maxRetries: orDefault(hc.MaxRetries, defaultHTTPMaxRetries),
+		timeout:    ms(hc.TimeoutMS),
+		maxBody:    hc.MaxBodyBytes,
+		maxRetries: hc.MaxRetries,
 		zw:         zw,
 	}, nil
 }
@@ -175,7 +175,7 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 			bt.errs[i] = fmt.Errorf("%w: a %d-byte line exceeds http.max_body_bytes %d", ErrOversize, n, h.maxBody)
 			continue
 		}
-		if key := bt.recs[i].httpKey; key != "" {
+		if key := bt.recs[i].resendGroup; key != "" {
 			if again == nil {
 				again = map[string][]int{}
 			}
@@ -208,9 +208,10 @@ func (h *httpBackend) write(ctx context.Context, bt *batch) error {
 
 // idempotencyKey is the key of a new body: a digest of its entries' ids.
 // Entries that fail a body in a way the receiver may have seen keep that
-// key (record.httpKey) and are sent again in that body under it, both by
-// this backend's own retries and by the drain's: an entry that reaches the
-// receiver twice carries the same key both times.
+// key as their resend group (record.resendGroup) and are sent again in
+// that body under it, both by this backend's own retries and by the
+// drain's: an entry that reaches the receiver twice carries the same key
+// both times.
 func (h *httpBackend) idempotencyKey(bt *batch, body []int) string {
 	ids := h.ids[:0]
 	for _, i := range body {
@@ -263,13 +264,13 @@ func (h *httpBackend) post(ctx context.Context, bt *batch, body []int, key strin
 	for _, i := range body {
 		switch {
 		case err == nil:
-			bt.recs[i].httpKey = ""
+			bt.recs[i].resendGroup = ""
 		case errors.As(err, &permanent):
 			// The receiver refused it: the next body may group it anew.
-			bt.recs[i].httpKey = ""
+			bt.recs[i].resendGroup = ""
 			bt.errs[i] = err
 		default:
-			bt.recs[i].httpKey = key
+			bt.recs[i].resendGroup = key
 			bt.errs[i] = err
 		}
 	}

@@ -10,10 +10,12 @@ import (
 )
 
 // httpAhead is one batch's bodies built, gzipped and keyed on the encode
-// lane's goroutine while the batch before it is posted (Backend.prepareAhead).
+// lane's goroutine while the batch before it is posted (backend.prepareAhead).
 type httpAhead struct {
-	run    uint64    // the lane's run that built it
-	recs   []*record // the entries it was built for, in order
+	recs []*record // the entries it was built for, in order
+	// seqs holds each of recs' seq when it was built: the drain reuses a
+	// record's memory for a later entry, an entry's seq is never reused.
+	seqs   []uint64
 	bodies []aheadBody
 	raw    bytes.Buffer // the NDJSON of the bodies, one after another
 	zbuf   bytes.Buffer // their gzip, one after another
@@ -35,15 +37,15 @@ type aheadBody struct {
 // entries, into slot. It builds nothing when some entry would not go into
 // a new body the usual way (a line above max_body_bytes, or an entry that
 // keeps the key of an earlier body): write then does it all itself.
-func (h *httpBackend) prepareAhead(slot int, run uint64, recs []*record) {
+func (h *httpBackend) prepareAhead(slot int, recs []*record) {
 	a := &h.ahead[slot]
-	a.run, a.recs, a.bodies = run, a.recs[:0], a.bodies[:0]
+	a.recs, a.seqs, a.bodies = a.recs[:0], a.seqs[:0], a.bodies[:0]
 	a.raw.Reset()
 	a.zbuf.Reset()
 	size, from := 0, 0
 	for i, r := range recs {
 		n := len(r.line) + 1
-		if n > h.maxBody || r.httpKey != "" {
+		if n > h.maxBody || r.resendGroup != "" {
 			a.recs = a.recs[:0]
 			return
 		}
@@ -77,7 +79,7 @@ func (h *httpBackend) prepareAhead(slot int, run uint64, recs []*record) {
 		}
 	}
 	for _, r := range recs {
-		r.prepared = run
+		a.seqs = append(a.seqs, r.seq)
 	}
 	a.recs = append(a.recs, recs...)
 }
@@ -122,7 +124,7 @@ func (h *httpBackend) aheadFor(bt *batch) *httpAhead {
 		return nil
 	}
 	for i, r := range bt.recs {
-		if a.recs[i] != r || r.prepared != a.run || r.httpKey != "" {
+		if a.recs[i] != r || a.seqs[i] != r.seq || r.resendGroup != "" {
 			return nil
 		}
 	}

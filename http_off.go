@@ -22,4 +22,4 @@ func (*httpBackend) sync(context.Context) error { return errNotBuilt(KindHTTP) }
 
 func (*httpBackend) close(context.Context) error { return nil }
 
-func (*httpBackend) prepareAhead(int, uint64, []*record) {}
+func (*httpBackend) prepareAhead(int, []*record) {}

@@ -266,7 +266,7 @@ func TestHTTPTooManyRequestsRetryAfter(t *testing.T) {
 // in two rounds under the same Idempotency-Key. A receiver that
 // de-duplicates by key would store the first half and answer the second
 // as a duplicate: the second half never stored, yet counted held by the
-// mirror (Missed 0). Each body must go again whole (drain.withWholeBodies).
+// mirror (Missed 0). Each body must go again whole (drain.withResendGroups).
 func TestHTTPBodyNeverSplitAcrossRetryRounds(t *testing.T) {
 	const batch, n = 3, 90
 	var (

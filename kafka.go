@@ -58,7 +58,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 	conns := &netconn.Tracker{}
 	transport := &kafka.Transport{
 		Dial:        conns.Dialer((&net.Dialer{}).DialContext),
-		DialTimeout: ms(orDefault(kc.WriteTimeoutMS, defaultKafkaWriteTimeoutMS)),
+		DialTimeout: ms(kc.WriteTimeoutMS),
 		IdleTimeout: 30 * time.Second,
 		ClientID:    "dlq-" + cfg.Service,
 	}
@@ -76,7 +76,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 		}
 		transport.SASL = mechanism
 	}
-	writeTimeout := ms(orDefault(kc.WriteTimeoutMS, defaultKafkaWriteTimeoutMS))
+	writeTimeout := ms(kc.WriteTimeoutMS)
 	return &kafkaBackend{
 		writer: &kafka.Writer{
 			Addr:     kafka.TCP(kc.Brokers...),
@@ -84,7 +84,7 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 			// The drain retries; kafka-go's own attempts would stack on top
 			// of it and duplicate what a broker applied but did not answer.
 			MaxAttempts:            1,
-			BatchSize:              cfg.batchSize(), // one drain batch goes out at once
+			BatchSize:              cfg.BatchSize, // one drain batch goes out at once
 			BatchBytes:             kafkaMaxMessageBytes,
 			BatchTimeout:           kafkaBatchTimeout,
 			ReadTimeout:            writeTimeout,
@@ -97,18 +97,11 @@ func newKafkaBackend(cfg *Config) (*kafkaBackend, error) {
 		transport:    transport,
 		conns:        conns,
 		perTable:     kc.Routing != "common",
-		suffix:       orDefaultString(kc.TopicSuffix, defaultTopicSuffix),
-		common:       orDefaultString(kc.CommonTopic, defaultCommonTopic),
+		suffix:       kc.TopicSuffix,
+		common:       kc.CommonTopic,
 		originalKey:  kc.Key == "original",
 		writeTimeout: writeTimeout,
 	}, nil
-}
-
-func orDefaultString(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 func kafkaAcks(acks string) kafka.RequiredAcks {

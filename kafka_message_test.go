@@ -118,7 +118,7 @@ func holdFirstProduce(t *testing.T, broker *kafkatest.Broker) (held func() bool,
 func TestKafkaSlabLentToAnUnansweredProduceIsNotReused(t *testing.T) {
 	broker := kafkatest.StartInProcess(t)
 	held, release := holdFirstProduce(t, broker)
-	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "slab", WriteTimeoutMS: 60_000}}
+	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "slab", WriteTimeoutMS: 60_000}}.withDefaults()
 	k, err := newKafkaBackend(&cfg)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, k.close(context.Background())) }()
@@ -178,7 +178,7 @@ func TestKafkaPartitionsOfABatchGoOutWhole(t *testing.T) {
 			}
 		}
 	})
-	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "whole"}}
+	cfg := Config{Service: "svc", Kafka: KafkaConfig{Brokers: []string{broker.Addr}, Routing: "common", CommonTopic: "whole"}}.withDefaults()
 	k, err := newKafkaBackend(&cfg)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, k.close(context.Background())) }()

@@ -13,9 +13,9 @@ package dlq
 // pending line.
 //
 // After encoding, the lane may also let the backend that will write the
-// batch first do its own work ahead (Backend.prepareAhead): the HTTP backend builds
-// and gzips the bodies there, so that body N+1 is ready while POST N is in
-// flight.
+// batch first do its own work ahead (backend.prepareAhead): the HTTP
+// backend builds and gzips the bodies there, so that body N+1 is ready
+// while POST N is in flight.
 
 // encodeLane is the drain's pair of arenas and its one encoding ahead.
 type encodeLane struct {
@@ -27,7 +27,6 @@ type encodeLane struct {
 	recs  []*record // the batch being encoded ahead
 
 	running bool
-	runs    uint64        // encodings ahead started: each preparation's mark
 	into    int           // the arena being encoded into
 	done    chan struct{} // closed when the encoding ahead has finished
 	result  []byte        // the arena it filled, read after done
@@ -66,7 +65,7 @@ func (l *encodeLane) encode(recs []*record) int {
 // arena other than busy, which holds the lines of the batch about to be
 // written, then lets prepare (when not nil) do its part of writing them.
 // Nothing else may touch recs, nor prepare's work ahead, until join.
-func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
+func (l *encodeLane) start(recs []record, busy int, prepare *backend) {
 	l.recs = l.recs[:0]
 	for i := range recs {
 		l.recs = append(l.recs, &recs[i])
@@ -75,15 +74,13 @@ func (l *encodeLane) start(recs []record, busy int, prepare *Backend) {
 	l.into = 1 - busy
 	l.done = make(chan struct{})
 	l.running = true
-	l.runs++
-	run := l.runs
 	arena := l.arenas[l.into][:0]
 	l.arenas[l.into] = nil // the goroutine's until join
 	go func() {
 		defer close(l.done)
 		l.result = encodeInto(arena, l.recs)
 		if prepare != nil {
-			prepare.prepareAhead(l.into, run, l.recs)
+			prepare.prepareAhead(l.into, l.recs)
 		}
 	}()
 }

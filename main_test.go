@@ -291,13 +291,13 @@ func keysOf[K comparable, V any](m map[K]V) []K {
 // dir, in that order: two real backends that can fail independently.
 func startWithFileBackends(t *testing.T, cfg Config, dirs ...string) *Orchestrator {
 	t.Helper()
-	var backends []Backend
+	var backends []backend
 	for _, dir := range dirs {
-		c := cfg
+		c := cfg.withDefaults()
 		c.File.Dir = dir
 		fb, err := newFileBackend(&c)
 		require.NoError(t, err)
-		backends = append(backends, Backend{kind: KindFile, file: fb})
+		backends = append(backends, backend{kind: KindFile, file: fb})
 	}
 	o := newOrchestrator(cfg, backends)
 	go o.run()

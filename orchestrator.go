@@ -3,64 +3,11 @@ package dlq
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-const (
-	defaultQueueCapacity   = 10000
-	defaultBatchSize       = 256
-	defaultFlushIntervalMS = 100
-)
-
-var defaultOrder = []Kind{KindKafka, KindRedis, KindHTTP, KindFile}
-
-func (cfg *Config) queueCapacity() int { return orDefault(cfg.QueueCapacity, defaultQueueCapacity) }
-func (cfg *Config) batchSize() int     { return orDefault(cfg.BatchSize, defaultBatchSize) }
-func (cfg *Config) flushInterval() time.Duration {
-	return ms(orDefault(cfg.FlushIntervalMS, defaultFlushIntervalMS))
-}
-
-func (cfg *Config) order() []Kind {
-	if len(cfg.Order) == 0 {
-		return defaultOrder
-	}
-	return cfg.Order
-}
-
-func (cfg *Config) mode() Mode {
-	if cfg.Mode == "" {
-		return ModeCascade
-	}
-	return cfg.Mode
-}
-
-func (cfg *Config) clock() func() time.Time {
-	if cfg.Clock == nil {
-		return time.Now
-	}
-	return cfg.Clock
-}
-
-func (cfg *Config) logger() *slog.Logger {
-	if cfg.Logger == nil {
-		return slog.Default()
-	}
-	return cfg.Logger
-}
-
-// ms converts a config value in milliseconds.
-func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-
-func orDefault(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
 
 // Orchestrator is a dead-letter queue: Send hands it entries from any
 // goroutine, and one drain goroutine batches them into the backends.
@@ -74,9 +21,9 @@ type Orchestrator struct {
 	clock     func() time.Time
 	disabled  bool
 
-	cfg             Config
+	cfg             Config // as New got it, with its defaults (withDefaults)
 	batchSize       int
-	backends        []Backend
+	backends        []backend
 	backendCounters []backendCounters
 	drained         drainCounters
 
@@ -104,7 +51,8 @@ type flushRequest struct {
 }
 
 // New validates cfg, builds its backends and starts the drain goroutine.
-// Every invalid field is named in one *ConfigError. New does not fail because
+// The fields cfg leaves zero take their defaults (see DefaultConfig), in
+// New's own copy. Every invalid field is named in one *ConfigError. New does not fail because
 // a network backend is unreachable: the DLQ exists for the moment things are
 // down.
 func New(cfg Config) (*Orchestrator, error) {
@@ -112,8 +60,8 @@ func New(cfg Config) (*Orchestrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Order = append([]Kind(nil), cfg.Order...)
-	backends := make([]Backend, 0, len(kinds))
+	cfg = cfg.withDefaults()
+	backends := make([]backend, 0, len(kinds))
 	for _, k := range kinds {
 		b, err := newBackend(k, &cfg)
 		if err != nil {
@@ -130,16 +78,18 @@ func New(cfg Config) (*Orchestrator, error) {
 }
 
 // newOrchestrator builds an Orchestrator around backends without starting
-// its drain.
-func newOrchestrator(cfg Config, backends []Backend) *Orchestrator {
+// its drain. The fields of cfg left zero take their defaults (New has
+// filled them already).
+func newOrchestrator(cfg Config, backends []backend) *Orchestrator {
+	cfg = cfg.withDefaults()
 	base, cancelBase := context.WithCancel(context.Background())
 	o := &Orchestrator{
-		queue:           make(chan Entry, cfg.queueCapacity()),
+		queue:           make(chan Entry, cfg.QueueCapacity),
 		service:         cfg.Service,
-		clock:           cfg.clock(),
+		clock:           cfg.Clock,
 		disabled:        cfg.Disabled,
 		cfg:             cfg,
-		batchSize:       cfg.batchSize(),
+		batchSize:       cfg.BatchSize,
 		backends:        backends,
 		backendCounters: make([]backendCounters, len(backends)),
 		base:            base,

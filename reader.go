@@ -207,7 +207,7 @@ func (r *Reader) warn(err error) {
 func (r *Reader) unreadable() { r.stats.unreadable.Add(1) }
 
 // readSource is the closed sum of the sources a Reader reads: a kind and
-// one pointer per variant, dispatched by a switch as Backend is.
+// one pointer per variant, dispatched by a switch as backend is.
 type readSource struct {
 	kind  Kind
 	file  *fileSource

@@ -41,8 +41,8 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 		// keep the URL out.
 		return nil, fmt.Errorf("redis.url: %w", redactURLError(err))
 	}
-	opts.DialTimeout = ms(orDefault(rc.DialTimeoutMS, defaultRedisDialTimeoutMS))
-	opts.ReadTimeout = ms(orDefault(rc.TimeoutMS, defaultRedisTimeoutMS))
+	opts.DialTimeout = ms(rc.DialTimeoutMS)
+	opts.ReadTimeout = ms(rc.TimeoutMS)
 	opts.WriteTimeout = opts.ReadTimeout
 	opts.MaxRetries = -1   // the drain retries; a blind resend could add an entry twice
 	opts.DialerRetries = 1 // a refused connection costs one dial per batch, not five
@@ -55,23 +55,15 @@ func newRedisBackend(cfg *Config) (*redisBackend, error) {
 	opts.ContextTimeoutEnabled = true
 	conns := &netconn.Tracker{}
 	opts.Dialer = redisDialer(conns, redis.NewDialer(opts))
-	stream := rc.Stream
-	if stream == "" {
-		stream = defaultRedisStream
-	}
-	common := rc.CommonStream
-	if common == "" {
-		common = defaultRedisStream
-	}
 	return &redisBackend{
 		client:       redis.NewClient(opts),
 		conns:        conns,
-		stream:       stream,
-		commonStream: common,
-		perDest:      strings.Contains(stream, destinationPlaceholder),
+		stream:       rc.Stream,
+		commonStream: rc.CommonStream,
+		perDest:      strings.Contains(rc.Stream, destinationPlaceholder),
 		maxLen:       rc.MaxLen,
 		waitReplicas: rc.WaitReplicas,
-		waitTimeout:  ms(orDefault(rc.WaitTimeoutMS, defaultRedisWaitTimeoutMS)),
+		waitTimeout:  ms(rc.WaitTimeoutMS),
 	}, nil
 }
 

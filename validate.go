@@ -63,8 +63,8 @@ func (cfg *Config) validate() ([]Kind, error) {
 	c.nonNegative("retry.max_attempts", cfg.Retry.MaxAttempts)
 	c.upTo("retry.initial_backoff_ms", cfg.Retry.InitialBackoffMS, maxMS)
 	c.upTo("retry.max_backoff_ms", cfg.Retry.MaxBackoffMS, maxMS)
-	if cfg.Retry.MaxBackoffMS > 0 && cfg.Retry.InitialBackoffMS <= maxMS && cfg.Retry.MaxBackoffMS < cfg.Retry.initialBackoffMS() {
-		c.add("retry.max_backoff_ms", "%d is below retry.initial_backoff_ms %d", cfg.Retry.MaxBackoffMS, cfg.Retry.initialBackoffMS())
+	if initial := cfg.Retry.withDefaults().InitialBackoffMS; cfg.Retry.MaxBackoffMS > 0 && initial <= maxMS && cfg.Retry.MaxBackoffMS < initial {
+		c.add("retry.max_backoff_ms", "%d is below retry.initial_backoff_ms %d", cfg.Retry.MaxBackoffMS, initial)
 	}
 	checkFile(&c, &cfg.File)
 	checkKafka(&c, &cfg.Kafka)
@@ -269,7 +269,7 @@ func (cfg *Config) backendKinds(c *configCheck) []Kind {
 	case ModeKafkaOnly:
 		kinds = []Kind{KindKafka}
 	default:
-		for _, k := range cfg.order() {
+		for _, k := range cfg.withDefaults().Order {
 			if k >= KindFile && k <= KindRedis && cfg.enabled(k) && !slices.Contains(kinds, k) {
 				kinds = append(kinds, k)
 			}

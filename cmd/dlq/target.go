@@ -8,7 +8,7 @@ import (
 )
 
 // target is where replay sends messages: a kind and one pointer per
-// variant, as the library's Backend is.
+// variant, as the library's backend sum type is.
 type target struct {
 	kind  string // kafka, http or redis
 	url   *url.URL

@@ -63,8 +63,8 @@ type Log struct {
 	clock    func() time.Time
 	log      *slog.Logger
 	lock     *folderLock // held until close
-	syncer   fileSyncer
-	mill     *fileMill
+	syncer   syncer
+	mill     *mill
 	syncs    atomic.Uint64 // good fsyncs of the file
 
 	mu       sync.Mutex
@@ -105,7 +105,7 @@ func Open(o Options) (*Log, error) {
 		clock:    o.Clock,
 		log:      o.Logger,
 		lock:     lock,
-		syncer:   newFileSyncer(o.SyncInterval),
+		syncer:   newSyncer(o.SyncInterval),
 	}
 	if err := refuseLink(l.path); err != nil {
 		_ = lock.Close()
@@ -117,7 +117,7 @@ func Open(o Options) (*Log, error) {
 			return nil, err
 		}
 	}
-	l.mill = newFileMill(&o)
+	l.mill = newMill(&o)
 	go l.runSyncer()
 	go l.mill.run()
 	l.mill.wake() // finish what a crash left: compression, pruning

@@ -13,12 +13,12 @@ import (
 	"compress/gzip"
 )
 
-// fileMill is the file backend's goroutine that compresses and prunes
-// rotated files (prune.go), after each rotation, after a Sync that lets a file go, and once at start (to finish what a crash
-// interrupted). A compressed file is fsynced, and renamed into place
+// mill is the log's goroutine that compresses and prunes rotated files
+// (mill.pass), after each rotation, after a Sync that lets a file go, and
+// once at start (to finish what a crash interrupted). A compressed file is fsynced, and renamed into place
 // and its folder fsynced, before the plain file it replaces is removed: at
 // every moment one of the two holds every line durably.
-type fileMill struct {
+type mill struct {
 	dir        string
 	compress   bool
 	maxAge     time.Duration
@@ -28,7 +28,7 @@ type fileMill struct {
 	stop       chan struct{}
 	done       chan struct{}
 
-	// started anchors the time pruning goes by (prune.go).
+	// started anchors the time pruning goes by (mill.now).
 	started time.Time
 	pruned  atomic.Uint64 // entries removed with pruned files: Pruned
 
@@ -42,8 +42,8 @@ type fileMill struct {
 	seq  uint64               // rotations so far
 }
 
-func newFileMill(o *Options) *fileMill {
-	return &fileMill{
+func newMill(o *Options) *mill {
+	return &mill{
 		dir:        o.Dir,
 		compress:   o.Compress,
 		maxAge:     o.MaxAge,
@@ -58,7 +58,7 @@ func newFileMill(o *Options) *fileMill {
 }
 
 // wake asks for a pass over the rotated files.
-func (m *fileMill) wake() {
+func (m *mill) wake() {
 	m.asked.Add(1)
 	select {
 	case m.wakeup <- struct{}{}:
@@ -67,12 +67,12 @@ func (m *fileMill) wake() {
 }
 
 // stopAndWait ends the goroutine after the pass asked for, if any.
-func (m *fileMill) stopAndWait() {
+func (m *mill) stopAndWait() {
 	close(m.stop)
 	<-m.done
 }
 
-func (m *fileMill) run() {
+func (m *mill) run() {
 	defer close(m.done)
 	for {
 		select {
@@ -90,13 +90,13 @@ func (m *fileMill) run() {
 }
 
 // answer makes a pass for every wake made before it begins.
-func (m *fileMill) answer() {
+func (m *mill) answer() {
 	n := m.asked.Load()
 	m.pass()
 	m.answered.Store(n)
 }
 
-func (m *fileMill) remove(name string) {
+func (m *mill) remove(name string) {
 	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 		m.log.Warn("dlq: cannot remove a rotated file", "file", name, "error", err)
 	}
@@ -105,7 +105,7 @@ func (m *fileMill) remove(name string) {
 // compressFile gzips plain into plain.gz through a hidden temporary file,
 // fsyncs it, renames it into place, fsyncs the folder, and only then
 // removes plain, fsyncing the folder once more.
-func (m *fileMill) compressFile(plain string) (err error) {
+func (m *mill) compressFile(plain string) (err error) {
 	in, err := os.Open(plain)
 	if err != nil {
 		return err

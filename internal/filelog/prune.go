@@ -51,7 +51,7 @@ type backup struct {
 // of the drain confirms it. It is called before the rename, so that no
 // pass can find the file unrecorded; unrotated undoes it when the rename
 // fails.
-func (m *fileMill) rotating(name string) {
+func (m *mill) rotating(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.seq++
@@ -59,7 +59,7 @@ func (m *fileMill) rotating(name string) {
 }
 
 // unrotated forgets a rotation whose rename failed.
-func (m *fileMill) unrotated(name string) {
+func (m *mill) unrotated(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.ours, filepath.Base(name))
@@ -67,7 +67,7 @@ func (m *fileMill) unrotated(name string) {
 
 // confirmed unpins every file rotated so far: a Sync found
 // all their entries durable. It wakes the mill when that lets a file go.
-func (m *fileMill) confirmed() {
+func (m *mill) confirmed() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	unpinned := false
@@ -82,9 +82,9 @@ func (m *fileMill) confirmed() {
 }
 
 // now is the wall time pruning goes by: the system clock's, or if that
-// stepped forward since the backend started, the start's time moved on by
+// stepped forward since the mill started, the start's time moved on by
 // the monotonic clock.
-func (m *fileMill) now() time.Time {
+func (m *mill) now() time.Time {
 	now := time.Now()
 	steady := m.started.Round(0).Add(now.Sub(m.started))
 	return minTime(now.Round(0), steady)
@@ -98,7 +98,7 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // age is how long ago b was last written.
-func (m *fileMill) age(b *backup, now time.Time) time.Duration {
+func (m *mill) age(b *backup, now time.Time) time.Duration {
 	if b.ok {
 		return time.Since(b.ours.at)
 	}
@@ -134,7 +134,7 @@ func cmpUint(a, b uint64) int {
 
 // pass removes leftovers of an interrupted compression, prunes rotated
 // files by age and count, and compresses the rest.
-func (m *fileMill) pass() {
+func (m *mill) pass() {
 	m.mu.Lock()
 	listedAfter := m.seq // rotations up to here are in the listing, if their files still are
 	m.mu.Unlock()
@@ -184,7 +184,7 @@ func (m *fileMill) pass() {
 
 // list returns the rotated files in the folder, removing the leftovers of
 // an interrupted compression on the way.
-func (m *fileMill) list() ([]*backup, error) {
+func (m *mill) list() ([]*backup, error) {
 	entries, err := os.ReadDir(m.dir)
 	if err != nil {
 		return nil, err
@@ -222,7 +222,7 @@ func (m *fileMill) list() ([]*backup, error) {
 
 // prune counts b's entries, removes its files, and counts and logs what
 // went. A file whose entries cannot be counted is kept, with a warning.
-func (m *fileMill) prune(b *backup, why string, age time.Duration) {
+func (m *mill) prune(b *backup, why string, age time.Duration) {
 	name := b.name
 	if !b.plain {
 		name += GzSuffix

@@ -62,7 +62,7 @@ const maxNameTries = 1000
 
 // backupName returns a free path for the current file's rotation, from
 // the clock's time to the millisecond, moved on by a millisecond while
-// taken (names.go).
+// taken (BackupName).
 func (l *Log) backupName() (string, error) {
 	t := l.clock().UTC()
 	for range maxNameTries {

@@ -7,19 +7,19 @@ import (
 	"time"
 )
 
-// fileSyncer is the file backend's goroutine that fsyncs a dirty file at
-// least every interval, so that durability without Flush does not rest on
-// the kernel's writeback. A write wakes it; it waits one interval, then
+// syncer is the log's goroutine that fsyncs a dirty file at least every
+// interval, so that durability without Flush does not rest on the
+// kernel's writeback. A write wakes it; it waits one interval, then
 // syncs.
-type fileSyncer struct {
+type syncer struct {
 	interval time.Duration
 	wakeup   chan struct{} // one pending wake-up at most
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-func newFileSyncer(interval time.Duration) fileSyncer {
-	return fileSyncer{
+func newSyncer(interval time.Duration) syncer {
+	return syncer{
 		interval: interval,
 		wakeup:   make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -28,14 +28,14 @@ func newFileSyncer(interval time.Duration) fileSyncer {
 }
 
 // wake asks for a sync one interval from now, unless one is already asked.
-func (s *fileSyncer) wake() {
+func (s *syncer) wake() {
 	select {
 	case s.wakeup <- struct{}{}:
 	default:
 	}
 }
 
-func (s *fileSyncer) stopAndWait() {
+func (s *syncer) stopAndWait() {
 	close(s.stop)
 	<-s.done
 }
@@ -123,7 +123,7 @@ func (l *Log) backgroundSync() {
 }
 
 // Sync makes everything written so far durable: Flush's promise. It then
-// lets the mill prune the files rotated before it (prune.go).
+// lets the mill prune the files rotated before it (mill.confirmed).
 func (l *Log) Sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

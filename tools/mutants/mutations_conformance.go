@@ -31,7 +31,7 @@ var conformanceMutations = []mutation{
 		new:  "\tif true || !errors.As(err, &perMessage) || len(perMessage) != len(k.msgs) {",
 		tags: "dlq_kafka", run: conformanceKafka},
 	{name: "conformance partial: HTTP counts a refused body's entries written", file: "http.go",
-		old: "\t\t\tbt.recs[i].httpKey = \"\"\n\t\t\tbt.errs[i] = err\n", new: "\t\t\tbt.recs[i].httpKey = \"\"\n",
+		old: "\t\t\tbt.recs[i].resendGroup = \"\"\n\t\t\tbt.errs[i] = err\n", new: "\t\t\tbt.recs[i].resendGroup = \"\"\n",
 		tags: "dlq_http", run: conformanceHTTP},
 	{name: "conformance partial: file counts a torn write's failed lines written", file: "internal/filelog/log.go",
 		old: "\t\tif end > whole {\n\t\t\terrs[i] = err\n", new: "\t\tif end > whole {\n\t\t\t_ = err\n",
