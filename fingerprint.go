@@ -80,6 +80,10 @@ type fingerprinter struct {
 	masked  bool
 	copied  int // s[:copied] is written to b
 	maskEnd int // where the last mask ended, or -1
+	closing [len(quotes)]struct {
+		known    bool
+		from, at int // the first closing quote after from is at (-1: none)
+	}
 }
 
 // replace writes s[copied:from] and mask in place of s[from:to].
@@ -143,7 +147,7 @@ func (f *fingerprinter) step(i int) int {
 	}
 	switch c := s[i]; {
 	case c == '"' || c == '\'' || c == '`':
-		if end := quotedEnd(s, i); end > 0 {
+		if end := f.quotedEnd(i); end > 0 {
 			f.replace(i, end, maskStr)
 			return end
 		}
@@ -498,20 +502,44 @@ var rarePair = [26]uint32{
 }
 
 // quotedEnd returns the index just past a quoted value opening at i, or 0
-// when it does not close. A backslash escapes the next byte, except
-// between backticks; a single quote followed by a letter (it's) does not
-// close.
-func quotedEnd(s string, i int) int {
-	q := s[i]
-	for j := i + 1; j < len(s); j++ {
-		switch {
-		case s[j] == '\\' && q != '`':
-			j++
-		case s[j] == q && !(q == '\'' && wordAt(s, j+1)):
-			return j + 1
-		}
+// when it does not close. Where the next closing quote of a kind is (or
+// that there is none) is remembered, so that a text of quotes that never
+// close is scanned once, not once per quote.
+func (f *fingerprinter) quotedEnd(i int) int {
+	k := strings.IndexByte(quotes, f.s[i])
+	m := &f.closing[k]
+	if !m.known || i < m.from || m.at >= 0 && i >= m.at {
+		m.known, m.from, m.at = true, i, closingQuote(f.s, i+1, f.s[i])
 	}
-	return 0
+	if m.at < 0 {
+		return 0
+	}
+	return m.at + 1
+}
+
+const quotes = "\"'`"
+
+// closingQuote returns the index of the first quote q at or after j that
+// closes a value, or -1: one not escaped by an odd number of backslashes
+// (there are no escapes between backticks), and for a single quote one not
+// followed by a letter (it's).
+func closingQuote(s string, j int, q byte) int {
+	for ; j < len(s); j++ {
+		if s[j] != q || q == '\'' && wordAt(s, j+1) {
+			continue
+		}
+		if q != '`' {
+			n := 0
+			for k := j - 1; k >= 0 && s[k] == '\\'; k-- {
+				n++
+			}
+			if n%2 == 1 {
+				continue
+			}
+		}
+		return j
+	}
+	return -1
 }
 
 // isUUIDAt reports whether a UUID (8-4-4-4-12 hex) starts at i and ends a
