@@ -123,12 +123,14 @@ func (p *progress) also(more func() string) {
 
 func (p *progress) run(after time.Duration) {
 	defer close(p.ended)
-	wait := time.NewTimer(after)
-	defer wait.Stop()
-	select {
-	case <-p.stop:
-		return
-	case <-wait.C:
+	if after > 0 {
+		wait := time.NewTimer(after)
+		defer wait.Stop()
+		select {
+		case <-p.stop:
+			return
+		case <-wait.C:
+		}
 	}
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
