@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // TestKafkaErrorsNameTheTopicAndTheBroker reads from and replays to a topic
