@@ -50,7 +50,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 // A mutation whose old text is no longer in the file is reported stale:
 // update it to the code as it now reads.
 var mutations = slices.Concat(coreMutations, readerMutations, replayMutations,
-	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations)
+	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations, fingerprintMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{
