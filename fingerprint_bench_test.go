@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,43 @@ func BenchmarkFingerprint(b *testing.B) {
 			b.SetBytes(int64(len(bench.text)))
 			for b.Loop() {
 				_ = Fingerprint(bench.text)
+			}
+		})
+	}
+}
+
+// regexpFingerprint is the peer: the chain of regular expressions a
+// service would write for the same masks, one pass each.
+func regexpFingerprint(s string) string {
+	for _, m := range regexpMasks {
+		s = m.re.ReplaceAllString(s, m.mask)
+	}
+	return s
+}
+
+var regexpMasks = []struct {
+	re   *regexp.Regexp
+	mask string
+}{
+	{regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`), "<str>"},
+	{regexp.MustCompile(`\beyJ[\w-]*\.[\w-]+\.[\w-]+`), "<jwt>"},
+	{regexp.MustCompile(`\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b`), "<uuid>"},
+	{regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})`), "<time>"},
+	{regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b`), "<ip>"},
+	{regexp.MustCompile(`\b0[xX][0-9a-fA-F]+\b`), "<hex>"},
+	{regexp.MustCompile(`\b\w*(?:[A-Za-z]\d|\d[A-Za-z])\w*\b`), "<id>"},
+	{regexp.MustCompile(`-?\b\d+(?:\.\d+)*\b`), "<n>"},
+}
+
+// BenchmarkFingerprintRegexpPeer runs the peer on the same texts, in the
+// same run: compare its ns/op with BenchmarkFingerprint's.
+func BenchmarkFingerprintRegexpPeer(b *testing.B) {
+	for _, bench := range fingerprintBenchTexts {
+		b.Run(bench.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bench.text)))
+			for b.Loop() {
+				_ = regexpFingerprint(bench.text)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -121,7 +122,14 @@ func TestSourceFilesInReadingOrder(t *testing.T) {
 		w.rotate(9)
 		w.rotate(3)
 	}
-	for _, src := range []string{root, filepath.Join(root, "loader"), "file://" + filepath.Join(root, "ingest")} {
+	// logrotate's numbered files, highest number first, beside the live one.
+	logrotated := filepath.Join(t.TempDir(), "svc")
+	require.NoError(t, os.Mkdir(logrotated, 0o755))
+	for i, name := range []string{"dlq.ndjson.1", "dlq.ndjson.2", "dlq.ndjson.10", "dlq.ndjson"} {
+		e := dlq.Entry{Timestamp: fixtureTime, Service: "svc", Reason: "r", Payload: []byte(name), ID: fmt.Sprintf("id-%d", i)}
+		require.NoError(t, os.WriteFile(filepath.Join(logrotated, name), append(dlq.AppendEnvelope(nil, &e), '\n'), 0o600))
+	}
+	for _, src := range []string{root, filepath.Join(root, "loader"), "file://" + filepath.Join(root, "ingest"), logrotated} {
 		t.Run(src, func(t *testing.T) {
 			r, err := dlq.OpenReader(src, dlq.ReaderOptions{})
 			require.NoError(t, err)
