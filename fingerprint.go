@@ -42,22 +42,29 @@ var placeholders = [...]string{maskStr, maskUUID, maskTime, maskIP, maskEmail, m
 //   - <hex>: 0x followed by hex digits, a word of hex digits with a digit
 //     and a letter (a3f9c2e1), or of eight letters a-f or more (deadbeef);
 //   - <id>: any other word that mixes letters and digits (ch_3PqX9a2b,
-//     ord_01HX3K9Q, base62 ids), and a long word, or a prefixed one
-//     (cus_AbCdEfGh), whose letter case is neither a word's nor an
-//     identifier's; a name of up to six letters followed by a number keeps
-//     the name (user42 gives user<n>, utf8 utf<n>, v1.2.3 v<n>);
+//     ord_01HX3K9Q, base62 ids), and a word of letters that reads as drawn
+//     at random rather than written: eight letters or more whose case
+//     switches as no word's or identifier's does, or with letter pairs
+//     rare in English (BJDkgqFWKTGzrtePWgbLkb), and the tail of a
+//     prefixed id in mixed case or of such letters (cus_AbCdEfGh,
+//     req_POUZYCCXC); a name of up to six letters followed by a number
+//     keeps the name (user42 gives user<n>, utf8 utf<n>, v1.2.3 v<n>);
 //   - <dur>: a duration (30s, 1.5ms, 1h30m); <n>: a number, signed or
 //     with decimals or dots (-1.5, 1.2.3), a unit after it kept (10MB
 //     gives <n>MB).
 //
-// Words without digits are kept: plain words, error codes (ECONNREFUSED),
-// field names (user_id) and identifiers (NullPointerException), since they
-// tell one bug from another.
+// Other words are kept: plain words, error codes (ECONNREFUSED), field
+// names (user_id, max_connections) and identifiers (NullPointerException,
+// findUserById), since they tell one bug from another. An id of a few
+// letters only can read as a word and be kept: a few in a hundred
+// thousand 8-character base62 ids do (dlq inspect counts such a rare
+// fingerprint in the group it is an instance of).
 //
-// Fingerprint makes one pass over s, without regular expressions, and
-// allocates only its result (nothing when nothing is masked). It is
-// idempotent (a fingerprint is its own fingerprint), never splits a UTF-8
-// sequence, and keeps everything it does not mask byte for byte.
+// Fingerprint reads s once, each byte a bounded number of times, without
+// regular expressions, and allocates only its result (nothing when
+// nothing is masked). It is idempotent (a fingerprint is its own
+// fingerprint), never splits a UTF-8 sequence, and keeps everything it
+// does not mask byte for byte.
 //
 // The masking may change between versions; see [FingerprintVersion].
 func Fingerprint(s string) string {
