@@ -56,10 +56,11 @@ var placeholders = [...]string{maskStr, maskUUID, maskTime, maskIP, maskEmail, m
 // Other words are kept: plain words, error codes (ECONNREFUSED), field
 // names (user_id, max_connections) and identifiers (NullPointerException,
 // findUserById), since they tell one bug from another. A short id of
-// letters only can read as a word and be kept: about 2 in 10,000 prefixed
-// ids of 8 base62 characters (ord_xxxxxxxx), 1 in 10 bare ones, none of
-// 14 or more (dlq inspect counts such a rare fingerprint in the group it
-// is an instance of).
+// letters only can read as a word and be kept: of random base62 ids,
+// about 2 in 10,000 prefixed ones of 8 characters (ord_xxxxxxxx) and 1 in
+// 10 bare ones, none in a million prefixed ones of 14 or more, 7 in
+// 100,000 bare ones of 22 (dlq inspect counts such a rare fingerprint in
+// the group it is an instance of).
 //
 // Fingerprint reads s once, each byte a bounded number of times, without
 // regular expressions, and allocates only its result (nothing when
