@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -142,7 +143,7 @@ func TestFingerprintGroupsRandomIDs(t *testing.T) {
 }
 
 func TestFingerprintAllocatesNothingWhenNothingIsMasked(t *testing.T) {
-	if raceEnabled {
+	if testenv.RaceEnabled {
 		t.Skip("the race detector allocates")
 	}
 	plain := "rpc error: code = Unavailable desc = connection refused by upstream user_id"
