@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dlqkit/dlq"
 	"github.com/urfave/cli/v3"
@@ -23,9 +24,13 @@ func copyCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "copy",
 		Usage: "copy the entries, envelopes unchanged and ids kept, into another DLQ backend",
-		Description: "TARGET is file://DIR (DIR/<service>/dlq.ndjson), kafka://HOST:PORT/TOPIC (kafka://HOST:PORT alone\n" +
-			"routes per destination as the backend does), redis://HOST:PORT/DB?stream=NAME, or http(s)://URL.\n" +
-			"The entries go through the library's own backends.",
+		Description: "TARGET is one of:\n" +
+			"  file://DIR                        DIR/<service>/dlq.ndjson; always built in\n" +
+			"  kafka://HOST:PORT/TOPIC           kafka://HOST:PORT alone routes per destination as the backend does;\n" +
+			"                                    needs -tags dlq_kafka or dlq_all\n" +
+			"  redis://HOST:PORT/DB?stream=NAME  needs -tags dlq_redis or dlq_all\n" +
+			"  http(s)://URL                     needs -tags dlq_http or dlq_all\n" +
+			"The entries go through the library's own backends.\n\n" + sourceHelp,
 		ArgsUsage: "SRC --to TARGET",
 		Flags: append(filterFlags(),
 			&cli.StringFlag{Name: "to", Required: true, Usage: "the backend to copy into"},
@@ -87,7 +92,8 @@ func runCopy(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	// One orchestrator per service for a file target (DIR/<service>/),
-	// one in all otherwise.
+	// one in all otherwise, made before anything is read: a target whose
+	// build tag is missing fails here, before any summary.
 	writers := map[string]*dlq.Orchestrator{}
 	writerFor := func(service string) (*dlq.Orchestrator, error) {
 		if !perService {
@@ -107,11 +113,17 @@ func runCopy(ctx context.Context, cmd *cli.Command) error {
 		writers[service] = o
 		return o, nil
 	}
+	if !perService {
+		if _, err := writerFor(""); err != nil {
+			return err
+		}
+	}
 	out := cmd.Root().Writer
-	bar := newProgress(out, cmd.Root().ErrWriter, "copy")
-	var copied uint64
+	bar := newProgress(cmd, "copy", r)
+	var copied atomic.Uint64
+	bar.also(func() string { return "copied " + thousands(copied.Load()) })
 	var copyErr error
-	for rec, err := range r.All(ctx) {
+	for rec, err := range records(ctx, r, bar) {
 		if err != nil {
 			copyErr = err
 			break
@@ -125,19 +137,19 @@ func runCopy(ctx context.Context, cmd *cli.Command) error {
 			copyErr = err
 			break
 		}
-		copied++
-		bar.add(1)
+		copied.Add(1)
 	}
 	var lost uint64
+	bar.done()
 	for _, o := range writers {
 		copyErr = errors.Join(copyErr, o.Flush(ctx))
 		copyErr = errors.Join(copyErr, o.Close(ctx))
 		lost += o.Stats().Lost
 	}
-	bar.done()
-	fmt.Fprintf(out, "copied %d to %s; lost %d; unreadable %d\n", copied-lost, redacted(to), lost, r.Stats().Unreadable)
+	n := copied.Load()
+	fmt.Fprintf(out, "copied %d to %s; lost %d; unreadable %d\n", n-lost, redacted(to), lost, r.Stats().Unreadable)
 	if copyErr != nil {
-		return fmt.Errorf("copy: %d of %d entries written: %w", copied-lost, copied, copyErr)
+		return fmt.Errorf("copy: %d of %d entries written: %w", n-lost, n, copyErr)
 	}
 	return nil
 }

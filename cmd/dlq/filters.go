@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/dlqkit/dlq"
@@ -57,6 +58,35 @@ func openReader(cmd *cli.Command, opts dlq.ReaderOptions) (*dlq.Reader, error) {
 	opts.Warn = readWarnings(cmd)
 	return dlq.OpenReader(src, opts)
 }
+
+// records iterates what r reads, a failure to read told as an operator
+// needs it (a Kafka topic that does not exist names the topic and the
+// broker), and counts the files done on p's progress line.
+func records(ctx context.Context, r *dlq.Reader, p *progress) iter.Seq2[dlq.Record, error] {
+	return func(yield func(dlq.Record, error) bool) {
+		for rec, err := range r.All(ctx) {
+			if err != nil {
+				yield(rec, sourceError(err, r.Source()))
+				return
+			}
+			p.seen(rec.Position)
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}
+}
+
+// explained is a failure told in the operator's words; it still matches
+// what it explains.
+type explained struct {
+	msg string
+	err error
+}
+
+func (e *explained) Error() string { return e.msg }
+
+func (e *explained) Unwrap() error { return e.err }
 
 // readWarnings prints what a Reader warns of (a file read in part or not
 // at all, by name) on stderr, escaped: a file or folder name can hold

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,13 +14,22 @@ import (
 	"github.com/urfave/cli/v3"
 )
 
+// defaultTop is how many groups inspect prints without --top.
+const defaultTop = 20
+
 func inspectCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "inspect",
-		Usage:     "count the entries, grouped by reason, destination, service, source, hour or error fingerprint",
+		Name:  "inspect",
+		Usage: "count the entries, grouped by reason, destination, service, source, hour, day or error fingerprint",
+		Description: "Groups are printed largest first, or in time order by hour or day. --group-by takes one key or\n" +
+			"several joined by commas (reason,fingerprint). A fingerprint is the error text with what varies from\n" +
+			"one occurrence of a bug to the next masked (ids, numbers, addresses, quoted values: dlq.Fingerprint,\n" +
+			"version " + strconv.Itoa(dlq.FingerprintVersion) + "); a fingerprint seen once or twice that an id-like word alone\n" +
+			"tells from a larger group's is counted in that group.\n\n" + sourceHelp,
 		ArgsUsage: "SRC",
 		Flags: append(filterFlags(),
-			&cli.StringFlag{Name: "group-by", Value: "reason", Usage: "reason, destination, service, source, hour or fingerprint"},
+			&cli.StringFlag{Name: "group-by", Value: "reason", Usage: "reason, destination, service, source, hour, day or fingerprint, or several joined by commas"},
+			&cli.IntFlag{Name: "top", Value: defaultTop, Usage: "print the N largest groups (by hour or day: the N newest) and a line for the others; 0 for all. With --json only when given"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"total","unreadable","groups":[{"key","count","first","last"}]}`},
 		),
 		Action: runInspect,
@@ -31,16 +38,20 @@ func inspectCommand() *cli.Command {
 
 // group is one row of inspect's answer; first and last are epoch ms.
 type group struct {
-	Key   string `json:"key"`
-	Count uint64 `json:"count"`
-	First int64  `json:"first"`
-	Last  int64  `json:"last"`
+	Key   string   `json:"key"`
+	Keys  []string `json:"keys,omitempty"` // the parts of a composite key
+	Count uint64   `json:"count"`
+	First int64    `json:"first"`
+	Last  int64    `json:"last"`
 }
 
 type inspectResult struct {
 	Total      uint64  `json:"total"`
 	Unreadable uint64  `json:"unreadable"`
 	Groups     []group `json:"groups"`
+	// MoreGroups and MoreEntries count the groups --top left out.
+	MoreGroups  int    `json:"more_groups,omitempty"`
+	MoreEntries uint64 `json:"more_entries,omitempty"`
 }
 
 var groupKeys = map[string]func(e *dlq.Entry) string{
@@ -49,7 +60,8 @@ var groupKeys = map[string]func(e *dlq.Entry) string{
 	"service":     func(e *dlq.Entry) string { return e.Service },
 	"source":      sourceKey,
 	"hour":        func(e *dlq.Entry) string { return e.Timestamp.UTC().Truncate(time.Hour).Format("2006-01-02T15:04Z") },
-	"fingerprint": func(e *dlq.Entry) string { return fingerprint(e.Error) },
+	"day":         func(e *dlq.Entry) string { return e.Timestamp.UTC().Format("2006-01-02") },
+	"fingerprint": func(e *dlq.Entry) string { return dlq.Fingerprint(e.Error) },
 }
 
 func sourceKey(e *dlq.Entry) string {
@@ -61,40 +73,35 @@ func sourceKey(e *dlq.Entry) string {
 }
 
 func runInspect(ctx context.Context, cmd *cli.Command) error {
-	keyOf, ok := groupKeys[cmd.String("group-by")]
-	if !ok {
-		return fmt.Errorf("%w: --group-by %q is not reason, destination, service, source, hour or fingerprint", errUsage, cmd.String("group-by"))
+	by, err := parseGroupBy(cmd.String("group-by"))
+	if err != nil {
+		return err
+	}
+	top := int(cmd.Int("top"))
+	if top < 0 {
+		return fmt.Errorf("%w: --top %d is negative", errUsage, top)
+	}
+	if cmd.Bool("json") && !cmd.IsSet("top") {
+		top = 0 // a script gets every group unless it asks
 	}
 	r, err := openReader(cmd, dlq.ReaderOptions{})
 	if err != nil {
 		return err
 	}
+	bar := newProgress(cmd, "inspect", r)
 	// Memory grows with the number of distinct keys, not of entries.
-	groups := map[string]*group{}
-	for rec, err := range r.All(ctx) {
+	counter := newGroupCounter(by)
+	for rec, err := range records(ctx, r, bar) {
 		if err != nil {
+			bar.done()
 			return err
 		}
-		key, ms := keyOf(&rec.Entry), rec.Entry.Timestamp.UnixMilli()
-		g := groups[key]
-		if g == nil {
-			g = &group{Key: key, First: ms, Last: ms}
-			groups[key] = g
-		}
-		g.Count++
-		g.First, g.Last = min(g.First, ms), max(g.Last, ms)
+		counter.add(&rec.Entry)
 	}
+	bar.done()
 	stats := r.Stats()
-	res := inspectResult{Total: stats.Matched, Unreadable: stats.Unreadable, Groups: make([]group, 0, len(groups))}
-	for _, g := range groups {
-		res.Groups = append(res.Groups, *g)
-	}
-	slices.SortFunc(res.Groups, func(a, b group) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key, b.Key)
-	})
+	res := inspectResult{Total: stats.Matched, Unreadable: stats.Unreadable, Groups: counter.groups()}
+	res.Groups, res.MoreGroups, res.MoreEntries = topGroups(res.Groups, top, by.byTime())
 	if cmd.Bool("json") {
 		b, err := json.Marshal(res)
 		if err != nil {
@@ -103,18 +110,34 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 		_, err = cmd.Root().Writer.Write(safeJSON(append(b, '\n')))
 		return err
 	}
-	return printGroups(cmd.Root().Writer, cmd.String("group-by"), res)
+	return printGroups(cmd.Root().Writer, by, res)
 }
 
-func printGroups(w io.Writer, by string, res inspectResult) error {
+func printGroups(w io.Writer, by groupBy, res inspectResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\tCOUNT\tFIRST\tLAST\n", strings.ToUpper(by))
+	for _, name := range by {
+		fmt.Fprintf(tw, "%s\t", strings.ToUpper(name))
+	}
+	fmt.Fprintf(tw, "COUNT\tFIRST\tLAST\n")
 	for _, g := range res.Groups {
-		key := g.Key
-		if key == "" {
-			key = "-"
+		parts := g.Keys
+		if parts == nil {
+			parts = []string{g.Key}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", printable(key, 100), g.Count, msTime(g.First), msTime(g.Last))
+		for _, key := range parts {
+			if key == "" {
+				key = "-"
+			}
+			fmt.Fprintf(tw, "%s\t", printable(key, 100))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", g.Count, msTime(g.First), msTime(g.Last))
+	}
+	if res.MoreGroups > 0 {
+		which := "more"
+		if by.byTime() {
+			which = "earlier" // the newest are shown
+		}
+		fmt.Fprintf(tw, "… and %d %s groups (%d entries)\n", res.MoreGroups, which, res.MoreEntries)
 	}
 	fmt.Fprintf(tw, "\ntotal %d, unreadable %d\n", res.Total, res.Unreadable)
 	return tw.Flush()

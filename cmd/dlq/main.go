@@ -23,6 +23,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -32,23 +34,50 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp(os.Stdout, os.Stderr).Run(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "dlq:", printableLines(err.Error()))
+		fmt.Fprintln(os.Stderr, errorLine(err))
 		os.Exit(1)
 	}
 }
 
+// errorLine is how the command reports err: one "dlq: " prefix, although
+// the library's errors start with one too and may be wrapped in the
+// command's, made safe for a terminal.
+func errorLine(err error) string {
+	return "dlq: " + printableLines(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "dlq: "), ": dlq: ", ": "))
+}
+
+// Help shared by the commands: the forms of SRC and TARGET, and the build
+// tags each needs.
+const (
+	sourceHelp = "SRC is one of:\n" +
+		"  PATH                              an NDJSON file (.ndjson or .ndjson.gz), a service folder with its rotated\n" +
+		"                                    files, or a folder of service folders (file://PATH too); always built in\n" +
+		"  kafka://HOST:PORT/TOPIC           every partition of TOPIC; needs -tags dlq_kafka or dlq_all\n" +
+		"  redis://HOST:PORT/DB?stream=NAME  a Redis stream (rediss:// for TLS); needs -tags dlq_redis or dlq_all\n" +
+		installHelp
+	installHelp = "Build with every source and target: go install -tags dlq_all github.com/dlqkit/dlq/cmd/dlq@latest\n" +
+		"(in the repository: go install -tags dlq_all ./cmd/dlq); dlq --version names the tags a binary has."
+)
+
 // newApp builds the command tree writing to stdout and stderr; tests run it
 // in process.
 func newApp(stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
+	app := &cli.Command{
 		Name:                      "dlq",
 		Usage:                     "read a dead-letter queue back: inspect, tail, show, replay, copy",
+		Description:               sourceHelp,
 		Writer:                    stdout,
-		ErrWriter:                 stderr,
+		ErrWriter:                 newConsole(stderr),
 		EnableShellCompletion:     true,
-		DisableSliceFlagSeparator: true, // --reason a --reason b; a comma is a character
-		HideVersion:               true,
+		DisableSliceFlagSeparator: true,                                          // --reason a --reason b; a comma is a character
+		HideVersion:               true,                                          // --version is ours: it names the build tags
 		ExitErrHandler:            func(context.Context, *cli.Command, error) {}, // main reports and exits
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "version", Local: true, Usage: "print the version, the library's and the build tags"},
+			&cli.DurationFlag{Name: "progress-after", Value: progressAfter, Hidden: true,
+				Usage: "on a terminal, show the progress line after this long"},
+		},
+		Action: runRoot,
 		Commands: []*cli.Command{
 			inspectCommand(),
 			tailCommand(),
@@ -57,10 +86,144 @@ func newApp(stdout, stderr io.Writer) *cli.Command {
 			copyCommand(),
 		},
 	}
+	app.OnUsageError = usageError
+	for _, c := range app.Commands {
+		c.OnUsageError = usageError
+	}
+	return app
+}
+
+// runRoot runs dlq without a command: --version, or help.
+func runRoot(ctx context.Context, cmd *cli.Command) error {
+	switch {
+	case cmd.Bool("version"):
+		_, err := fmt.Fprintln(cmd.Root().Writer, versionLine(debug.ReadBuildInfo()))
+		return err
+	case cmd.Args().Present():
+		name := cmd.Args().First()
+		hint := "; see dlq --help"
+		var names []string
+		for _, c := range cmd.Commands {
+			names = append(names, c.Name)
+		}
+		if near := nearest(name, names); near != "" {
+			hint = fmt.Sprintf("; did you mean %s?", near)
+		}
+		return &parseError{fmt.Sprintf("unknown command %q%s", name, hint)}
+	}
+	return cli.ShowRootCommandHelp(cmd)
+}
+
+// versionLine says which dlq this is: its module version ("(devel)" when
+// built from a checkout), the library's, the Go release and the build tags.
+func versionLine(info *debug.BuildInfo, ok bool) string {
+	version, library, tags, goVersion := "(devel)", "", "none", ""
+	if ok {
+		if v := info.Main.Version; v != "" {
+			version = v
+		}
+		goVersion = info.GoVersion
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/dlqkit/dlq" {
+				library = dep.Version
+				if dep.Replace != nil && dep.Replace.Version == "" {
+					library += " (local)"
+				}
+			}
+		}
+		for _, s := range info.Settings {
+			if s.Key == "-tags" && s.Value != "" {
+				tags = s.Value
+			}
+		}
+	}
+	line := "dlq version " + version
+	if library != "" {
+		line += ", library " + library
+	}
+	if goVersion != "" {
+		line += ", " + goVersion
+	}
+	return line + ", build tags: " + tags
 }
 
 // errUsage marks a mistake in the command line.
 var errUsage = errors.New("usage")
+
+// A usage error the flag parser found reads "inspect: unknown flag …"
+// after the "dlq: " prefix; it still matches errUsage.
+type parseError struct{ msg string }
+
+func (e *parseError) Error() string { return e.msg }
+
+func (e *parseError) Is(target error) bool { return target == errUsage }
+
+// usageError turns what the flag parser refused into one line: an unknown
+// flag with the nearest known one, or the parser's own message.
+func usageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+	where, prefix := "dlq", ""
+	if cmd.Name != "dlq" {
+		where, prefix = "dlq "+cmd.Name, cmd.Name+": "
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		var known []string
+		for _, f := range cmd.Flags {
+			known = append(known, f.Names()...)
+		}
+		known = append(known, "help")
+		hint := fmt.Sprintf("; see %s --help", where)
+		if near := nearest(name, known); near != "" {
+			hint = fmt.Sprintf("; did you mean %s?", flagName(near))
+		}
+		return &parseError{fmt.Sprintf("%sunknown flag %s%s", prefix, flagName(name), hint)}
+	}
+	return &parseError{fmt.Sprintf("%s%s (see %s --help)", prefix, strings.TrimSpace(msg), where)}
+}
+
+func flagName(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// nearest returns the name in names closest to s, when it is close enough
+// to be what was meant: a prefix of it, or a few edits away.
+func nearest(s string, names []string) string {
+	best, bestDist := "", max(2, len(s)/3)+1
+	for _, n := range names {
+		if len(s) >= 3 && strings.HasPrefix(n, s) {
+			return n
+		}
+		if d := editDistance(s, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
 
 // oneSource returns the command's single SRC argument.
 func oneSource(cmd *cli.Command) (string, error) {

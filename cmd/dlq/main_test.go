@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dlqkit/dlq"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -99,4 +103,137 @@ func appendText(t *testing.T, path, s string) {
 	_, err = f.WriteString(s)
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
+}
+
+// runBoth runs the command in process and returns what it printed on
+// stdout and on stderr.
+func runBoth(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err = newApp(&out, &errOut).Run(t.Context(), append([]string{"dlq"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+// runMain runs the test binary as the command, main() and all, and returns
+// what it printed on stderr and how it exited.
+func runMain(t *testing.T, args ...string) (stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "DLQ_TEST_RUN_MAIN="+strings.Join(args, "\x1f"))
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	err = cmd.Run()
+	return errOut.String(), err
+}
+
+func TestVersion(t *testing.T) {
+	for _, test := range []struct {
+		name string
+		info *debug.BuildInfo
+		want string
+	}{
+		{"installed at a version with every tag", &debug.BuildInfo{GoVersion: "go1.26.8",
+			Main:     debug.Module{Path: "github.com/dlqkit/dlq/cmd/dlq", Version: "v0.2.0"},
+			Deps:     []*debug.Module{{Path: "github.com/urfave/cli/v3", Version: "v3.14.0"}, {Path: "github.com/dlqkit/dlq", Version: "v0.2.0"}},
+			Settings: []debug.BuildSetting{{Key: "-compiler", Value: "gc"}, {Key: "-tags", Value: "dlq_all"}}},
+			"dlq version v0.2.0, library v0.2.0, go1.26.8, build tags: dlq_all"},
+		{"built from a checkout", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/dlqkit/dlq/cmd/dlq", Version: "(devel)"},
+			Deps: []*debug.Module{{Path: "github.com/dlqkit/dlq", Version: "v0.1.0", Replace: &debug.Module{Path: "../.."}}}},
+			"dlq version (devel), library v0.1.0 (local), go1.26.8, build tags: none"},
+		{"no version recorded", &debug.BuildInfo{}, "dlq version (devel), build tags: none"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			assert.Equal(t, test.want, versionLine(test.info, true))
+		})
+	}
+	assert.Equal(t, "dlq version (devel), build tags: none", versionLine(nil, false), "no build information")
+
+	out, stderr, err := runBoth(t, "--version")
+	require.NoError(t, err)
+	assert.Regexp(t, `^dlq version \S+.*, build tags: \S+\n$`, out)
+	assert.Empty(t, stderr)
+}
+
+func TestUsageErrorsAreOneLine(t *testing.T) {
+	dir := t.TempDir()
+	loader := writeFixture(t, dir)
+	for _, test := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", "--grup-by", "reason", loader}, "inspect: unknown flag --grup-by; did you mean --group-by?"},
+		{[]string{"tail", "--folow", loader}, "tail: unknown flag --folow; did you mean --follow?"},
+		{[]string{"show", "--jsn", loader, "id-binary"}, "show: unknown flag --jsn; did you mean --json?"},
+		{[]string{"replay", loader, "--too", "http://x"}, "replay: unknown flag --too; did you mean --to?"},
+		{[]string{"copy", loader, "--zzzzzzzz"}, "copy: unknown flag --zzzzzzzz; see dlq copy --help"},
+		{[]string{"--verison"}, "unknown flag --verison; did you mean --version?"},
+		{[]string{"inpsect", loader}, `unknown command "inpsect"; did you mean inspect?`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"; see dlq --help`},
+		{[]string{"tail", "-n", "many", loader}, `tail: invalid value "many" for flag -n: `},
+		{[]string{"replay", loader}, `replay: Required flag "to" not set (see dlq replay --help)`},
+	} {
+		t.Run(strings.Join(test.args, " "), func(t *testing.T) {
+			out, stderr, err := runBoth(t, test.args...)
+			require.Error(t, err)
+			assert.True(t, strings.HasPrefix(err.Error(), test.want), "%q", err.Error())
+			assert.NotContains(t, err.Error(), "\n")
+			assert.ErrorIs(t, err, errUsage)
+			assert.Empty(t, out, "no help printed")
+			assert.Empty(t, stderr, "no help printed")
+		})
+	}
+	t.Run("printed by main as one line", func(t *testing.T) {
+		stderr, err := runMain(t, "inspect", "--grup-by", "reason", loader)
+		require.Error(t, err)
+		assert.Equal(t, "dlq: inspect: unknown flag --grup-by; did you mean --group-by?\n", stderr)
+	})
+}
+
+func TestErrorsHaveOnePrefix(t *testing.T) {
+	for _, test := range []struct {
+		err  error
+		want string
+	}{
+		{errors.New("dlq: source: stat x: no such file or directory"), "dlq: source: stat x: no such file or directory"},
+		{fmt.Errorf("replay stopped: 3 sent: %w", errors.New("dlq: source x: unreadable")), "dlq: replay stopped: 3 sent: source x: unreadable"},
+		{fmt.Errorf("copy: 0 of 9 entries written: %w", fmt.Errorf("dlq: kafka backend: %w", errors.New("dlq: closed"))),
+			"dlq: copy: 0 of 9 entries written: kafka backend: closed"},
+		{errors.New("no entry with id \"x\" in src (9 entries read)"), `dlq: no entry with id "x" in src (9 entries read)`},
+	} {
+		assert.Equal(t, test.want, errorLine(test.err))
+	}
+	stderr, err := runMain(t, "inspect", filepath.Join(t.TempDir(), "missing"))
+	require.Error(t, err)
+	assert.Regexp(t, `^dlq: source: stat \S+/missing: no such file or directory\n$`, stderr)
+	assert.NotContains(t, stderr, "dlq: dlq:")
+}
+
+func TestHelpNamesSourcesTargetsAndTags(t *testing.T) {
+	sources := []string{"PATH", "kafka://HOST:PORT/TOPIC", "redis://HOST:PORT/DB?stream=NAME",
+		"needs -tags dlq_kafka or dlq_all", "needs -tags dlq_redis or dlq_all", "go install -tags dlq_all ./cmd/dlq"}
+	for _, test := range []struct {
+		command string
+		targets []string
+	}{
+		{"", nil},
+		{"inspect", nil},
+		{"tail", nil},
+		{"show", nil},
+		{"replay", []string{"TARGET is one of", "kafka://HOST:PORT/TOPIC", "http(s)://URL", "redis://HOST:PORT/DB?stream=NAME"}},
+		{"copy", []string{"TARGET is one of", "file://DIR", "needs -tags dlq_http or dlq_all"}},
+	} {
+		t.Run(test.command, func(t *testing.T) {
+			args := []string{"--help"}
+			if test.command != "" {
+				args = []string{test.command, "--help"}
+			}
+			out, _, err := runBoth(t, args...)
+			require.NoError(t, err)
+			for _, want := range append(sources, test.targets...) {
+				assert.Contains(t, out, want)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlqkit/dlq"
@@ -22,11 +23,14 @@ func replayCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "replay",
 		Usage: "send each entry's original message (payload, key, headers) back to TARGET",
-		Description: "TARGET is kafka://HOST:PORT/TOPIC (TOPIC may be {source.topic}, the default, or {destination}),\n" +
-			"http(s)://URL (one POST per payload, retried on 429 and 5xx; a redirect is followed only as a 307 or 308\n" +
-			"to the same scheme, host and port), or redis://HOST:PORT/DB?stream=NAME\n" +
-			"(field payload, plus the headers as fields). Each message carries dlq.replay_of (the entry's id)\n" +
-			"and dlq.replay_count. Only what SRC held at the start is replayed.",
+		Description: "TARGET is one of:\n" +
+			"  kafka://HOST:PORT/TOPIC           TOPIC may be {source.topic} (the default) or {destination};\n" +
+			"                                    needs -tags dlq_kafka or dlq_all\n" +
+			"  http(s)://URL                     one POST per payload, retried on 429 and 5xx; a redirect is followed\n" +
+			"                                    only as a 307 or 308 to the same scheme, host and port; always built in\n" +
+			"  redis://HOST:PORT/DB?stream=NAME  field payload, plus the headers as fields; needs -tags dlq_redis or dlq_all\n" +
+			"Each message carries dlq.replay_of (the entry's id) and dlq.replay_count. Only what SRC held at the\n" +
+			"start is replayed.\n\n" + sourceHelp,
 		ArgsUsage: "SRC --to TARGET",
 		Flags: append(filterFlags(),
 			&cli.StringFlag{Name: "to", Required: true, Usage: "where to send the messages"},
@@ -93,6 +97,8 @@ type replayRun struct {
 	failed  int
 	err     error // the target's failure that stopped the replay
 	bar     *progress
+	// confirmed is sent, for the progress line's goroutine.
+	confirmed atomic.Uint64
 }
 
 func runReplay(ctx context.Context, cmd *cli.Command) error {
@@ -136,9 +142,10 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	run.bar = newProgress(out, cmd.Root().ErrWriter, "replay")
+	run.bar = newProgress(cmd, "replay", r)
+	run.bar.also(func() string { return "sent " + thousands(run.confirmed.Load()) })
 	var readErr error
-	for rec, err := range r.All(ctx) {
+	for rec, err := range records(ctx, r, run.bar) {
 		if err != nil {
 			readErr = err
 			break
@@ -234,7 +241,7 @@ func (run *replayRun) confirm(sent int) {
 		return
 	}
 	run.sent += uint64(sent)
-	run.bar.add(sent)
+	run.confirmed.Store(run.sent)
 	run.cp.Position, run.cp.Replayed = run.pending[sent-1].pos, run.base+run.sent
 }
 

@@ -13,9 +13,10 @@ import (
 
 func showCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "show",
-		Usage:     "print one entry whole; its payload as text when printable, else as a hex dump",
-		ArgsUsage: "SRC ID",
+		Name:        "show",
+		Usage:       "print one entry whole; its payload as text when printable, else as a hex dump",
+		Description: "ID is the entry's id (dlq tail and dlq inspect --json show ids).\n\n" + sourceHelp,
+		ArgsUsage:   "SRC ID",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the entry's envelope"},
 			&cli.BoolFlag{Name: "raw", Usage: "print only the payload's bytes, exactly"},
@@ -33,7 +34,10 @@ func runShow(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	for rec, err := range r.All(ctx) {
+	bar := newProgress(cmd, "show", r)
+	defer bar.done()
+	for rec, err := range records(ctx, r, bar) {
+		bar.done()
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-//go:build !(dlq_kafka || dlq_all) && !(dlq_redis || dlq_all)
+//go:build !(dlq_kafka || dlq_all) && !(dlq_redis || dlq_all) && !dlq_http
 
 package main
 
@@ -17,10 +17,13 @@ func TestNetworkSourcesAndTargetsNameTheirTag(t *testing.T) {
 		{"replay", dir, "--to", "kafka://127.0.0.1:9092/x"},
 		{"replay", dir, "--to", "redis://127.0.0.1:6379/0?stream=s"},
 		{"copy", dir, "--to", "kafka://127.0.0.1:9092/x"},
+		{"copy", dir, "--to", "redis://127.0.0.1:6379/0?stream=s"},
+		{"copy", dir, "--to", "http://127.0.0.1:9/ingest"},
 	} {
 		t.Run(args[0]+" "+args[len(args)-1], func(t *testing.T) {
-			_, err := run(t, args...)
+			out, err := run(t, args...)
 			assert.ErrorContains(t, err, "dlq_all")
+			assert.Empty(t, out, "no summary: the command fails before it reads")
 		})
 	}
 }

@@ -14,9 +14,10 @@ import (
 
 func tailCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "tail",
-		Usage:     "print the last entries, one line each, and with -f the new ones as they come",
-		ArgsUsage: "SRC",
+		Name:        "tail",
+		Usage:       "print the last entries, one line each, and with -f the new ones as they come",
+		Description: sourceHelp,
+		ArgsUsage:   "SRC",
 		Flags: append(filterFlags(),
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new entries until interrupted"},
 			&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Value: 10, Usage: "how many of the entries already there to print; 0 for all"},
@@ -38,7 +39,9 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 	ring := make([]dlq.Entry, 0, min(n, 1<<16))
 	next, caughtUp := 0, false
 	var printErr error
+	var bar *progress
 	flush := func() {
+		bar.done() // caught up: what follows prints as it comes
 		for i := range len(ring) {
 			if err := printOne(&ring[(next+i)%len(ring)]); err != nil && printErr == nil {
 				printErr = err
@@ -50,7 +53,9 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	for rec, err := range r.All(ctx) {
+	bar = newProgress(cmd, "tail", r)
+	defer bar.done()
+	for rec, err := range records(ctx, r, bar) {
 		if err != nil {
 			if cmd.Bool("follow") && endedByUser(ctx, err) {
 				return printErr
@@ -59,6 +64,7 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 		}
 		switch {
 		case caughtUp || n == 0:
+			bar.done()
 			if err := printOne(&rec.Entry); err != nil {
 				return err
 			}

@@ -89,14 +89,38 @@ func (k *kafkaTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
 		case errors.As(err, &perMessage):
 			for i, merr := range perMessage {
 				if merr != nil {
+					if errors.Is(merr, kafka.UnknownTopicOrPartition) {
+						return i, k.noTopic(out[i].Topic, merr)
+					}
 					return i, fmt.Errorf("kafka target: entry %s to %s: %w", msgs[i].entry.ID, out[i].Topic, merr)
 				}
 			}
+		case errors.Is(err, kafka.UnknownTopicOrPartition):
+			return 0, k.noTopic(out[0].Topic, err)
 		case err != nil:
 			return 0, fmt.Errorf("kafka target: %w", err)
 		}
 	}
 	return len(out), topicErr
+}
+
+// noTopic is the error for a topic the broker does not have.
+func (k *kafkaTarget) noTopic(topic string, err error) error {
+	return &explained{msg: fmt.Sprintf("kafka target: topic %s does not exist on %s", topic, k.writer.Addr), err: err}
+}
+
+// sourceError explains a failure to read src: a Kafka topic that does not
+// exist is named with its broker.
+func sourceError(err error, src string) error {
+	u, perr := url.Parse(src)
+	if !errors.Is(err, kafka.UnknownTopicOrPartition) || perr != nil || u.Scheme != "kafka" {
+		return err
+	}
+	host := u.Host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(host, "9092")
+	}
+	return &explained{msg: fmt.Sprintf("topic %s does not exist on %s", strings.TrimPrefix(u.Path, "/"), host), err: err}
 }
 
 func (k *kafkaTarget) close() error {

@@ -51,7 +51,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 // update it to the code as it now reads.
 var mutations = slices.Concat(coreMutations, readerMutations, replayMutations,
 	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations,
-	conformanceMutations)
+	conformanceMutations, fingerprintMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{
