@@ -173,3 +173,28 @@ func TestEncodeLaneRetryKeepsLinesEncodedAhead(t *testing.T) {
 	sort.Strings(got)
 	assert.Equal(t, want, got, "each entry received once, with its own line")
 }
+
+// The bodies built ahead in a slot belong to the entries they were built
+// for: once the drain reuses those records' memory for later entries
+// (same addresses, new seqs), a write of the later entries must build its
+// own bodies, never post the earlier entries' bodies built ahead.
+func TestHTTPBodiesBuiltAheadBelongToTheirEntries(t *testing.T) {
+	o, err := New(Config{Service: "ahead", File: FileConfig{Disabled: true},
+		HTTP: HTTPConfig{URL: "http://127.0.0.1:1/never-posted", MaxBodyBytes: 700}})
+	require.NoError(t, err)
+	defer closeOK(t, o)
+	h := o.backends[0].http
+	recs := make([]*record, 3)
+	for i := range recs {
+		recs[i] = &record{seq: uint64(i + 1), line: fmt.Appendf(nil, `{"id":"entry-%d"}`, i)}
+	}
+	h.prepareAhead(0, recs)
+	bt := &batch{recs: recs, ahead: 1}
+	require.NotNil(t, h.aheadFor(bt), "the slot holds bodies built for these very entries")
+
+	for i, r := range recs { // the drain hands the same records to later entries
+		r.seq = uint64(len(recs) + i + 1)
+		r.line = fmt.Appendf(nil, `{"id":"later-%d"}`, i)
+	}
+	assert.Nil(t, h.aheadFor(bt), "bodies built for earlier entries are not the later entries' bodies")
+}
