@@ -65,7 +65,7 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 	if !ok {
 		return fmt.Errorf("%w: --group-by %q is not reason, destination, service, source, hour or fingerprint", errUsage, cmd.String("group-by"))
 	}
-	r, err := openReader(cmd, dlq.ReaderOptions{})
+	r, err := openReader(cmd, dlq.ReaderOptions{SkipPayload: true}) // groups never show a payload
 	if err != nil {
 		return err
 	}
