@@ -110,7 +110,7 @@ type reading struct {
 	r     *Reader
 	judge lineJudge
 	emit  func(Record) bool
-	batch *fileBatch   // a worker's; nil: counts and warnings go to the Reader
+	batch *fileBatch  // a worker's; nil: counts and warnings go to the Reader
 	send  func() bool // a worker's: hands batch over; false when the loop is gone
 }
 

@@ -140,12 +140,12 @@ func TestSpan(t *testing.T) {
 	t.Run("reads strings as encoding/json does", func(t *testing.T) {
 		for _, in := range []string{
 			`"plain"`, `"ünï 😀"`, `"q \" b \\ s \/ \b\f\n\r\t"`,
-			`"\u0041\u00e9\u20AC"`,                // BMP escapes, either case
-			`"\uD83D\uDE00"`,                       // a surrogate pair
+			`"\u0041\u00e9\u20AC"`,               // BMP escapes, either case
+			`"\uD83D\uDE00"`,                     // a surrogate pair
 			`"\uD83D"`, `"\uDE00"`, `"a\uD83Dz"`, // lone halves: U+FFFD
-			`"\uD83D\u0041"`,                       // a high half, then a letter read on its own
-			`"\uD83D\uD83D\uDE00"`,                // a lone high half, then a pair
-			`"\uD83D\n"`,                           // a high half, then another escape
+			`"\uD83D\u0041"`,       // a high half, then a letter read on its own
+			`"\uD83D\uD83D\uDE00"`, // a lone high half, then a pair
+			`"\uD83D\n"`,           // a high half, then another escape
 			`"\u0000"`,
 		} {
 			var want string
