@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -302,11 +303,14 @@ type envelopeFields struct {
 	timestamp int64
 	attempts  int64
 	str       [5]fieldText // service, reason, error, destination, id: by strField
-	payload   []byte       // base64 text, not checked yet
+	payload   []byte       // base64 text, not checked yet: ValidBase64 decides
 	key       []byte       // base64 text, checked
 	source    Source
 	metadata  []byte // the object's text, checked
 	headers   []byte // the array's text, checked
+	pairs     int    // in metadata
+	nHeaders  int
+	binary    int // bytes the key and the header values decode to, at most
 }
 
 // fieldText is a string field's text between its quotes, escapes undecoded.
@@ -415,18 +419,22 @@ func scanEnvelope(data []byte, w *envelopeFields) bool {
 			t := &w.str[strField(f)]
 			t.text, t.escaped, ok = p.Span()
 		case fPayload:
-			w.payload, ok = p.RawText()
+			w.payload, ok = p.Base64Span()
 		case fKey:
 			w.key, ok = p.Base64Text()
+			w.binary += base64.StdEncoding.DecodedLen(len(w.key))
 		case fSource:
 			ok = scanSource(&p, &w.source)
 		case fMetadata:
 			start := p.Pos()
-			ok = eachMetadata(&p, nil)
+			ok = eachMetadata(&p, func(k, v fieldText) { w.pairs++ })
 			w.metadata = data[start:p.Pos()]
 		case fHeaders:
 			start := p.Pos()
-			ok = eachHeader(&p, nil)
+			ok = eachHeader(&p, func(_ fieldText, value []byte, _ bool) {
+				w.nHeaders++
+				w.binary += base64.StdEncoding.DecodedLen(len(value))
+			})
 			w.headers = data[start:p.Pos()]
 		}
 		if !ok {
@@ -452,20 +460,29 @@ func (w *envelopeFields) entry(payload bool) Entry {
 	if payload {
 		e.Payload = wire.DecodeBase64(w.payload)
 	}
-	if len(w.key) > 0 {
-		e.Key = wire.DecodeBase64(w.key)
+	// The key and the header values share one allocation, each capped at
+	// its length so that an append to one cannot write over the next.
+	block := make([]byte, 0, w.binary)
+	decode := func(text []byte) []byte {
+		start := len(block)
+		block = wire.AppendDecodedBase64(block, text)
+		return block[start:len(block):len(block)]
 	}
-	if len(w.metadata) > 2 { // more than {}
-		e.Metadata = map[string]string{}
+	if len(w.key) > 0 {
+		e.Key = decode(w.key)
+	}
+	if w.pairs > 0 {
+		e.Metadata = make(map[string]string, w.pairs)
 		p := wire.NewScanner(w.metadata)
 		eachMetadata(&p, func(k, v fieldText) { e.Metadata[k.String()] = v.String() })
 	}
-	if len(w.headers) > 2 { // more than []
+	if w.nHeaders > 0 {
+		e.Headers = make([]Header, 0, w.nHeaders)
 		p := wire.NewScanner(w.headers)
 		eachHeader(&p, func(key fieldText, value []byte, hasValue bool) {
 			h := Header{Key: key.String()}
 			if hasValue {
-				h.Value = wire.DecodeBase64(value)
+				h.Value = decode(value)
 			}
 			e.Headers = append(e.Headers, h)
 		})
@@ -528,8 +545,8 @@ func scanSource(p *wire.Scanner, s *Source) bool {
 }
 
 // eachMetadata reads the metadata object, string values only, and hands
-// each pair to pair when it is set. A key may repeat: the last one wins,
-// as in encoding/json.
+// each pair to pair. A key may repeat: in a map the last one wins, as in
+// encoding/json.
 func eachMetadata(p *wire.Scanner, pair func(k, v fieldText)) bool {
 	if !p.Byte('{') {
 		return false
@@ -549,15 +566,13 @@ func eachMetadata(p *wire.Scanner, pair func(k, v fieldText)) bool {
 		if v.text, v.escaped, ok = p.Span(); !ok {
 			return false
 		}
-		if pair != nil {
-			pair(k, v)
-		}
+		pair(k, v)
 	}
 }
 
 // eachHeader reads the headers array, [{"key":"k","value":"<base64>"}],
-// each member optional and once, and hands each header to header when it
-// is set, its value checked.
+// each member optional and once, and hands each header to header, its
+// value checked.
 func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasValue bool)) bool {
 	if !p.Byte('[') {
 		return false
@@ -600,8 +615,6 @@ func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasVal
 				return false
 			}
 		}
-		if header != nil {
-			header(key, value, seen&2 != 0)
-		}
+		header(key, value, seen&2 != 0)
 	}
 }

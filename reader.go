@@ -150,6 +150,12 @@ type Reader struct {
 	// service folder's live file was opened, before the folder is listed,
 	// and after the listing, before its rotated files are opened.
 	liveOpened, listed func(dir string)
+	// workers, when set (by tests), is how many goroutines read a
+	// folder's files; 0 is GOMAXPROCS.
+	workers int
+	// fileStarted, when set (by tests), is called by the goroutine that
+	// reads a folder's files when it starts on the i-th.
+	fileStarted func(i int)
 }
 
 type readCounters struct {
@@ -351,7 +357,9 @@ func (r *Reader) newJudge() lineJudge {
 func (j *lineJudge) judge(line []byte, e *Entry) verdict {
 	w := &j.fields
 	*w = envelopeFields{}
-	if !scanEnvelope(line, w) {
+	// A payload that is not base64 as written (an escape in it, say) is
+	// left to ParseEnvelope with the rest.
+	if !scanEnvelope(line, w) || !wire.ValidBase64(w.payload) {
 		parsed, err := ParseEnvelope(line)
 		switch {
 		case err != nil:
@@ -364,10 +372,6 @@ func (j *lineJudge) judge(line []byte, e *Entry) verdict {
 		}
 		*e = parsed
 		return selected
-	}
-	// Its payload decides whether the line is an envelope at all.
-	if !wire.ValidBase64(w.payload) {
-		return unreadableLine
 	}
 	if !j.filter.matchFields(w, &j.scratch) {
 		return ruledOut

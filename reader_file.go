@@ -3,7 +3,6 @@ package dlq
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/klauspost/compress/gzip"
 )
 
 // readBufferSize is the buffer a file is read through.
@@ -300,7 +300,11 @@ type tally struct{ read, unreadable uint64 }
 // which bounds the memory ahead of the loop. It returns false when emit
 // asked to stop; every worker has returned by then.
 func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Record) bool) (bool, error) {
-	workers := min(runtime.GOMAXPROCS(0), len(files))
+	workers := r.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(files))
 	if workers <= 1 {
 		rd := r.reading(emit)
 		for i := range files {
@@ -336,6 +340,9 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
 					return
+				}
+				if r.fileStarted != nil {
+					r.fileStarted(i)
 				}
 				rd.readAhead(ctx, &files[i], streams[i])
 			}

@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/klauspost/compress/gzip"
 	"github.com/dlqkit/dlq/internal/wire"
 )
 

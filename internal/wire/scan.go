@@ -1,8 +1,10 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -48,6 +50,9 @@ func (p *Scanner) RawText() ([]byte, bool) {
 		return nil, false
 	}
 	start := p.i
+	for p.i+8 <= len(p.data) && plainWord(binary.LittleEndian.Uint64(p.data[p.i:])) {
+		p.i += 8
+	}
 	for ; p.i < len(p.data); p.i++ {
 		switch c := p.data[p.i]; {
 		case c == '"':
@@ -261,17 +266,10 @@ func (p *Scanner) Int(bits int) (int64, bool) {
 	return int64(u), true
 }
 
-// base64Valid marks the bytes of the standard base64 alphabet.
-var base64Valid = func() (t [256]bool) {
-	for i := range len(base64Std) {
-		t[base64Std[i]] = true
-	}
-	return t
-}()
-
 // ValidBase64 reports whether base64.StdEncoding decodes s without error,
 // for s without CR or LF (which it skips): whole quanta of four, at most
-// two '=' and only at the end, every other byte in the alphabet.
+// two '=' and only at the end, every other byte in the alphabet. It looks
+// at eight bytes at a time.
 func ValidBase64(s []byte) bool {
 	if len(s)%4 != 0 {
 		return false
@@ -283,22 +281,58 @@ func ValidBase64(s []byte) bool {
 			n--
 		}
 	}
-	t := &base64Valid
-	ok := true
 	i := 0
 	for ; i+8 <= n; i += 8 {
-		w := s[i : i+8 : i+8]
-		ok = ok && t[w[0]] && t[w[1]] && t[w[2]] && t[w[3]] && t[w[4]] && t[w[5]] && t[w[6]] && t[w[7]]
-		if !ok {
+		if !inBase64Alphabet(binary.LittleEndian.Uint64(s[i:])) {
 			return false
 		}
 	}
-	for ; i < n; i++ {
-		if !t[s[i]] {
-			return false
-		}
+	if i < n {
+		// The last bytes, padded with 'A's.
+		var tail [8]byte
+		copy(tail[copy(tail[:], s[i:n]):], "AAAAAAAA")
+		return inBase64Alphabet(binary.LittleEndian.Uint64(tail[:]))
 	}
 	return true
+}
+
+// inBase64Alphabet reports whether each of the eight bytes in w is in the
+// standard base64 alphabet: A-Z, a-z, 0-9, + and /. For an ASCII byte x,
+// x+(0x80-lo) sets the top bit when x >= lo, and x+(0x7f-hi) when x > hi;
+// no byte carries into the next.
+func inBase64Alphabet(w uint64) bool {
+	if w&msb != 0 {
+		return false
+	}
+	in := func(lo, hi byte) uint64 {
+		return (w + lsb*uint64(0x80-lo)) &^ (w + lsb*uint64(0x7f-hi))
+	}
+	return (in('A', 'Z')|in('a', 'z')|in('/', '9')|in('+', '+'))&msb == msb
+}
+
+// Base64Span reads a string meant to hold base64 and returns its text up
+// to the next quote, unchecked: the caller checks it with ValidBase64 and
+// gives the input up when it is not (a string with an escape never is).
+func (p *Scanner) Base64Span() ([]byte, bool) {
+	if !p.Byte('"') {
+		return nil, false
+	}
+	end := bytes.IndexByte(p.data[p.i:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	s := p.data[p.i : p.i+end]
+	p.i += end + 1
+	return s, true
+}
+
+// AppendDecodedBase64 appends the bytes a text ValidBase64 checked
+// encodes.
+func AppendDecodedBase64(dst, text []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
+	m, _ := base64.StdEncoding.Decode(dst[n:n+base64.StdEncoding.DecodedLen(len(text))], text)
+	return dst[:n+m]
 }
 
 // DecodeBase64 returns the bytes a text checked by Base64Text encodes
