@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/filelog"
-	"github.com/klauspost/compress/gzip"
 	"github.com/dlqkit/dlq/internal/wire"
+	"github.com/klauspost/compress/gzip"
 )
 
 // The files a Reader reads in a service folder, and their order, follow
