@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/binary"
 	"flag"
 	"fmt"
@@ -160,7 +161,7 @@ func (p *postRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		fmt.Fprintf(&p.log, "%s: %q\n", k, r.Header[k])
 	}
-	fmt.Fprintf(&p.log, "body %d %q\n", len(body), body)
+	fmt.Fprintf(&p.log, "body %d bytes, sha256 %x\n", len(body), sha256.Sum256(body))
 }
 
 // copiedLines returns the envelope lines under dir, sorted.
@@ -186,7 +187,11 @@ func copiedLines(t *testing.T, dir string) string {
 		return nil
 	}))
 	slices.Sort(lines)
-	return strings.Join(lines, "\n") + "\n"
+	var b strings.Builder
+	for _, line := range lines {
+		fmt.Fprintf(&b, "%s sha256 %x\n", line[:strings.IndexByte(line, ' ')], sha256.Sum256([]byte(line)))
+	}
+	return b.String()
 }
 
 func TestCommandsPrintWhatTheyPrinted(t *testing.T) {
