@@ -257,7 +257,12 @@ func (r *Reader) folderFiles(dir string) (files []fileToRead, services []string,
 // entry's line, and the file's head, by which a resume finds the file
 // again wherever rotations moved it and however it was compressed.
 func position(f *fileToRead, off int64) string {
-	return f.name + ":" + strconv.FormatInt(off, 10) + ":" + f.headOf()
+	var buf [128]byte
+	b := append(buf[:0], f.name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, off, 10)
+	b = append(b, ':')
+	return string(append(b, f.headOf()...))
 }
 
 // spanSkew is how far an entry's Timestamp may be ahead of the clock of

@@ -23,12 +23,19 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
 )
 
 func main() {
+	// A read holds little at a time (the Reader bounds what it decodes
+	// ahead) and allocates a lot: collecting at 5x the live heap rather
+	// than 2x costs a few MiB and a tenth of the CPU. GOGC still rules.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp(os.Stdout, os.Stderr).Run(ctx, os.Args); err != nil {
