@@ -2,8 +2,10 @@ package dlq
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +82,39 @@ func TestReaderFollowsFromTheLastEntries(t *testing.T) {
 	}
 	assert.Equal(t, []string{"c", "d", "e", "f"}, got)
 	assert.Equal(t, 3, caught, "the last three, then what comes")
+}
+
+func TestReaderFollowsFromTheLastEntriesOfEveryService(t *testing.T) {
+	root := t.TempDir()
+	lives := map[string]string{}
+	for i, svc := range []string{"one", "two"} {
+		dir := filepath.Join(root, svc)
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		lives[svc] = filepath.Join(dir, filelog.LiveName)
+		var b strings.Builder
+		for j := range 3 {
+			b.WriteString(lineFor(fmt.Sprintf("%s%d", svc, j), "r", int64(1000*i+j)))
+		}
+		require.NoError(t, os.WriteFile(lives[svc], []byte(b.String()), 0o600))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var got []string
+	r, err := OpenReader(root, ReaderOptions{Follow: true, Last: 2, PollInterval: time.Millisecond,
+		CaughtUp: func() {
+			f, err := os.OpenFile(lives["one"], os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(lineFor("one-new", "r", 5000))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}})
+	require.NoError(t, err)
+	for rec, err := range r.All(ctx) {
+		require.NoError(t, err)
+		got = append(got, string(rec.Entry.Payload))
+		if len(got) == 3 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"two1", "two2", "one-new"}, got, "service one's backlog is not read again")
 }
