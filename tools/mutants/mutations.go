@@ -13,6 +13,7 @@ type mutation struct {
 	run      string
 	skip     string // tests that fail without the mutation, for a known reason
 	timeout  string // go test -timeout; "" is 300s
+	race     bool   // run the tests with -race: the breakage is a data race
 }
 
 // powerLoss is every power-loss test: each passes on the file backend as
