@@ -282,3 +282,252 @@ func sameHeaders(hs []Header) []Header {
 	}
 	return out
 }
+
+func TestEnvelopeKeyAndHeaders(t *testing.T) {
+	for _, test := range []struct {
+		name  string
+		entry Entry
+		want  string
+	}{
+		{
+			name:  "key in standard base64",
+			entry: Entry{Timestamp: envelopeTime, Service: "s", Reason: "r", Key: []byte{0xff, 0x00, 'k'}},
+			want:  `{"timestamp":1764200000000,"service":"s","reason":"r","attempts":0,"payload":"","key":"/wBr"}`,
+		},
+		{
+			name: "headers in order, repeated keys kept",
+			entry: Entry{Timestamp: envelopeTime, Service: "s", Reason: "r", Headers: []Header{
+				{Key: "z", Value: []byte("1")}, {Key: "a\"b", Value: []byte{0, 0xff}}, {Key: "z", Value: []byte("2")}}},
+			want: `{"timestamp":1764200000000,"service":"s","reason":"r","attempts":0,"payload":"","headers":[{"key":"z","value":"MQ=="},{"key":"a\"b","value":"AP8="},{"key":"z","value":"Mg=="}]}`,
+		},
+		{
+			name:  "empty key and headers are omitted",
+			entry: Entry{Timestamp: envelopeTime, Service: "s", Reason: "r", Key: []byte{}, Headers: []Header{}},
+			want:  `{"timestamp":1764200000000,"service":"s","reason":"r","attempts":0,"payload":""}`,
+		},
+		{
+			name:  "a header with an empty value is kept",
+			entry: Entry{Timestamp: envelopeTime, Service: "s", Reason: "r", Headers: []Header{{Key: "h"}}},
+			want:  `{"timestamp":1764200000000,"service":"s","reason":"r","attempts":0,"payload":"","headers":[{"key":"h","value":""}]}`,
+		},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			got := encode(test.entry)
+			assert.Equal(t, test.want, got)
+			require.True(t, json.Valid([]byte(got)))
+			back, err := ParseEnvelope([]byte(got))
+			require.NoError(t, err)
+			assertSameEntry(t, test.entry, back)
+		})
+	}
+}
+
+func TestParseEnvelopeKeyAndHeaders(t *testing.T) {
+	t.Run("any key order inside a header", func(t *testing.T) {
+		e, err := ParseEnvelope([]byte(`{"headers":[{"value":"dg==","key":"k","x":1}],"key":"a2V5","timestamp":1,"service":"s","reason":"r","attempts":0,"payload":""}`))
+		require.NoError(t, err)
+		assert.Equal(t, []byte("key"), e.Key)
+		assert.Equal(t, []Header{{Key: "k", Value: []byte("v")}}, e.Headers)
+	})
+	for _, test := range []struct{ name, input string }{
+		{"bad key base64", `{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","key":"!"}`},
+		{"headers not an array", `{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":{"k":"v"}}`},
+		{"header value not base64", `{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":[{"key":"k","value":"%"}]}`},
+		{"header key not a string", `{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":[{"key":1,"value":""}]}`},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			_, err := ParseEnvelope([]byte(test.input))
+			assert.ErrorIs(t, err, ErrMalformedEnvelope)
+		})
+	}
+}
+
+// TestRustLinesUnchangedByExtensions: the Rust writer's lines have neither
+// key nor headers, and still re-encode byte for byte; a Rust-style reader
+// (encoding/json into the Rust fields, unknown keys ignored) reads a line
+// that has them.
+func TestRustLinesUnchangedByExtensions(t *testing.T) {
+	f, err := os.Open("testdata/rust-envelopes.ndjson")
+	require.NoError(t, err)
+	defer f.Close()
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		e, err := ParseEnvelope(scanner.Bytes())
+		require.NoError(t, err)
+		assert.Nil(t, e.Key)
+		assert.Nil(t, e.Headers)
+		assert.Equal(t, scanner.Text(), encode(e))
+
+		e.Key, e.Headers = []byte("k"), []Header{{Key: "h", Value: []byte("v")}}
+		var rust struct {
+			Timestamp int64  `json:"timestamp"`
+			Service   string `json:"service"`
+			Reason    string `json:"reason"`
+			Attempts  int    `json:"attempts"`
+			Payload   []byte `json:"payload"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(AppendEnvelope(nil, &e)))
+		require.NoError(t, dec.Decode(&rust))
+		assert.Equal(t, e.Payload, rust.Payload)
+		assert.Equal(t, e.Reason, rust.Reason)
+	}
+	require.NoError(t, scanner.Err())
+}
+
+func FuzzEnvelopeKeyHeaders(f *testing.F) {
+	f.Add([]byte("key"), "h1", []byte("v1"), "h2", []byte{0, 0xff, '\n'}, uint8(3))
+	f.Add([]byte{}, "", []byte{}, "\xff", []byte(nil), uint8(1))
+	f.Fuzz(func(t *testing.T, key []byte, k1 string, v1 []byte, k2 string, v2 []byte, n uint8) {
+		e := Entry{Timestamp: envelopeTime, Service: "s", Reason: "r", Key: key}
+		for i := range int(n % 4) {
+			if i%2 == 0 {
+				e.Headers = append(e.Headers, Header{Key: k1, Value: v1})
+			} else {
+				e.Headers = append(e.Headers, Header{Key: k2, Value: v2})
+			}
+		}
+		line := AppendEnvelope(nil, &e)
+		require.True(t, json.Valid(line), "%s", line)
+		back, err := ParseEnvelope(line)
+		require.NoError(t, err, "%s", line)
+		if utf8.ValidString(k1) && utf8.ValidString(k2) {
+			assertSameEntry(t, e, back)
+		}
+		require.Len(t, back.Headers, len(e.Headers))
+		for i := range e.Headers {
+			assert.True(t, bytes.Equal(e.Headers[i].Value, back.Headers[i].Value))
+		}
+		assert.True(t, bytes.Equal(e.Key, back.Key))
+	})
+}
+
+func FuzzParseEnvelopeKeyHeaders(f *testing.F) {
+	f.Add([]byte(`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","key":"a2V5","headers":[{"key":"k","value":"dg=="}]}`))
+	f.Add([]byte(`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":[{"key":"k"},{"value":null},{}]}`))
+	f.Add([]byte(`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":null,"key":null}`))
+	f.Fuzz(func(t *testing.T, input []byte) {
+		e, err := ParseEnvelope(input)
+		if err != nil {
+			return
+		}
+		again, err := ParseEnvelope(AppendEnvelope(nil, &e))
+		require.NoError(t, err)
+		if utf8Clean(e) {
+			assertSameEntry(t, e, again)
+		}
+	})
+}
+
+func TestParseEnvelopeFast(t *testing.T) {
+	t.Run("takes what the writer writes, as ParseEnvelope does", func(t *testing.T) {
+		for _, e := range []Entry{
+			{Timestamp: envelopeTime, Service: "loader", Reason: "parse_error", Attempts: 2, Payload: []byte("hello"),
+				Destination: "acme.auth", Source: KafkaSource("events", 1, 42), Error: "boom ünï", ID: "id-1", Key: []byte{0, 0xff}},
+			{Timestamp: envelopeTime, Service: "s", Reason: "r", Error: "field \"x\" \\ /\n\r\t end"},
+			{Timestamp: time.UnixMilli(-5).UTC(), Service: "s", Reason: "r", Attempts: -3},
+			{Timestamp: envelopeTime, Service: "s", Reason: "r", Source: Source{Offset: 0, HasOffset: true}},
+		} {
+			line := AppendEnvelope(nil, &e)
+			fast, ok := parseEnvelopeFast(line)
+			require.True(t, ok, "%s", line)
+			slow, err := ParseEnvelope(line)
+			require.NoError(t, err)
+			assert.Equal(t, slow, fast)
+		}
+	})
+	t.Run("leaves everything else to ParseEnvelope", func(t *testing.T) {
+		for _, line := range []string{
+			`{"timestamp":1,"service":"s\x","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"service":"s\` + "\n" + `","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1, "service":"s","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1.0,"service":"s","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":01,"service":"s","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"timestamp":2,"service":"s","reason":"r","attempts":0,"payload":""}`,
+			`{"Timestamp":1,"service":"s","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","destination":null}`,
+			`{"timestamp":1,"service":"s","reason":"r","attempts":0}`,
+			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":""} `,
+			`{"timestamp":1,"service":"\xff","reason":"r","attempts":0,"payload":""}`,
+			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","source":{"partition":2147483648}}`,
+		} {
+			_, ok := parseEnvelopeFast([]byte(line))
+			assert.False(t, ok, line)
+		}
+	})
+}
+
+func FuzzParseEnvelopeFast(f *testing.F) {
+	data, err := os.ReadFile("testdata/rust-envelopes.ndjson")
+	require.NoError(f, err)
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f.Add(line)
+	}
+	f.Add([]byte(`{"timestamp":-0,"service":"","reason":"r","attempts":9223372036854775807,"payload":"AA==","key":"","source":{}}`))
+	f.Add([]byte(strings.Repeat(`{"timestamp":1,`, 1)))
+	f.Fuzz(func(t *testing.T, input []byte) {
+		fast, ok := parseEnvelopeFast(input)
+		if !ok {
+			return
+		}
+		slow, err := ParseEnvelope(input)
+		require.NoError(t, err, "%q", input)
+		require.Equal(t, slow, fast, "%q", input)
+	})
+}
+
+func FuzzParseEnvelopeFastEncoded(f *testing.F) {
+	f.Add(int64(1764200000000), "svc", "parse_error", "boom", 2, []byte("hello"), "acme.auth", "events", int32(1), int64(42), uint8(3), "id", []byte("k"))
+	f.Add(int64(-1), "", "\x00\xff", "", -5, []byte{}, "", "", int32(0), int64(0), uint8(0), "", []byte{})
+	f.Fuzz(func(t *testing.T, ms int64, service, reason, errText string, attempts int, payload []byte,
+		dest, topic string, partition int32, offset int64, flags uint8, id string, key []byte) {
+		if ms < -1<<50 || ms > 1<<50 {
+			return
+		}
+		e := Entry{Timestamp: time.UnixMilli(ms), Service: service, Reason: reason, Error: errText, Attempts: attempts,
+			Payload: payload, Destination: dest, ID: id, Key: key, Source: Source{Topic: topic}}
+		if flags&1 != 0 {
+			e.Source.Partition, e.Source.HasPartition = partition, true
+		}
+		if flags&2 != 0 {
+			e.Source.Offset, e.Source.HasOffset = offset, true
+		}
+		line := AppendEnvelope(nil, &e)
+		slow, err := ParseEnvelope(line)
+		require.NoError(t, err)
+		if fast, ok := parseEnvelopeFast(line); ok {
+			require.Equal(t, slow, fast, "%s", line)
+		}
+	})
+}
+
+// TestMetadataKeysNeverCollapse: keys that differ only in invalid UTF-8
+// become distinct JSON keys, every pair kept, the same way every time.
+func TestMetadataKeysNeverCollapse(t *testing.T) {
+	e := Entry{Reason: "r", Metadata: map[string]string{
+		"\xff":     "a",
+		"\xfe":     "b",
+		"\ufffd":   "c", // already the replacement character
+		"k\xff":    "d",
+		"k\ufffd":  "e",
+		"\xff (2)": "f", // the suffix the first collision would take
+		"plain":    "g",
+	}}
+	line := AppendEnvelope(nil, &e)
+	var raw struct {
+		Metadata map[string]string `json:"metadata"`
+	}
+	require.NoError(t, json.Unmarshal(line, &raw))
+	assert.Len(t, raw.Metadata, len(e.Metadata), "no pair lost: %s", line)
+	values := map[string]bool{}
+	for _, v := range raw.Metadata {
+		values[v] = true
+	}
+	assert.Len(t, values, len(e.Metadata), "every value kept")
+	assert.Equal(t, "c", raw.Metadata["\ufffd"], "a valid key keeps its name")
+	assert.Equal(t, "g", raw.Metadata["plain"])
+
+	parsed, err := ParseEnvelope(line)
+	require.NoError(t, err)
+	assert.Len(t, parsed.Metadata, len(e.Metadata))
+	assert.Equal(t, string(line), string(AppendEnvelope(nil, &e)), "deterministic")
+}

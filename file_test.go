@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -62,159 +64,6 @@ func TestFileAppendsToAnExistingFile(t *testing.T) {
 	assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 2)
 	files, _ := filepath.Glob(filepath.Join(dir, "svc", "dlq*"))
 	assert.Len(t, files, 1)
-}
-
-// sendLines writes n entries of about size bytes each and flushes.
-func sendLines(t *testing.T, o *Orchestrator, prefix string, n, size int) {
-	t.Helper()
-	for i := range n {
-		payload := fmt.Sprintf("%s-%05d-%s", prefix, i, strings.Repeat("x", size))
-		require.NoError(t, o.SendContext(t.Context(), Entry{Reason: "r", Payload: []byte(payload)}))
-	}
-	flushOK(t, o)
-}
-
-func backups(t *testing.T, dir string) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "dlq-*"))
-	require.NoError(t, err)
-	return files
-}
-
-func TestFileRotatesBySize(t *testing.T) {
-	dir := t.TempDir()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1}})
-	require.NoError(t, err)
-	sendLines(t, o, "s", 3000, 1000) // ~4 MB of base64
-	closeOK(t, o)
-
-	svc := filepath.Join(dir, "svc")
-	assert.GreaterOrEqual(t, len(backups(t, svc)), 3)
-	for _, name := range append(backups(t, svc), filepath.Join(svc, filelog.LiveName)) {
-		info, err := os.Stat(name)
-		require.NoError(t, err)
-		assert.LessOrEqual(t, info.Size(), int64(megabyte), name)
-	}
-	assert.Len(t, readDir(t, svc), 3000, "every entry is in one of the files")
-	assert.Equal(t, 3000, countLines(t, svc), "none twice")
-}
-
-func TestFileRotatesHourlyAndDailyByClock(t *testing.T) {
-	for _, test := range []struct {
-		rotation Rotation
-		within   time.Duration // a step that stays in the period
-		next     time.Duration // a step into the next period
-	}{
-		{RotateHourly, 20 * time.Minute, time.Hour},
-		{RotateDaily, 5 * time.Hour, 24 * time.Hour},
-	} {
-		t.Run(string(test.rotation), func(t *testing.T) {
-			dir := t.TempDir()
-			clock := newFakeClock(time.Date(2026, 11, 26, 0, 1, 0, 0, time.UTC))
-			o, err := New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: dir, Rotation: test.rotation}})
-			require.NoError(t, err)
-			svc := filepath.Join(dir, "svc")
-
-			sendLines(t, o, "first", 10, 10)
-			clock.Add(test.within)
-			sendLines(t, o, "same-period", 10, 10)
-			assert.Empty(t, backups(t, svc), "no rotation within the period")
-
-			clock.Add(test.next)
-			sendLines(t, o, "next-period", 10, 10)
-			closeOK(t, o)
-			require.Len(t, backups(t, svc), 1)
-
-			current := byPayload(readDir(t, svc))
-			assert.Len(t, current, 30)
-			data, err := os.ReadFile(filepath.Join(svc, filelog.LiveName))
-			require.NoError(t, err)
-			assert.Equal(t, 10, strings.Count(string(data), "\n"), "the current file holds only the new period's entries")
-		})
-	}
-}
-
-func TestFileRotatesAnOldFileFoundAtStart(t *testing.T) {
-	dir := t.TempDir()
-	svc := filepath.Join(dir, "svc")
-	clock := newFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
-	o, err := New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: dir}})
-	require.NoError(t, err)
-	sendLines(t, o, "old", 3, 10)
-	closeOK(t, o)
-	old := clock.Now().Add(-2 * time.Hour)
-	require.NoError(t, os.Chtimes(filepath.Join(svc, filelog.LiveName), old, old))
-
-	o, err = New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: dir}})
-	require.NoError(t, err)
-	sendLines(t, o, "new", 3, 10)
-	closeOK(t, o)
-	assert.Len(t, backups(t, svc), 1, "the file from an earlier hour is rotated before the first write")
-}
-
-func TestFileRotationNoneNeverRotates(t *testing.T) {
-	dir := t.TempDir()
-	clock := newFakeClock(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
-	o, err := New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: dir, Rotation: RotateNone, MaxSizeMB: 1}})
-	require.NoError(t, err)
-	sendLines(t, o, "a", 1500, 1000)
-	clock.Add(48 * time.Hour)
-	sendLines(t, o, "b", 10, 10)
-	closeOK(t, o)
-	assert.Empty(t, backups(t, filepath.Join(dir, "svc")))
-	assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 1510)
-}
-
-func TestFileCompressesRotatedFiles(t *testing.T) {
-	dir := t.TempDir()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1, Compress: true}})
-	require.NoError(t, err)
-	sendLines(t, o, "z", 2000, 1000)
-	closeOK(t, o)
-	svc := filepath.Join(dir, "svc")
-	require.Eventually(t, func() bool {
-		for _, b := range backups(t, svc) {
-			if !strings.HasSuffix(b, ".gz") {
-				return false
-			}
-		}
-		return len(backups(t, svc)) > 0
-	}, 10*time.Second, 10*time.Millisecond, "the mill gzips rotated files in the background")
-	assert.Len(t, readDir(t, svc), 2000, "every entry readable from the .gz and current files")
-}
-
-func TestFileMaxBackupsAndMaxAgePrune(t *testing.T) {
-	t.Run("max_backups", func(t *testing.T) {
-		dir := t.TempDir()
-		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1, MaxBackups: 2}})
-		require.NoError(t, err)
-		sendLines(t, o, "k", 5000, 1000) // ~6 rotations
-		closeOK(t, o)
-		require.Eventually(t, func() bool { return len(backups(t, filepath.Join(dir, "svc"))) == 2 },
-			10*time.Second, 10*time.Millisecond)
-	})
-	t.Run("max_age_days", func(t *testing.T) {
-		dir := t.TempDir()
-		svc := filepath.Join(dir, "svc")
-		require.NoError(t, os.MkdirAll(svc, 0o700))
-		// A file's age is its own (its modification time), not its name's.
-		ancient := filepath.Join(svc, "dlq-2026-01-01T00-00-00.000.ndjson")
-		recent := filepath.Join(svc, "dlq-"+time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02T15-04-05.000")+".ndjson")
-		oldName := filepath.Join(svc, "dlq-2020-01-01T00-00-00.000.ndjson")
-		for _, name := range []string{ancient, recent, oldName} {
-			require.NoError(t, os.WriteFile(name, []byte("{}\n{}\n"), 0o600))
-		}
-		eightDays := time.Now().Add(-8 * 24 * time.Hour)
-		require.NoError(t, os.Chtimes(ancient, eightDays, eightDays))
-		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, Rotation: RotateSize, MaxSizeMB: 1, MaxAgeDays: 7}})
-		require.NoError(t, err)
-		sendLines(t, o, "a", 1200, 1000) // one rotation triggers pruning
-		closeOK(t, o)
-		assert.NoFileExists(t, ancient, "a rotated file last written more than max_age_days ago is removed")
-		assert.FileExists(t, recent)
-		assert.FileExists(t, oldName, "a fresh file is kept whatever time its name says")
-		assert.Equal(t, uint64(2), o.Stats().Pruned, "the pruned file's entries are counted")
-	})
 }
 
 func TestFileConfigKeys(t *testing.T) {
@@ -285,4 +134,74 @@ func TestFileErrorMapsTheLogsErrors(t *testing.T) {
 	other := errors.New("disk on fire")
 	assert.Same(t, other, fileError(other))
 	assert.NoError(t, fileError(nil))
+}
+
+func TestFileSyncsWithoutFlush(t *testing.T) {
+	t.Run("every sync_interval_ms", func(t *testing.T) {
+		dir := t.TempDir()
+		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, SyncIntervalMS: 5}})
+		require.NoError(t, err)
+		f := fileOf(t, o)
+		sendIDs(t, o, idRange("a", 50), 10)
+		awaitWritten(t, o, 50)
+		// What is observed: the backend's own count of good fsyncs, and
+		// its offset of the last one reaching the file's end. No Flush.
+		require.Eventually(t, func() bool { return f.Syncs() > 0 && f.Durable() },
+			30*time.Second, time.Millisecond, "the syncer fsyncs a dirty file")
+		closeOK(t, o)
+	})
+	t.Run("not before the interval", func(t *testing.T) {
+		dir := t.TempDir()
+		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir, SyncIntervalMS: hourMS}})
+		require.NoError(t, err)
+		f := fileOf(t, o)
+		sendIDs(t, o, idRange("a", 50), 10)
+		awaitWritten(t, o, 50)
+		assert.Zero(t, f.Syncs(), "written, and left to the syncer an hour away")
+		assert.False(t, f.Durable())
+		flushOK(t, o)
+		assert.True(t, f.Durable())
+		closeOK(t, o)
+	})
+}
+
+func TestFileUsesAnExistingGroupFolderAsItIs(t *testing.T) {
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "svc")
+	require.NoError(t, os.Mkdir(svc, 0o700))
+	const nobody = 65534
+	if err := os.Chown(svc, nobody, nobody); err != nil {
+		testenv.SkipOrFail(t, fmt.Sprintf("chown needs root: %v", err))
+	}
+	require.NoError(t, os.Chmod(svc, os.ModeSetgid|0o775)) // a Kubernetes volume with fsGroup
+	logs := &logBuffer{}
+	o, err := New(Config{Service: "svc", Logger: logs.logger(), File: FileConfig{Dir: dir}})
+	require.NoError(t, err, "no chmod of a folder the process may not own")
+	sendIDs(t, o, idRange("a", 5), 10)
+	closeOK(t, o)
+
+	info, err := os.Stat(svc)
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeDir|os.ModeSetgid|0o775, info.Mode(), "used as it is")
+	assert.Equal(t, uint32(nobody), info.Sys().(*syscall.Stat_t).Uid)
+	assert.Contains(t, logs.String(), "readable by group or others")
+	file, err := os.Stat(filepath.Join(svc, filelog.LiveName))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), file.Mode().Perm())
+	requireAll(t, idCounts(t, svc), idRange("a", 5))
+}
+
+func TestFileCreatesMissingFoldersPrivate(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b")
+	logs := &logBuffer{}
+	o, err := New(Config{Service: "svc", Logger: logs.logger(), File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	closeOK(t, o)
+	for _, d := range []string{filepath.Join(base, "a"), dir, filepath.Join(dir, "svc")} {
+		info, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, os.ModeDir|0o700, info.Mode(), d)
+	}
+	assert.False(t, strings.Contains(logs.String(), "readable"), "no warning about folders it made")
 }

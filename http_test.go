@@ -576,3 +576,9 @@ func nonZero[K comparable](m map[K]uint64) map[K]uint64 {
 	}
 	return out
 }
+
+func TestHTTPHangingServerDeadlinesHold(t *testing.T) {
+	hanging := startHanging(t)
+	requireDeadlinesHold(t, Config{Service: "svc", File: FileConfig{Disabled: true},
+		HTTP: HTTPConfig{URL: "http://" + hanging.addr(), TimeoutMS: 60_000}}, hanging)
+}

@@ -3,9 +3,11 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dlqkit/dlq/internal/kafkatest"
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -70,7 +73,7 @@ func TestKafkaMessagesOfABatchAllocateNothingOnceWarm(t *testing.T) {
 		}
 	}
 	t.Run("the slab is used again", func(t *testing.T) {
-		if raceEnabled {
+		if testenv.RaceEnabled {
 			t.Skip("the race detector allocates")
 		}
 		build()
@@ -255,4 +258,206 @@ func TestKafkaConnectHeadersCarryTheSourceCapped(t *testing.T) {
 		}
 	}
 	assert.Zero(t, len(readDir(t, filepath.Join(dir, "svc"))), "every message went to Kafka")
+}
+
+func TestKafkaMessageKey(t *testing.T) {
+	broker := kafkatest.Start(t)
+	for _, test := range []struct {
+		name, key              string
+		wantWithKey, wantNoKey []byte
+	}{
+		{name: "default is the destination", key: "", wantWithKey: []byte("orders"), wantNoKey: []byte("orders")},
+		{name: "destination", key: "destination", wantWithKey: []byte("orders"), wantNoKey: []byte("orders")},
+		{name: "original", key: "original", wantWithKey: []byte{0, 'k', 0xff}, wantNoKey: nil},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			cfg := kafkaConfig(broker.Addr, t.TempDir())
+			cfg.Kafka.Key = test.key
+			cfg.Kafka.Routing, cfg.Kafka.CommonTopic = "common", "keys-"+test.key
+			o, err := New(cfg)
+			require.NoError(t, err)
+			require.NoError(t, o.Send(Entry{Reason: "r", Destination: "orders", Payload: []byte("with"), Key: []byte{0, 'k', 0xff},
+				Headers: []Header{{Key: "h", Value: []byte("v")}}}))
+			require.NoError(t, o.Send(Entry{Reason: "r", Destination: "orders", Payload: []byte("without")}))
+			closeOK(t, o)
+			msgs := byKafkaPayload(t, broker.ReadTopic("keys-"+test.key))
+			require.Len(t, msgs, 2)
+			assert.Equal(t, test.wantWithKey, msgs["with"].Key)
+			assert.Equal(t, test.wantNoKey, msgs["without"].Key)
+			e, err := ParseEnvelope(msgs["with"].Value)
+			require.NoError(t, err)
+			assert.Equal(t, []byte{0, 'k', 0xff}, e.Key, "the envelope keeps the original key either way")
+			assert.Equal(t, []Header{{Key: "h", Value: []byte("v")}}, e.Headers)
+		})
+	}
+	t.Run("an unknown value is refused", func(t *testing.T) {
+		cfg := kafkaConfig(broker.Addr, t.TempDir())
+		cfg.Kafka.Key = "random"
+		_, err := New(cfg)
+		assert.ErrorContains(t, err, `kafka.key: "random" is not one of destination, original`)
+	})
+}
+
+// TestKafkaKeepsEachDestinationInOrderInOnePartition: on topics of four
+// partitions, every entry of one destination lands in one partition, in
+// the order it was sent, whether topics are per table or common.
+func TestKafkaKeepsEachDestinationInOrderInOnePartition(t *testing.T) {
+	broker := kafkatest.StartInProcess(t, kfake.DefaultNumPartitions(4))
+	dests := []string{"acme.auth", "acme.orders", "billing.invoices", "crm.contacts", "crm.leads", "ops.audit"}
+	for _, test := range []struct {
+		routing string
+		topics  func() []string
+	}{
+		{"common", func() []string { return []string{"order-common"} }},
+		{"per_table", func() []string {
+			var out []string
+			for _, d := range dests {
+				out = append(out, d+".order")
+			}
+			return out
+		}},
+	} {
+		t.Run(test.routing, func(t *testing.T) {
+			cfg := kafkaConfig(broker.Addr, t.TempDir())
+			cfg.BatchSize = 32
+			cfg.Kafka.Routing, cfg.Kafka.CommonTopic, cfg.Kafka.TopicSuffix = test.routing, "order-common", ".order"
+			o, err := New(cfg)
+			require.NoError(t, err)
+			const n = 600
+			for i := range n {
+				dest := dests[i%len(dests)]
+				require.NoError(t, o.SendContext(t.Context(), Entry{Reason: "r", Destination: dest, Payload: fmt.Appendf(nil, "%s/%05d", dest, i)}))
+			}
+			flushOK(t, o)
+			closeOK(t, o)
+
+			partitions := map[string]map[int]bool{} // destination -> partitions used
+			last := map[string]int{}                // destination -> last sequence read
+			count := 0
+			for _, topic := range test.topics() {
+				for _, m := range broker.ReadTopic(topic) { // partition by partition, in offset order
+					e, err := ParseEnvelope(m.Value)
+					require.NoError(t, err)
+					dest, seqText, _ := strings.Cut(string(e.Payload), "/")
+					seq, err := strconv.Atoi(seqText)
+					require.NoError(t, err)
+					require.Equal(t, dest, string(m.Key), "key = destination")
+					if partitions[dest] == nil {
+						partitions[dest] = map[int]bool{}
+						last[dest] = -1
+					}
+					partitions[dest][m.Partition] = true
+					assert.Greater(t, seq, last[dest], "%s: entry %d after %d in partition %d", dest, seq, last[dest], m.Partition)
+					last[dest] = seq
+					count++
+				}
+			}
+			assert.Equal(t, n, count)
+			used := map[int]bool{}
+			for _, dest := range dests {
+				assert.Len(t, partitions[dest], 1, "%s in one partition", dest)
+				for p := range partitions[dest] {
+					used[p] = true
+				}
+			}
+			if test.routing == "common" {
+				assert.Greater(t, len(used), 1, "the destinations spread over the partitions (else the test shows nothing)")
+			}
+		})
+	}
+}
+
+// TestKafkaSlabAfterBrokerStall: the broker stops answering produce
+// requests (they sleep in kfake and are applied late), writes time out and
+// cascade to the file, then the broker answers again. The late produce
+// requests kafka-go still held must carry their own entries' bytes: every
+// Kafka message parses, its dlq.id header and key match its envelope, and
+// every copy of an id (Kafka, file) is the same bytes.
+func TestKafkaSlabAfterBrokerStall(t *testing.T) {
+	broker := kafkatest.StartInProcess(t)
+	c := broker.Cluster()
+	var (
+		frozen atomic.Bool
+		mu     sync.Mutex
+		wake   = make(chan struct{})
+	)
+	c.ControlKey(kmsg.Produce.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if frozen.Load() {
+			mu.Lock()
+			w := wake
+			mu.Unlock()
+			c.SleepControl(func() { <-w })
+		}
+		return nil, nil, false
+	})
+	dir := t.TempDir()
+	cfg := kafkaConfig(broker.Addr, dir)
+	cfg.Kafka.WriteTimeoutMS = 300
+	cfg.BatchSize = 3
+	cfg.QueueCapacity = 64
+	cfg.FlushIntervalMS = 1
+	cfg.Retry = RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 50}
+	o, err := New(cfg)
+	require.NoError(t, err)
+	const n = 900
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			payload := append(fmt.Appendf(nil, "k%05d-", i), bytes.Repeat([]byte{byte('a' + i%26)}, 40+i%300)...)
+			assert.NoError(t, o.SendContext(context.Background(), Entry{Reason: "r", Destination: "acme.t" + fmt.Sprint(i%3), Payload: payload}))
+			if i%150 == 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}()
+	for range 3 {
+		time.Sleep(150 * time.Millisecond)
+		frozen.Store(true)
+		time.Sleep(900 * time.Millisecond)
+		mu.Lock()
+		frozen.Store(false)
+		close(wake)
+		wake = make(chan struct{})
+		mu.Unlock()
+	}
+	<-done
+	flushOK(t, o)
+	closeOK(t, o)
+	st := o.Stats()
+	requireAccounted(t, st)
+
+	copies := map[string][]byte{} // id -> envelope bytes
+	check := func(where string, id string, value []byte) {
+		if prev, ok := copies[id]; ok && !bytes.Equal(prev, value) {
+			t.Errorf("%s: id %s has two different envelopes:\n%.120q\n%.120q", where, id, prev, value)
+		}
+		copies[id] = value
+	}
+	got := map[string]bool{}
+	for dst := range 3 {
+		for _, m := range broker.ReadTopic(fmt.Sprintf("acme.t%d.dlq", dst)) {
+			e, err := ParseEnvelope(m.Value)
+			if !assert.NoError(t, err, "a Kafka value that does not parse: %.80q", m.Value) {
+				continue
+			}
+			h := headers(m)
+			assert.Equal(t, e.ID, h["dlq.id"], "dlq.id header of %s", e.Payload[:7])
+			assert.Equal(t, e.Destination, string(m.Key), "key of %s", e.Payload[:7])
+			var i int
+			fmt.Sscanf(string(e.Payload), "k%05d-", &i)
+			want := append(fmt.Appendf(nil, "k%05d-", i), bytes.Repeat([]byte{byte('a' + i%26)}, 40+i%300)...)
+			assert.Equal(t, string(want), string(e.Payload), "payload of %d", i)
+			check("kafka", e.ID, append([]byte(nil), m.Value...))
+			got[string(e.Payload[:6])] = true
+		}
+	}
+	for _, e := range readDir(t, filepath.Join(dir, "svc")) {
+		got[string(e.Payload[:6])] = true
+	}
+	for i := range n {
+		assert.True(t, got[fmt.Sprintf("k%05d", i)], "entry %d in neither Kafka nor the file", i)
+	}
+	t.Logf("stats: written %d, kafka %+v", st.Written, st.Backends[0])
 }

@@ -3,18 +3,17 @@
 package dlq
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +21,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func kafkaConfig(broker string, dir string) Config {
@@ -290,18 +291,264 @@ func TestKafkaTLS(t *testing.T) {
 	}
 }
 
-// selfSignedTLS makes a CA-signed-by-itself certificate for 127.0.0.1.
-func selfSignedTLS(t *testing.T) ([]byte, *tls.Config) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dlq test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+// produceLog is what the broker saw in the Produce requests of one topic:
+// the acks asked for and the compression codec of each record batch.
+type produceLog struct {
+	mu     sync.Mutex
+	acks   map[int16]int
+	codecs map[int8]int
+}
+
+func observeProduce(broker *kafkatest.Broker, topic string) *produceLog {
+	l := &produceLog{acks: map[int16]int{}, codecs: map[int8]int{}}
+	broker.Observe(kmsg.Produce.Int16(), func(r kmsg.Request) {
+		req := r.(*kmsg.ProduceRequest)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, tp := range req.Topics {
+			if tp.Topic != topic {
+				continue
+			}
+			l.acks[req.Acks]++
+			for _, p := range tp.Partitions {
+				// A v2 record batch: attributes at byte 21, codec in the
+				// low three bits.
+				if len(p.Records) > 22 {
+					l.codecs[int8(p.Records[22]&0x07)]++
+				}
+			}
+		}
+	})
+	return l
+}
+
+func (l *produceLog) seen() (map[int16]int, map[int8]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acks, l.codecs
+}
+
+// TestKafkaAcksAndCompressionReachTheBroker watches the Produce requests:
+// the configured acks and compression are what the broker is asked for.
+func TestKafkaAcksAndCompressionReachTheBroker(t *testing.T) {
+	broker := kafkatest.StartInProcess(t)
+	for _, test := range []struct {
+		acks        string
+		wantAcks    int16
+		compression string
+		wantCodec   int8
+	}{
+		{"", -1, "", 0}, // defaults: acks all, no compression
+		{"all", -1, "none", 0},
+		{"one", 1, "gzip", 1},
+		{"all", -1, "snappy", 2},
+		{"all", -1, "lz4", 3},
+		{"all", -1, "zstd", 4},
+		{"none", 0, "none", 0},
+	} {
+		t.Run("acks "+test.acks+" compression "+test.compression, func(t *testing.T) {
+			cfg := kafkaConfig(broker.Addr, t.TempDir())
+			topic := "acks-" + test.acks + "-" + test.compression
+			cfg.Kafka.Acks, cfg.Kafka.Compression, cfg.Kafka.CommonTopic = test.acks, test.compression, topic
+			log := observeProduce(broker, topic)
+			o, err := New(cfg)
+			require.NoError(t, err)
+			sendAll(t, o, payloads(50, "c"))
+			flushOK(t, o)
+			closeOK(t, o)
+			held := byKafkaPayload(t, broker.ReadTopic(topic))
+			if test.wantAcks == 0 {
+				// acks none: the broker never answers, so a request the
+				// connection loses (closed before the broker read it) is
+				// lost without anyone knowing, as the README says. What
+				// landed is what was sent.
+				require.NotEmpty(t, held, "the broker holds records of %s", topic)
+				for p := range held {
+					require.Contains(t, payloads(50, "c"), p)
+				}
+			} else {
+				requireHolds(t, held, payloads(50, "c"))
+			}
+			acks, codecs := log.seen()
+			require.NotEmpty(t, acks, "the broker saw Produce requests for %s", topic)
+			assert.Equal(t, []int16{test.wantAcks}, keysOf(acks), "acks in every Produce request")
+			assert.Equal(t, []int8{test.wantCodec}, keysOf(codecs), "compression codec of every record batch")
+			assert.Zero(t, o.Stats().Backends[1].Entries, "Kafka took every entry")
+		})
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+}
+
+// lostAnswers makes broker apply every produce request but answer about a
+// fifth of them REQUEST_TIMED_OUT: what a client sees when the answer to a
+// request the broker applied is lost. It returns the number of records in
+// the requests so answered.
+func lostAnswers(t *testing.T, broker *kafkatest.Broker, fraction float64) func() int {
+	c := broker.Cluster()
+	if c == nil {
+		t.Fatal("needs the in-process kfake broker (kafkatest.StartInProcess)")
+	}
+	var mu sync.Mutex
+	decided := map[kmsg.Request]bool{} // kfake asks once per partition of a request
+	records := 0
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.RequestTimedOut, Count: -1,
+		When: func(req kmsg.Request) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			lose, seen := decided[req]
+			if !seen {
+				lose = rand.Float64() < fraction
+				decided[req] = lose
+				if lose {
+					records += produceRecords(t, req.(*kmsg.ProduceRequest))
+				}
+			}
+			return lose
+		}})
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return records
+	}
+}
+
+// produceRecords counts the records in a produce request's batches.
+func produceRecords(t *testing.T, req *kmsg.ProduceRequest) int {
+	n := 0
+	for _, topic := range req.Topics {
+		for _, p := range topic.Partitions {
+			for raw := p.Records; len(raw) > 0; {
+				var b kmsg.RecordBatch
+				if err := b.ReadFrom(raw); err != nil {
+					t.Errorf("read a record batch: %v", err)
+					return n
+				}
+				n += int(b.NumRecords)
+				raw = raw[min(len(raw), 12+int(b.Length)):]
+			}
+		}
+	}
+	return n
+}
+
+// TestKafkaLostAnswersDoNotStackRetries: kafka-go's own attempts are off
+// (MaxAttempts 1), so a produce whose answer is lost after the broker
+// applied it is written to Kafka once and, failed there, once to the next
+// backend: never twice to Kafka.
+func TestKafkaLostAnswersDoNotStackRetries(t *testing.T) {
+	const n = 2000
+	broker := kafkatest.StartInProcess(t) // its fault hooks need kfake, whatever $DLQ_KAFKA_BROKERS says
+	dropped := lostAnswers(t, broker, 0.2)
+	dir := t.TempDir()
+	cfg := kafkaConfig(broker.Addr, dir)
+	cfg.Logger = discardLogger()
+	cfg.File.SyncIntervalMS = hourMS
+	o, err := New(cfg)
 	require.NoError(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	ids := idRange("id", n)
+	sendIDs(t, o, ids, 100)
+	flushOK(t, o)
+	closeOK(t, o)
+
+	inKafka := map[string]int{}
+	messages := broker.ReadTopic(defaultCommonTopic)
+	for _, m := range messages {
+		e, err := ParseEnvelope(m.Value)
+		require.NoError(t, err)
+		inKafka[e.ID]++
+	}
+	inFile := idCounts(t, filepath.Join(dir, "svc"))
+	lost := dropped()
+	require.Positive(t, lost, "some answers were lost")
+	duplicates := len(messages) - len(inKafka)
+	t.Logf("%d messages in Kafka for %d ids, %d lines in the file; %d records' answers lost",
+		len(messages), len(inKafka), len(inFile), lost)
+	assert.LessOrEqual(t, duplicates, lost, "Kafka holds no more duplicates than records whose answer was lost")
+	assert.Zero(t, duplicates, "kafka-go's retries do not stack on the drain's: every id is in Kafka at most once")
+	copies := 0
+	for _, id := range ids {
+		require.Positive(t, inKafka[id]+inFile[id], "entry %s is in Kafka or the file", id)
+		copies += inKafka[id] + inFile[id]
+	}
+	assert.Equal(t, n+lost, copies, "each lost answer costs one copy in the file, no more")
+	s := o.Stats()
+	assert.Equal(t, uint64(n), s.Accepted)
+	assert.Equal(t, uint64(n), s.Written)
+	assert.Zero(t, s.Lost)
+	requireAccounted(t, s)
+}
+
+// hangProduce makes broker take every produce request and never answer it
+// (until the test ends), while it answers everything else: kafka-go's
+// writer then has a produce in flight, which its Close waits for up to the
+// write timeout. It returns how many produce requests arrived.
+func hangProduce(t *testing.T, broker *kafkatest.Broker) *atomic.Int64 {
+	c := broker.Cluster()
+	if c == nil {
+		t.Fatal("needs the in-process kfake broker (kafkatest.StartInProcess)")
+	}
+	release := make(chan struct{})
+	var produced, answered atomic.Int64
+	t.Cleanup(func() { // before the broker stops: kfake leaks a control still asleep when it closes
+		close(release)
+		require.Eventually(t, func() bool { return answered.Load() == produced.Load() }, liveness, time.Millisecond)
+		broker.Topics() // a round trip: the broker's loop has taken the controls' answers
+	})
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		produced.Add(1)
+		defer answered.Add(1)
+		c.SleepControl(func() { <-release })
+		return nil, errors.New("hung produce"), true
+	})
+	return &produced
+}
+
+func TestKafkaCloseKeepsItsDeadlineWithAProduceInFlight(t *testing.T) {
+	const n = 50
+	start := func(t *testing.T) (*Orchestrator, *atomic.Int64) {
+		broker := kafkatest.StartInProcess(t) // its fault hooks need kfake, whatever $DLQ_KAFKA_BROKERS says
+		produced := hangProduce(t, broker)
+		o, err := New(Config{Service: "svc", Logger: slog.New(slog.DiscardHandler), File: FileConfig{Disabled: true},
+			Kafka: KafkaConfig{Brokers: []string{broker.Addr}, WriteTimeoutMS: 60_000}})
+		require.NoError(t, err)
+		for i := range n {
+			require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "%d", i)}))
+		}
+		require.Eventually(t, func() bool { return produced.Load() > 0 }, liveness, time.Millisecond,
+			"the drain's produce reached the broker")
+		return o, produced
+	}
+	closeLosing := func(t *testing.T, o *Orchestrator, ctx context.Context) {
+		err, took := within(t, "Close", func() error { return o.Close(ctx) })
+		require.Error(t, err)
+		assert.ErrorContains(t, err, fmt.Sprintf("%d entries lost", n))
+		s := o.Stats()
+		assert.Equal(t, map[LossReason]uint64{ReasonShutdown: n}, s.LostBy)
+		requireAccounted(t, s)
+		t.Logf("Close took %s", took)
+	}
+	t.Run("Close with a produce in flight", func(t *testing.T) {
+		o, _ := start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel()
+		closeLosing(t, o, ctx)
+	})
+	t.Run("Flush then Close with the same expired context", func(t *testing.T) {
+		o, _ := start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), closeDeadline)
+		defer cancel()
+		err, _ := within(t, "Flush", func() error { return o.Flush(ctx) })
+		require.ErrorIs(t, err, ErrNotWritten)
+		closeLosing(t, o, ctx)
+	})
+}
+
+// TestKafkaHangingBrokerDeadlinesHold runs the shutdown patterns against a
+// TCP listener that never answers. kafka-go then waits for metadata, which
+// follows the write's context, and never has a produce in flight: the test
+// above, with kfake holding the produce, is the one that needs close(ctx).
+func TestKafkaHangingBrokerDeadlinesHold(t *testing.T) {
+	hanging := startHanging(t)
+	requireDeadlinesHold(t, Config{Service: "svc", File: FileConfig{Disabled: true},
+		Kafka: KafkaConfig{Brokers: []string{hanging.addr()}, WriteTimeoutMS: 60_000}}, hanging)
 }

@@ -318,85 +318,6 @@ func TestLoadConfig(t *testing.T) {
 	})
 }
 
-func TestEnumsFailWhereverTheyAreDecoded(t *testing.T) {
-	for _, test := range []struct {
-		name string
-		yaml string // at line 2
-		json string
-		cfg  Config
-	}{
-		{"mode", "mode: FAN_OUT", `{"mode": "FAN_OUT"}`, Config{Service: "x", Mode: "FAN_OUT"}},
-		{"order", "order: [Kafka]", `{"order": ["Kafka"]}`, Config{Service: "x", Order: []Kind{0}}},
-		{"rotation", "file: {rotation: Hourly}", `{"file": {"rotation": "Hourly"}}`, Config{Service: "x", File: FileConfig{Rotation: "Hourly"}}},
-	} {
-		t.Run(test.name, func(t *testing.T) {
-			var cfg Config
-			err := yaml.Unmarshal([]byte("service: x\n"+test.yaml+"\n"), &cfg)
-			require.Error(t, err, "yaml.Unmarshal")
-			assert.Contains(t, err.Error(), "line 2: ")
-			assert.Regexp(t, "is not one of|unknown backend", err.Error())
-
-			require.Error(t, json.Unmarshal([]byte(test.json), &cfg), "json.Unmarshal")
-
-			_, err = parseConfig([]byte("service: x\n"+test.yaml+"\n"), noEnv)
-			ce := requireConfigError(t, err)
-			assert.Equal(t, 2, ce.Fields[0].Line)
-
-			_, err = New(test.cfg)
-			requireConfigError(t, err)
-		})
-	}
-}
-
-func TestErrorsCarryOnePrefix(t *testing.T) {
-	dir := t.TempDir()
-	errs := map[string]error{}
-	for name, cfg := range map[string]Config{
-		"no service":  {},
-		"bad fields":  {Service: "x", Mode: "FAN_OUT", QueueCapacity: -1, Order: []Kind{9}},
-		"kafka":       {Service: "x", File: FileConfig{Dir: dir}, Kafka: KafkaConfig{Brokers: []string{"127.0.0.1:1"}, TLS: KafkaTLS{Enabled: true, CAFile: filepath.Join(dir, "none.pem")}}},
-		"http":        {Service: "x", File: FileConfig{Dir: dir}, HTTP: HTTPConfig{URL: "http://127.0.0.1:1", TLS: HTTPTLS{CAFile: filepath.Join(dir, "none.pem")}}},
-		"redis":       {Service: "x", File: FileConfig{Dir: dir}, Redis: RedisConfig{URL: "redis://127.0.0.1:1", Stream: "s"}, Mode: ModeFanOut},
-		"file in use": {Service: "x", File: FileConfig{Dir: filepath.Join(dir, "file", "x")}},
-	} {
-		if name == "file in use" {
-			// A file where the backend's folder must go.
-			require.NoError(t, os.MkdirAll(filepath.Join(dir, "file"), 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "file", "x"), nil, 0o600))
-		}
-		o, err := New(cfg)
-		if err == nil {
-			require.NoError(t, o.Close(t.Context()))
-			continue
-		}
-		errs["New "+name] = err
-	}
-	for name, doc := range map[string]string{
-		"typo":         "service: x\nqueue_capacty: 1\n",
-		"syntax":       "service: [\n",
-		"env":          "service: ${DLQ_NOT_SET_ANYWHERE}\n",
-		"enum":         "service: x\nmode: FAN_OUT\norder: [Kafka]\n",
-		"all backends": "service: x\nkafka: {brokers: [a]}\nhttp: {url: 'http://a'}\nredis: {url: 'redis://a'}\n",
-	} {
-		if _, err := parseConfig([]byte(doc), noEnv); err != nil || !built(KindKafka) {
-			errs["ParseConfig "+name] = err
-		}
-	}
-	_, errs["LoadConfig missing"] = LoadConfig(filepath.Join(dir, "missing.yaml"))
-	errs["not built"] = errNotBuilt(KindKafka)
-	errs["UnmarshalText"] = new(Mode).UnmarshalText([]byte("x"))
-
-	require.GreaterOrEqual(t, len(errs), 11)
-	for name, err := range errs {
-		t.Run(name, func(t *testing.T) {
-			require.Error(t, err)
-			t.Log(err)
-			assert.Equal(t, 1, strings.Count(err.Error(), "dlq:"), "%v", err)
-			assert.True(t, strings.HasPrefix(err.Error(), "dlq: "), "%v", err)
-		})
-	}
-}
-
 func FuzzParseConfig(f *testing.F) {
 	for _, seed := range []string{configYAML, "", "service: x\n", "service: ${A:-${B:-c}}\n", "{\"service\": \"x\"}",
 		"a: &a [*a]\n", "service: x\n<<: {mode: fan_out}\n", "file: &f\n  <<: *f\n", "http: &h\n  headers: *h\n", "file: !!binary aGk=\n", "service: x\norder: [1, file]\n"} {
@@ -410,5 +331,68 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		_, err = cfg.validate()
 		require.NoError(t, err, "a config ParseConfig accepts must be valid")
+	})
+}
+
+// TestExpandRefusesLineBreaksInValues: a ${VAR} whose value holds CR, LF
+// or NUL is an error naming the field, its line and the variable, never
+// showing the value. Before, a value with CR/LF went into an HTTP header,
+// and the backend then failed every request.
+func TestExpandRefusesLineBreaksInValues(t *testing.T) {
+	const secret = "s3cr3t"
+	for _, test := range []struct {
+		name, value, doc, field, want string
+		line                          int
+	}{
+		{"LF in a header value", secret + "\n", "http:\n  url: http://127.0.0.1:1\n  headers:\n    X-Api-Key: ${KEY}\n",
+			"http.headers", "${KEY}: environment variable KEY holds a line feed (LF) at byte 6", 6},
+		{"CR LF inside a header value", "Bearer " + secret + "\r\nX-Evil: 1", "http:\n  url: http://127.0.0.1:1\n  headers: {Authorization: \"${KEY}\"}\n",
+			"http.headers", "holds a carriage return (CR) at byte 13", 5},
+		{"NUL in a password", secret + "\x00", "kafka:\n  brokers: [127.0.0.1:9092]\n  sasl:\n    mechanism: plain\n    username: dlq\n    password: ${KEY}\n",
+			"kafka.sasl.password", "holds a NUL byte", 8},
+		{"LF in the value of :-", "x\n", "file:\n  dir: ${KEY:-/var/dlq}\n", "file.dir", "holds a line feed", 4},
+		{"LF in the value of -", "x\n", "file:\n  dir: ${KEY-/var/dlq}\n", "file.dir", "holds a line feed", 4},
+		{"LF in the value of :?", "x\n", "file:\n  dir: ${KEY:?set it}\n", "file.dir", "holds a line feed", 4},
+		{"LF in a default's reference", "x\n", "file:\n  dir: ${NOPE:-${KEY}}\n", "file.dir", "holds a line feed", 4},
+		{"LF in the url", "http://127.0.0.1:1\n", "http:\n  url: ${KEY}\n", "http.url", "holds a line feed", 4},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			doc := "service: svc\n\n" + test.doc
+			check := func(t *testing.T, err error) {
+				ce := requireConfigError(t, err)
+				var found *FieldError // among others, such as a backend not built
+				for _, f := range ce.Fields {
+					if f.Field == test.field && strings.Contains(f.Problem, test.want) {
+						found = f
+					}
+				}
+				require.NotNil(t, found, "no error on %s saying %q: %v", test.field, test.want, err)
+				assert.Equal(t, test.line, found.Line)
+				assert.NotContains(t, err.Error(), secret, "the value is never shown")
+			}
+			t.Run("ParseConfig", func(t *testing.T) {
+				_, err := parseConfig([]byte(doc), envOf(map[string]string{"KEY": test.value}))
+				check(t, err)
+			})
+			if strings.IndexByte(test.value, 0) >= 0 {
+				return // no process environment holds a NUL
+			}
+			t.Run("LoadConfig", func(t *testing.T) {
+				t.Setenv("KEY", test.value)
+				path := filepath.Join(t.TempDir(), "dlq.yaml")
+				require.NoError(t, os.WriteFile(path, []byte(doc), 0o600))
+				_, err := LoadConfig(path)
+				check(t, err)
+				assert.ErrorContains(t, err, path)
+			})
+		})
+	}
+	t.Run("a tab and a trailing space are kept", func(t *testing.T) {
+		cfg, err := parseConfig([]byte("service: svc\nhttp:\n  url: http://127.0.0.1:1\n  headers: {X-Api-Key: \"${KEY}\"}\n"),
+			envOf(map[string]string{"KEY": "a\tb "}))
+		if err != nil {
+			assert.NotContains(t, err.Error(), "http.headers")
+		}
+		_ = cfg
 	})
 }

@@ -2,16 +2,21 @@ package dlq
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/dlqkit/dlq/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -165,23 +170,6 @@ func TestSendRacingCloseLosesNothing(t *testing.T) {
 	}
 }
 
-func TestPackageLevelDefault(t *testing.T) {
-	t.Cleanup(func() { SetDefault(nil) })
-	SetDefault(nil)
-	require.ErrorIs(t, Send(Entry{Reason: "r"}), ErrNotConfigured)
-	require.ErrorIs(t, Flush(context.Background()), ErrNotConfigured)
-
-	dir := t.TempDir()
-	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
-	require.NoError(t, err)
-	SetDefault(o)
-	assert.Same(t, o, Default())
-	require.NoError(t, Send(Entry{Reason: "r", Payload: []byte("via default")}))
-	require.NoError(t, Flush(context.Background()))
-	closeOK(t, o)
-	assert.Contains(t, byPayload(readDir(t, filepath.Join(dir, "svc"))), "via default")
-}
-
 func TestDisabledAcceptsAndDiscards(t *testing.T) {
 	dir := t.TempDir()
 	o, err := New(Config{Service: "svc", Disabled: true, File: FileConfig{Dir: dir}})
@@ -317,4 +305,135 @@ func TestCloseTwice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// requireUUIDv7 checks that id is the text of a UUIDv7 (RFC 9562) whose
+// time lies within [from, to].
+func requireUUIDv7(t *testing.T, id string, from, to time.Time) {
+	t.Helper()
+	require.Len(t, id, 36, "id %q", id)
+	for _, i := range []int{8, 13, 18, 23} {
+		require.Equal(t, byte('-'), id[i], "id %q: hyphen at %d", id, i)
+	}
+	raw, err := hex.DecodeString(strings.ReplaceAll(id, "-", ""))
+	require.NoError(t, err, "id %q is hex", id)
+	require.Equal(t, strings.ToLower(id), id, "id %q is lower case", id)
+	assert.Equal(t, byte(0x70), raw[6]&0xf0, "id %q: version 7", id)
+	assert.Equal(t, byte(0x80), raw[8]&0xc0, "id %q: variant 10", id)
+	ms, err := strconv.ParseInt(strings.ReplaceAll(id[:13], "-", ""), 16, 64)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, ms, from.UnixMilli(), "id %q: time not before the Send", id)
+	assert.LessOrEqual(t, ms, to.UnixMilli(), "id %q: time not after the Flush", id)
+}
+
+func TestIDsAreUUIDv7WithTheEntryTime(t *testing.T) {
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+	require.NoError(t, err)
+	from := time.Now()
+	ps := payloads(200, "id")
+	sendAll(t, o, ps)
+	flushOK(t, o)
+	to := time.Now()
+	closeOK(t, o)
+	got := readDir(t, filepath.Join(dir, "svc"))
+	require.Len(t, got, len(ps), "every entry has an id of its own")
+	for id := range got {
+		requireUUIDv7(t, id, from, to)
+	}
+	t.Run("an id the caller set is kept", func(t *testing.T) {
+		dir := t.TempDir()
+		o, err := New(Config{Service: "svc", File: FileConfig{Dir: dir}})
+		require.NoError(t, err)
+		require.NoError(t, o.Send(Entry{ID: "caller-chosen", Reason: "r"}))
+		closeOK(t, o)
+		assert.Contains(t, readDir(t, filepath.Join(dir, "svc")), "caller-chosen")
+	})
+}
+
+// TestMemoryBoundUnderFlushLoopDuringOutage runs the "flush before commit"
+// pattern through a total outage: senders keep sending, Flush is called in
+// a loop with a short deadline. The entries held in memory never pass
+// QueueCapacity + BatchSize; the rest is refused as ErrQueueFull.
+func TestMemoryBoundUnderFlushLoopDuringOutage(t *testing.T) {
+	const queueCapacity, batchSize = 100, 10
+	for _, test := range []struct {
+		name string
+		mode Mode
+	}{
+		{"cascade", ModeCascade},
+		{"fan_out", ModeFanOut},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			down := testenv.MountTmpfs(t, 64<<10)
+			defer down.Fill()()
+			dirs := []string{down.Dir}
+			if test.mode == ModeFanOut { // a primary that works, a mirror that is down: the catch-up list grows
+				dirs = []string{t.TempDir(), down.Dir}
+			}
+			o := startWithFileBackends(t, Config{Service: "svc", Mode: test.mode,
+				QueueCapacity: queueCapacity, BatchSize: batchSize, FlushIntervalMS: 1,
+				Retry:  RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 4},
+				Logger: slog.New(slog.DiscardHandler)}, dirs...)
+			limit := queueCapacity + batchSize
+
+			var senders sync.WaitGroup
+			for g := range 4 {
+				senders.Go(func() {
+					for i := range 3000 {
+						err := o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "g%d-%d", g, i)})
+						if err != nil {
+							require.ErrorIs(t, err, ErrQueueFull)
+						}
+					}
+				})
+			}
+			sendersDone := make(chan struct{})
+			go func() { senders.Wait(); close(sendersDone) }()
+			flushes, maxHeld := 0, 0
+			for done := false; !done; {
+				select {
+				case <-sendersDone:
+					done = true
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+				_ = o.Flush(ctx)
+				cancel()
+				flushes++
+				maxHeld = max(maxHeld, o.Stats().Held)
+			}
+			s := o.Stats()
+			t.Logf("%d flushes; peak held %d (drain's view), %d (sampled); accepted %d, refused %d",
+				flushes, o.peakHeld.Load(), maxHeld, s.Accepted, s.Dropped)
+			assert.LessOrEqual(t, o.peakHeld.Load(), int64(limit), "held entries, as the drain saw them")
+			assert.LessOrEqual(t, maxHeld, limit, "Stats.Held")
+			assert.NotZero(t, s.DroppedBy[ReasonQueueFull], "the outage became backpressure")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			defer cancel()
+			_ = o.Close(ctx)
+			s = o.Stats()
+			requireAccounted(t, s)
+			assert.Zero(t, s.Held, "nothing held after Close")
+		})
+	}
+}
+
+func TestSendAllocatesNothing(t *testing.T) {
+	if testenv.RaceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	o, stop := sendHarness(t)
+	defer stop()
+	e := benchEntry
+	allocs := testing.AllocsPerRun(10000, func() {
+		if err := o.Send(e); err != nil && err != ErrQueueFull {
+			t.Fatal(err)
+		}
+	})
+	require.Zero(t, allocs)
+	buf := make([]byte, 0, 4096)
+	allocs = testing.AllocsPerRun(1000, func() { buf = AppendEnvelope(buf[:0], &e) })
+	require.Zero(t, allocs, "encoding into a reused buffer")
 }

@@ -3,10 +3,13 @@ package dlq
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,4 +72,50 @@ func TestReaderFollowsEveryService(t *testing.T) {
 		byService[filepath.Base(filepath.Dir(rec.Position))]++
 	}
 	require.Equal(t, map[string]int{"one": 30, "two": 30}, byService)
+}
+
+func TestReaderFollowsAFileThroughRotation(t *testing.T) {
+	for _, source := range []string{"the service folder", "the file"} {
+		t.Run(source, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, filelog.LiveName)
+			require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)), 0o600))
+			src := dir
+			if source == "the file" {
+				src = path
+			}
+			r, err := OpenReader(src, ReaderOptions{Follow: true, PollInterval: time.Millisecond})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			appendLine := func(s string) {
+				f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+				require.NoError(t, err)
+				_, err = f.WriteString(s)
+				require.NoError(t, err)
+				require.NoError(t, f.Close())
+			}
+			var got []string
+			for rec, err := range r.All(ctx) {
+				if err != nil {
+					assert.ErrorIs(t, err, context.Canceled, "ended before reading 1 to 4")
+					break
+				}
+				got = append(got, string(rec.Entry.Payload))
+				switch len(got) {
+				case 1: // a line written in two parts is read once whole
+					line := lineFor("2", "r", 2)
+					appendLine(line[:10])
+					appendLine(line[10:])
+				case 2: // rotation: the old file gets a last line, then moves aside
+					appendLine(lineFor("3", "r", 3))
+					require.NoError(t, os.Rename(path, filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson")))
+					appendLine(lineFor("4", "r", 4))
+				case 4:
+					cancel()
+				}
+			}
+			assert.Equal(t, []string{"1", "2", "3", "4"}, got)
+		})
+	}
 }

@@ -3,11 +3,15 @@
 package dlq
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // redisClient is an independent go-redis client for reading back.
@@ -300,4 +305,217 @@ func TestRedisURLForms(t *testing.T) {
 		require.Error(t, err)
 		assert.NotContains(t, err.Error(), password)
 	})
+}
+
+// TestRedisRefusedCostsOneDialPerBatch: with nothing listening, each batch
+// Redis is tried on costs one dial, not go-redis's default five, and the
+// entries fall through to the file; and no goroutine of go-redis's, such as
+// its dial prober, outlives Close.
+func TestRedisRefusedCostsOneDialPerBatch(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close()) // refused from now on
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", Order: []Kind{KindRedis, KindFile}, File: FileConfig{Dir: dir},
+		QueueCapacity: 20_000, Redis: RedisConfig{URL: "redis://" + addr},
+		Retry:  RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 1}, // Redis is tried often
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	for i := range 10_000 {
+		require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "%d", i)}))
+	}
+	flushOK(t, o)
+	s := o.Stats()
+	dials := o.backends[0].redis.conns.Dials()
+	closeOK(t, o)
+	t.Logf("%d batches tried on Redis, %d dials", s.Backends[0].Batches, dials)
+	assert.Equal(t, uint64(10_000), s.Backends[1].Entries, "all in the file")
+	require.NotZero(t, s.Backends[0].Batches)
+	assert.LessOrEqual(t, dials, int64(s.Backends[0].Batches), "one dial per batch at most")
+	assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 10_000)
+	goleak.VerifyNone(t, before)
+}
+
+// TestRedisKillRestartLoopTinyBatches: a private Redis (appendfsync
+// always) killed and restarted three times while entries with distinct
+// reasons, destinations (per-destination streams) and sizes flow in
+// batches of two; then killed for good and the DLQ closed while every dial
+// fails. Every entry is in Redis or the file; each XADD's fields (data,
+// reason, service, id) are the entry's own, and the bytes of an id in
+// both places are equal. goleak (TestMain) checks Close left nothing.
+func TestRedisKillRestartLoopTinyBatches(t *testing.T) {
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", Order: []Kind{KindRedis, KindFile}, BatchSize: 2, QueueCapacity: 4,
+		FlushIntervalMS: 1, Retry: RetryConfig{InitialBackoffMS: 2, MaxBackoffMS: 20},
+		File:  FileConfig{Dir: dir},
+		Redis: RedisConfig{URL: "redis://" + srv.Addr, Stream: "s.{destination}", DialTimeoutMS: 100, TimeoutMS: 300}})
+	require.NoError(t, err)
+	const n = 1500
+	payload := func(i int) []byte {
+		return append(fmt.Appendf(nil, "r%05d-", i), bytes.Repeat([]byte{byte('A' + i%26)}, 10+(i*37)%2000)...)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			if err := o.SendContext(context.Background(), Entry{Reason: fmt.Sprint("reason-", i), Destination: fmt.Sprint("d", i%4),
+				Payload: payload(i)}); err != nil {
+				t.Errorf("SendContext %d: %v", i, err)
+				return
+			}
+		}
+	})
+	for range 3 {
+		time.Sleep(200 * time.Millisecond)
+		srv.Kill()
+		time.Sleep(300 * time.Millisecond)
+		srv.Restart()
+	}
+	wg.Wait()
+	flushOK(t, o)
+	c := redisClient(t, srv.Addr)
+	srv.Kill() // Close while every dial fails
+	for i := n; i < n+20; i++ {
+		require.NoError(t, o.SendContext(context.Background(), Entry{Reason: fmt.Sprint("reason-", i), Destination: "d0", Payload: payload(i)}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, o.Close(ctx))
+	srv.Restart()
+	st := o.Stats()
+	requireAccounted(t, st)
+
+	inFile := readDir(t, filepath.Join(dir, "svc"))
+	got := map[string]bool{}
+	for _, e := range inFile {
+		got[string(e.Payload[:7])] = true
+	}
+	inRedis := 0
+	for d := range 4 {
+		for _, e := range readStream(t, c, fmt.Sprint("s.d", d)) { // checks reason, service, id fields
+			var i int
+			fmt.Sscanf(string(e.Payload), "r%05d-", &i)
+			assert.Equal(t, string(payload(i)), string(e.Payload), "Redis payload of %d", i)
+			assert.Equal(t, fmt.Sprint("reason-", i), e.Reason)
+			assert.Equal(t, fmt.Sprint("d", i%4), e.Destination)
+			if f, ok := inFile[e.ID]; ok {
+				assert.Equal(t, string(f.Payload), string(e.Payload), "id %s differs between Redis and file", e.ID)
+			}
+			got[string(e.Payload[:7])] = true
+			inRedis++
+		}
+	}
+	for i := range n + 20 {
+		assert.True(t, got[fmt.Sprintf("r%05d-", i)], "entry %d in neither Redis nor the file", i)
+	}
+	t.Logf("redis %d, file %d; redis stats %+v", inRedis, len(inFile), st.Backends[0])
+}
+
+// TestRedisOnlyFailedXADDsFallThrough: one pipelined batch for three
+// destinations, one of whose stream keys holds a string (WRONGTYPE). Only
+// that destination's entries may move on to the file; the others are in
+// Redis once and nowhere else.
+func TestRedisOnlyFailedXADDsFallThrough(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	c := redisClient(t, addr)
+	base := uniqueStream(t, c)
+	good1, bad, good2 := base+".good.a", base+".bad.b", base+".good.c"
+	t.Cleanup(func() { c.Del(context.Background(), good1, bad, good2) })
+	require.NoError(t, c.Set(context.Background(), bad, "not a stream", 0).Err())
+
+	dir := t.TempDir()
+	o, err := New(Config{Service: "svc", Order: []Kind{KindRedis, KindFile}, File: FileConfig{Dir: dir},
+		BatchSize: 30, Retry: RetryConfig{MaxAttempts: 1},
+		Redis: RedisConfig{URL: "redis://" + addr, Stream: base + ".{destination}"}})
+	require.NoError(t, err)
+	want := map[string][]string{}
+	for i, p := range payloads(30, "mix") {
+		dest := []string{"good.a", "bad.b", "good.c"}[i%3]
+		want[dest] = append(want[dest], p)
+		require.NoError(t, o.Send(Entry{Reason: "r", Destination: dest, Payload: []byte(p)}))
+	}
+	flushOK(t, o)
+	closeOK(t, o)
+
+	assert.ElementsMatch(t, want["good.a"], keys(readStream(t, c, good1)))
+	assert.ElementsMatch(t, want["good.c"], keys(readStream(t, c, good2)))
+	inFile := byPayload(readDir(t, filepath.Join(dir, "svc")))
+	assert.ElementsMatch(t, want["bad.b"], keysOf(inFile), "only the entries whose XADD failed are in the file")
+	s := o.Stats()
+	assert.Equal(t, uint64(20), s.Backends[0].Entries)
+	assert.Equal(t, uint64(10), s.Backends[0].Errors)
+	assert.Contains(t, s.Backends[0].LastError, "WRONGTYPE")
+	assert.Equal(t, uint64(10), s.Backends[1].Entries)
+	assert.Equal(t, uint64(30), s.Written)
+	requireAccounted(t, s)
+}
+
+// quietRedis drops go-redis's own log lines. The fault tests kill Redis
+// servers on purpose, and go-redis then logs every failed dial through its
+// package logger ("redis: connection pool: failed to dial after 5
+// attempts"), burying a failing test's output; the backend reports the same
+// failures as errors, which the tests check.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+// init rather than TestMain, which the untagged build shares.
+func init() { redis.SetLogger(quietRedis{}) }
+
+// TestRedisTLS: rediss:// speaks TLS and verifies the server's certificate
+// unless the URL says skip_verify=true.
+func TestRedisTLS(t *testing.T) {
+	cert, key := writeSelfSignedCert(t)
+	tlsPort := testenv.FreePort(t)
+	srv := testenv.StartRedis(t, "--tls-port", fmt.Sprint(tlsPort), "--tls-cert-file", cert, "--tls-key-file", key,
+		"--tls-ca-cert-file", cert, "--tls-auth-clients", "no")
+	c := redisClient(t, srv.Addr) // the plain port, to read back
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", tlsPort)
+	for _, test := range []struct {
+		name, query string
+		written     bool
+	}{
+		{"skip_verify when asked", "?skip_verify=true", true},
+		{"self-signed refused by default", "", false},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			stream := uniqueStream(t, c)
+			dir := t.TempDir()
+			o, err := New(Config{Service: "svc", Order: []Kind{KindRedis, KindFile}, File: FileConfig{Dir: dir}, Logger: quiet,
+				Redis: RedisConfig{URL: "rediss://" + tlsAddr + "/0" + test.query, Stream: stream}})
+			require.NoError(t, err)
+			ps := payloads(5, "tls")
+			sendAll(t, o, ps)
+			flushOK(t, o)
+			closeOK(t, o)
+			s := o.Stats()
+			if test.written {
+				requireHolds(t, readStream(t, c, stream), ps)
+				assert.Equal(t, uint64(5), s.Backends[0].Entries)
+				return
+			}
+			assert.Empty(t, readStream(t, c, stream))
+			assert.Contains(t, s.Backends[0].LastError, "certificate")
+			assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 5)
+		})
+	}
+	t.Run("plain redis:// to the TLS port fails", func(t *testing.T) {
+		dir := t.TempDir()
+		o, err := New(Config{Service: "svc", Order: []Kind{KindRedis, KindFile}, File: FileConfig{Dir: dir}, Logger: quiet,
+			Redis: RedisConfig{URL: "redis://" + tlsAddr, TimeoutMS: 500}})
+		require.NoError(t, err)
+		sendAll(t, o, payloads(2, "plain"))
+		flushOK(t, o)
+		closeOK(t, o)
+		assert.Zero(t, o.Stats().Backends[0].Entries)
+		assert.Len(t, readDir(t, filepath.Join(dir, "svc")), 2)
+	})
+}
+
+func TestRedisHangingServerDeadlinesHold(t *testing.T) {
+	hanging := startHanging(t)
+	requireDeadlinesHold(t, Config{Service: "svc", File: FileConfig{Disabled: true},
+		Redis: RedisConfig{URL: "redis://" + hanging.addr(), TimeoutMS: 60_000}}, hanging)
 }

@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -130,4 +131,41 @@ func TestShutdownFullQueueOnAFullDisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCloseDeadlineCountsUnwrittenAsLost(t *testing.T) {
+	disk := testenv.MountTmpfs(t, 64<<10)
+	defer disk.Fill()()
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, QueueCapacity: 8, BatchSize: 4,
+		Retry: RetryConfig{InitialBackoffMS: 1, MaxBackoffMS: 5}})
+	require.NoError(t, err)
+	// Fill until the drain retries what it holds (and so takes no more) and
+	// Send finds no room: a state, whatever the flush interval and the
+	// encoding ahead did with the first entries.
+	accepted := 0
+	require.Eventually(t, func() bool {
+		var err error
+		for err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)}); err == nil; {
+			accepted++
+			err = o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "c-%d", accepted)})
+		}
+		s := o.Stats()
+		return s.Retried > 0 && errors.Is(err, ErrQueueFull) && s.Held == s.QueueCapacity+s.BatchSize
+	}, 30*time.Second, time.Millisecond, "the drain retries and every unit of room is held")
+	require.GreaterOrEqual(t, accepted, 9, "the queue and at least one entry in the drain")
+
+	waiting := make(chan error)
+	go func() { waiting <- o.SendContext(context.Background(), Entry{Reason: "blocked"}) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err = o.Close(ctx)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, fmt.Sprintf("%d entries lost", accepted))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, <-waiting, ErrClosed, "a SendContext waiting for room is woken by Close")
+	s := o.Stats()
+	assert.Equal(t, map[LossReason]uint64{ReasonShutdown: uint64(accepted)}, s.LostBy)
+	assert.Equal(t, uint64(1), s.DroppedBy[ReasonClosed])
+	requireAccounted(t, s)
 }

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/dlqkit/dlq v0.1.0
+	github.com/stretchr/testify v1.12.1
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1
 	go.uber.org/goleak v1.3.0

@@ -100,3 +100,13 @@ func requireOnce(t testing.TB, counts map[string]int, groups ...[][]byte) {
 		}
 	}
 }
+
+// millPassed wakes l's mill and waits until a pass that began after every
+// write and Sync so far has ended.
+func millPassed(t testing.TB, l *Log) {
+	t.Helper()
+	l.mill.wake()
+	want := l.mill.asked.Load()
+	require.Eventually(t, func() bool { return l.mill.answered.Load() >= want }, 30*time.Second, time.Millisecond,
+		"the file mill made no pass after a wake within 30 s")
+}

@@ -32,6 +32,11 @@ type fileMill struct {
 	started time.Time
 	pruned  atomic.Uint64 // entries removed with pruned files: Pruned
 
+	// asked counts wake calls; answered is the asked count the last pass
+	// read before it began, so a pass has seen every rotation before a wake
+	// once answered reaches that wake's count (tests wait on it).
+	asked, answered atomic.Uint64
+
 	mu   sync.Mutex
 	ours map[string]*rotation // this process's rotated files, by plain name
 	seq  uint64               // rotations so far
@@ -54,6 +59,7 @@ func newFileMill(o *Options) *fileMill {
 
 // wake asks for a pass over the rotated files.
 func (m *fileMill) wake() {
+	m.asked.Add(1)
 	select {
 	case m.wakeup <- struct{}{}:
 	default:
@@ -71,16 +77,23 @@ func (m *fileMill) run() {
 	for {
 		select {
 		case <-m.wakeup:
-			m.pass()
+			m.answer()
 		case <-m.stop:
 			select {
 			case <-m.wakeup:
-				m.pass()
+				m.answer()
 			default:
 			}
 			return
 		}
 	}
+}
+
+// answer makes a pass for every wake made before it begins.
+func (m *fileMill) answer() {
+	n := m.asked.Load()
+	m.pass()
+	m.answered.Store(n)
 }
 
 func (m *fileMill) remove(name string) {

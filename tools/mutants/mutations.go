@@ -51,7 +51,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 // A mutation whose old text is no longer in the file is reported stale:
 // update it to the code as it now reads.
 var mutations = slices.Concat(coreMutations, readerMutations, readMutations, replayMutations,
-	httpMutations, shutdownMutations, pruneMutations, inputMutations)
+	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{

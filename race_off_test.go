@@ -1,5 +1,0 @@
-//go:build !race
-
-package dlq
-
-const raceEnabled = false

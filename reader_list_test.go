@@ -1,0 +1,321 @@
+package dlq
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dlqkit/dlq/internal/clock"
+	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReaderResumesInALiveFileRotatedSince(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compressed %v", compress), func(t *testing.T) {
+			dir := t.TempDir()
+			live := filepath.Join(dir, filelog.LiveName)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq-2026-01-15T08-00-00.000.ndjson"), []byte(lineFor("0", "r", 0)), 0o600))
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)+lineFor("3", "r", 3)), 0o600))
+			recs, _ := readAll(t, dir, ReaderOptions{})
+			require.Len(t, recs, 4)
+			checkpoint := recs[2].Position // after "2", in the live file
+
+			// The writer adds a line, rotates (the file backend names the
+			// file by the rotation's time), starts a new live file.
+			f, err := os.OpenFile(live, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(lineFor("4", "r", 4))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			rotated := filepath.Join(dir, "dlq-"+time.Now().UTC().Format(filelog.BackupTimeFormat)+".ndjson")
+			require.NoError(t, os.Rename(live, rotated))
+			if compress {
+				data, err := os.ReadFile(rotated)
+				require.NoError(t, err)
+				writeGzip(t, rotated+".gz", string(data))
+				require.NoError(t, os.Remove(rotated))
+			}
+			require.NoError(t, os.WriteFile(live, []byte(lineFor("5", "r", 5)), 0o600))
+
+			rest, _ := readAll(t, dir, ReaderOptions{After: checkpoint})
+			assert.Equal(t, []string{"3", "4", "5"}, recPayloads(rest))
+		})
+	}
+}
+
+// dlqWriter is the library's own file backend writing one service folder,
+// hourly, on a clock the test moves: moving it an hour on makes the next
+// write rotate the live file (gzipped after, with compress).
+type dlqWriter struct {
+	t        *testing.T
+	o        *Orchestrator
+	clock    *fakeClock
+	dir      string // the service folder
+	compress bool
+	n        int // entries written: ids id-00000 to id-<n-1>
+}
+
+func newDLQWriter(t *testing.T, root, service string, compress bool) *dlqWriter {
+	t.Helper()
+	w := &dlqWriter{t: t, clock: newFakeClock(time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)), dir: filepath.Join(root, service), compress: compress}
+	o, err := New(Config{Service: service, Clock: w.clock.Now, File: FileConfig{Dir: root, Rotation: RotateHourly, Compress: compress}})
+	require.NoError(t, err)
+	w.o = o
+	t.Cleanup(func() { closeOK(t, o) })
+	return w
+}
+
+// write sends n entries and flushes them.
+func (w *dlqWriter) write(n int) {
+	w.t.Helper()
+	for range n {
+		id := fmt.Sprintf("id-%05d", w.n)
+		require.NoError(w.t, w.o.Send(Entry{Reason: "r", Payload: []byte("w" + id), ID: id}))
+		w.n++
+	}
+	flushOK(w.t, w.o)
+}
+
+// writeAlike sends n entries that differ only in their ids, each with
+// Timestamp at and the same 8000-byte payload, and flushes them.
+func (w *dlqWriter) writeAlike(n int, at time.Time) {
+	w.t.Helper()
+	payload := bytes.Repeat([]byte("x"), 8000)
+	for range n {
+		id := fmt.Sprintf("id-%05d", w.n)
+		require.NoError(w.t, w.o.Send(Entry{Timestamp: at, Reason: "r", Payload: payload, ID: id}))
+		w.n++
+	}
+	flushOK(w.t, w.o)
+}
+
+// rotate moves the clock an hour on and writes n entries, the first of
+// which rotates the live file; with compress it waits until the mill has
+// gzipped every rotated file.
+func (w *dlqWriter) rotate(n int) {
+	w.t.Helper()
+	w.clock.Add(time.Hour)
+	w.write(n)
+	if !w.compress {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.t.Context(), 30*time.Second)
+	defer cancel()
+	for {
+		plain, err := filepath.Glob(filepath.Join(w.dir, "dlq-*.ndjson"))
+		require.NoError(w.t, err)
+		if len(plain) == 0 {
+			return
+		}
+		if !clock.Sleep(ctx, time.Millisecond) {
+			w.t.Fatalf("the mill did not gzip %v within 30 s", plain)
+		}
+	}
+}
+
+// rotated lists the folder's rotated files, oldest first.
+func (w *dlqWriter) rotated() []string {
+	w.t.Helper()
+	files, err := filepath.Glob(filepath.Join(w.dir, "dlq-*"))
+	require.NoError(w.t, err)
+	return files
+}
+
+// checkIDs requires that recs hold ids id-<from> to id-<to-1> once each,
+// and nothing else; it reports how many were skipped.
+func checkIDs(t *testing.T, recs []Record, from, to int) {
+	t.Helper()
+	count := map[string]int{}
+	for _, rec := range recs {
+		count[rec.Entry.ID]++
+	}
+	var skipped, twice, foreign int
+	for i := from; i < to; i++ {
+		id := fmt.Sprintf("id-%05d", i)
+		switch count[id] {
+		case 0:
+			skipped++
+		case 1:
+		default:
+			twice++
+		}
+		delete(count, id)
+	}
+	foreign = len(count)
+	assert.Zero(t, skipped+twice+foreign, "of ids %d to %d: %d skipped, %d read more than once, %d read that were not to be (%d read)",
+		from, to-1, skipped, twice, foreign, len(recs))
+}
+
+func TestReaderPinsFilesAtListing(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		for _, when := range []string{"before the listing", "after the listing", "while an older file is read"} {
+			t.Run(fmt.Sprintf("compress %v, rotated %s", compress, when), func(t *testing.T) {
+				w := newDLQWriter(t, t.TempDir(), "svc", compress)
+				w.write(200)
+				w.rotate(300) // a rotated file of 200, the live file of 300
+				r, err := OpenReader(w.dir, ReaderOptions{})
+				require.NoError(t, err)
+				var once sync.Once
+				rotate := func() { once.Do(func() { w.rotate(300) }) } // 300 not there at the start
+				switch when {
+				case "before the listing": // the live file was opened: the listing shows it rotated
+					r.liveOpened = func(string) { rotate() }
+				case "after the listing":
+					r.listed = func(string) { rotate() }
+				}
+				var recs []Record
+				for rec, err := range r.All(t.Context()) {
+					require.NoError(t, err)
+					rotate()
+					recs = append(recs, rec)
+				}
+				require.Len(t, w.rotated(), 2, "rotated during the read")
+				checkIDs(t, recs, 0, 500)
+			})
+		}
+	}
+}
+
+func TestReaderResumesAfterRotations(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		for _, rotations := range []int{1, 2, 7} {
+			t.Run(fmt.Sprintf("compress %v, %d rotations", compress, rotations), func(t *testing.T) {
+				w := newDLQWriter(t, t.TempDir(), "svc", compress)
+				w.write(100)
+				recs, _ := readAll(t, w.dir, ReaderOptions{})
+				require.Len(t, recs, 100)
+				checkpoint := recs[49].Position // in the live file
+				for range rotations {
+					w.rotate(50)
+				}
+				rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
+				checkIDs(t, rest, 50, w.n)
+				if assert.NotEmpty(t, rest) {
+					assert.Equal(t, "id-00050", rest[0].Entry.ID, "in order")
+				}
+			})
+		}
+		t.Run(fmt.Sprintf("compress %v, the file pruned since", compress), func(t *testing.T) {
+			w := newDLQWriter(t, t.TempDir(), "svc", compress)
+			w.write(100)
+			recs, _ := readAll(t, w.dir, ReaderOptions{})
+			inLive := recs[79].Position
+			w.rotate(50)
+			recs, _ = readAll(t, w.dir, ReaderOptions{})
+			inRotated := recs[19].Position
+			w.rotate(50)
+			w.rotate(50)
+			require.NoError(t, os.Remove(w.rotated()[0])) // what both positions were in
+			for _, after := range []string{inLive, inRotated} {
+				rest, _ := readAll(t, w.dir, ReaderOptions{After: after})
+				checkIDs(t, rest, 100, w.n) // the next file whole, from its start
+			}
+		})
+	}
+	t.Run("first lines alike but for their ids", func(t *testing.T) {
+		// A caller that sets Timestamp itself and dead-letters one large
+		// poison message again and again: every file's first line is the
+		// same up to the id, which the envelope writes last.
+		w := newDLQWriter(t, t.TempDir(), "svc", false)
+		at := time.Date(2026, 1, 15, 7, 0, 0, 0, time.UTC)
+		w.writeAlike(60, at)
+		recs, _ := readAll(t, w.dir, ReaderOptions{})
+		require.Len(t, recs, 60)
+		checkpoint := recs[39].Position // in the live file
+		for range 5 {
+			w.clock.Add(time.Hour)
+			w.writeAlike(100, at)
+		}
+		require.Len(t, w.rotated(), 5)
+		rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
+		checkIDs(t, rest, 40, w.n)
+	})
+	t.Run("the file pruned after the clock stepped back", func(t *testing.T) {
+		// Pruning removes the oldest file by write order; the files left
+		// are all newer, though a clock stepped back named them earlier.
+		w := newDLQWriter(t, t.TempDir(), "svc", false)
+		w.write(100)
+		w.rotate(50) // 09:00: the file of ids 0-99 rotated
+		oldest := w.rotated()
+		require.Len(t, oldest, 1)
+		recs, _ := readAll(t, w.dir, ReaderOptions{})
+		checkpoint := recs[79].Position // in the rotated file
+		require.True(t, strings.HasPrefix(checkpoint, filepath.Base(oldest[0])), checkpoint)
+		w.clock.Add(-3 * time.Hour)
+		w.rotate(50) // 07:00: ids 100-149 rotated under an earlier name
+		w.rotate(50) // 08:00: ids 150-199 rotated
+		require.Len(t, w.rotated(), 3)
+		require.NotEqual(t, oldest[0], w.rotated()[0], "the clock step names the newer files earlier")
+		require.NoError(t, os.Remove(oldest[0]))
+		rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
+		checkIDs(t, rest, 100, w.n)
+	})
+	t.Run("a file source replaced since is read from its start", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), filelog.LiveName)
+		require.NoError(t, os.WriteFile(path, []byte(lineFor("1", "r", 1)+lineFor("2", "r", 2)), 0o600))
+		recs, _ := readAll(t, path, ReaderOptions{})
+		require.NoError(t, os.WriteFile(path, []byte(lineFor("3", "r", 3)+lineFor("4", "r", 4)+lineFor("5", "r", 5)), 0o600))
+		rest, _ := readAll(t, path, ReaderOptions{After: recs[0].Position})
+		assert.Equal(t, []string{"3", "4", "5"}, recPayloads(rest))
+	})
+	t.Run("a position of another form is refused", func(t *testing.T) {
+		r, err := OpenReader(t.TempDir(), ReaderOptions{After: "dlq.ndjson:12"})
+		require.NoError(t, err)
+		n := 0
+		for _, err := range r.All(t.Context()) {
+			assert.ErrorContains(t, err, "is not FILE:OFFSET:HEAD")
+			n++
+		}
+		assert.Equal(t, 1, n)
+	})
+}
+
+func TestReaderOtherRotationNames(t *testing.T) {
+	t.Run("logrotate's numbered names, highest first", func(t *testing.T) {
+		dir := t.TempDir()
+		writeGzip(t, filepath.Join(dir, "dlq.ndjson.10.gz"), lineFor("a", "r", 1))
+		writeGzip(t, filepath.Join(dir, "dlq.ndjson.2.gz"), lineFor("b", "r", 2))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq.ndjson.1"), []byte(lineFor("c", "r", 3)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("d", "r", 4)), 0o600))
+		recs, _ := readAll(t, dir, ReaderOptions{})
+		assert.Equal(t, []string{"a", "b", "c", "d"}, recPayloads(recs))
+	})
+	t.Run("logrotate's date names, oldest first", func(t *testing.T) {
+		dir := t.TempDir()
+		writeGzip(t, filepath.Join(dir, "dlq.ndjson-20261203.gz"), lineFor("a", "r", 1))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "dlq.ndjson-20261204"), []byte(lineFor("b", "r", 2)), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("c", "r", 3)), 0o600))
+		recs, _ := readAll(t, dir, ReaderOptions{})
+		assert.Equal(t, []string{"a", "b", "c"}, recPayloads(recs))
+	})
+	t.Run("a truncated .gz is named", func(t *testing.T) {
+		dir := t.TempDir()
+		var content strings.Builder
+		for i := range 2000 {
+			content.WriteString(lineFor(fmt.Sprint(i), "r", int64(i)))
+		}
+		name := "dlq-2026-01-15T08-00-00.000.ndjson.gz"
+		writeGzip(t, filepath.Join(dir, name), content.String())
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data[:len(data)/2], 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filelog.LiveName), []byte(lineFor("live", "r", 1)), 0o600))
+		var warnings []error
+		recs, stats := readAll(t, dir, ReaderOptions{Warn: func(err error) { warnings = append(warnings, err) }})
+		assert.NotEmpty(t, recs)
+		assert.Equal(t, "live", string(recs[len(recs)-1].Entry.Payload), "the files after it are read")
+		assert.Equal(t, uint64(1), stats.Unreadable)
+		require.Len(t, warnings, 1)
+		assert.ErrorContains(t, warnings[0], name)
+		assert.ErrorIs(t, warnings[0], io.ErrUnexpectedEOF)
+	})
+}
