@@ -297,7 +297,8 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 // FuzzEnvelopeFields).
 
 // envelopeFields is where the fields of one line lie, as scanEnvelope
-// found them: slices of the line.
+// found them: slices of the line. One is reused line after line (reset),
+// so that its slices grow once.
 type envelopeFields struct {
 	seen      uint16
 	timestamp int64
@@ -305,12 +306,24 @@ type envelopeFields struct {
 	str       [5]fieldText // service, reason, error, destination, id: by strField
 	payload   []byte       // base64 text, not checked yet: ValidBase64 decides
 	key       []byte       // base64 text, checked
-	source    Source
-	metadata  []byte // the object's text, checked
-	headers   []byte // the array's text, checked
-	pairs     int    // in metadata
-	nHeaders  int
-	binary    int // bytes the key and the header values decode to, at most
+	source    Source       // its Topic is in topic
+	topic     fieldText
+	pairs     []fieldText  // metadata: key, value, key, value, ...
+	headers   []headerText // checked
+	binary    int          // bytes the key and the header values decode to, at most
+}
+
+// headerText is one header as scanEnvelope found it.
+type headerText struct {
+	key      fieldText
+	value    []byte // base64 text, checked
+	hasValue bool
+}
+
+// reset empties w for the next line, keeping its slices' room.
+func (w *envelopeFields) reset() {
+	pairs, headers := w.pairs[:0], w.headers[:0]
+	*w = envelopeFields{pairs: pairs, headers: headers}
 }
 
 // fieldText is a string field's text between its quotes, escapes undecoded.
@@ -424,18 +437,11 @@ func scanEnvelope(data []byte, w *envelopeFields) bool {
 			w.key, ok = p.Base64Text()
 			w.binary += base64.StdEncoding.DecodedLen(len(w.key))
 		case fSource:
-			ok = scanSource(&p, &w.source)
+			ok = scanSource(&p, w)
 		case fMetadata:
-			start := p.Pos()
-			ok = eachMetadata(&p, func(k, v fieldText) { w.pairs++ })
-			w.metadata = data[start:p.Pos()]
+			ok = scanMetadata(&p, w)
 		case fHeaders:
-			start := p.Pos()
-			ok = eachHeader(&p, func(_ fieldText, value []byte, _ bool) {
-				w.nHeaders++
-				w.binary += base64.StdEncoding.DecodedLen(len(value))
-			})
-			w.headers = data[start:p.Pos()]
+			ok = scanHeaders(&p, w)
 		}
 		if !ok {
 			return false
@@ -457,6 +463,7 @@ func (w *envelopeFields) entry(payload bool) Entry {
 		Source:      w.source,
 		ID:          w.str[strField(fID)].String(),
 	}
+	e.Source.Topic = w.topic.String()
 	if payload {
 		e.Payload = wire.DecodeBase64(w.payload)
 	}
@@ -471,21 +478,21 @@ func (w *envelopeFields) entry(payload bool) Entry {
 	if len(w.key) > 0 {
 		e.Key = decode(w.key)
 	}
-	if w.pairs > 0 {
-		e.Metadata = make(map[string]string, w.pairs)
-		p := wire.NewScanner(w.metadata)
-		eachMetadata(&p, func(k, v fieldText) { e.Metadata[k.String()] = v.String() })
+	if len(w.pairs) > 0 {
+		// A key may repeat: the last one wins, as in encoding/json.
+		e.Metadata = make(map[string]string, len(w.pairs)/2)
+		for i := 0; i < len(w.pairs); i += 2 {
+			e.Metadata[w.pairs[i].String()] = w.pairs[i+1].String()
+		}
 	}
-	if w.nHeaders > 0 {
-		e.Headers = make([]Header, 0, w.nHeaders)
-		p := wire.NewScanner(w.headers)
-		eachHeader(&p, func(key fieldText, value []byte, hasValue bool) {
-			h := Header{Key: key.String()}
-			if hasValue {
-				h.Value = decode(value)
+	if len(w.headers) > 0 {
+		e.Headers = make([]Header, len(w.headers))
+		for i, h := range w.headers {
+			e.Headers[i].Key = h.key.String()
+			if h.hasValue {
+				e.Headers[i].Value = decode(h.value)
 			}
-			e.Headers = append(e.Headers, h)
-		})
+		}
 	}
 	return e
 }
@@ -501,8 +508,8 @@ func parseEnvelopeFast(data []byte) (Entry, bool) {
 	return w.entry(true), true
 }
 
-// scanSource reads the source object into s.
-func scanSource(p *wire.Scanner, s *Source) bool {
+// scanSource reads the source object into w.source and w.topic.
+func scanSource(p *wire.Scanner, w *envelopeFields) bool {
 	if !p.Byte('{') {
 		return false
 	}
@@ -521,7 +528,7 @@ func scanSource(p *wire.Scanner, s *Source) bool {
 		switch {
 		case string(key) == "topic" && seen&1 == 0:
 			seen |= 1
-			if s.Topic, ok = p.Str(); !ok {
+			if w.topic.text, w.topic.escaped, ok = p.Span(); !ok {
 				return false
 			}
 		case string(key) == "partition" && seen&2 == 0:
@@ -530,24 +537,23 @@ func scanSource(p *wire.Scanner, s *Source) bool {
 			if !ok {
 				return false
 			}
-			s.Partition, s.HasPartition = int32(v), true
+			w.source.Partition, w.source.HasPartition = int32(v), true
 		case string(key) == "offset" && seen&4 == 0:
 			seen |= 4
 			v, ok := p.Int(64)
 			if !ok {
 				return false
 			}
-			s.Offset, s.HasOffset = v, true
+			w.source.Offset, w.source.HasOffset = v, true
 		default:
 			return false
 		}
 	}
 }
 
-// eachMetadata reads the metadata object, string values only, and hands
-// each pair to pair. A key may repeat: in a map the last one wins, as in
-// encoding/json.
-func eachMetadata(p *wire.Scanner, pair func(k, v fieldText)) bool {
+// scanMetadata reads the metadata object, string values only, into
+// w.pairs.
+func scanMetadata(p *wire.Scanner, w *envelopeFields) bool {
 	if !p.Byte('{') {
 		return false
 	}
@@ -566,14 +572,13 @@ func eachMetadata(p *wire.Scanner, pair func(k, v fieldText)) bool {
 		if v.text, v.escaped, ok = p.Span(); !ok {
 			return false
 		}
-		pair(k, v)
+		w.pairs = append(w.pairs, k, v)
 	}
 }
 
-// eachHeader reads the headers array, [{"key":"k","value":"<base64>"}],
-// each member optional and once, and hands each header to header, its
-// value checked.
-func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasValue bool)) bool {
+// scanHeaders reads the headers array, [{"key":"k","value":"<base64>"}],
+// each member optional and once, into w.headers, each value checked.
+func scanHeaders(p *wire.Scanner, w *envelopeFields) bool {
 	if !p.Byte('[') {
 		return false
 	}
@@ -587,8 +592,7 @@ func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasVal
 		if !p.Byte('{') {
 			return false
 		}
-		var key fieldText
-		var value []byte
+		var h headerText
 		var seen uint8
 		for firstMember := true; ; firstMember = false {
 			if p.Byte('}') {
@@ -604,10 +608,12 @@ func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasVal
 			switch {
 			case string(name) == "key" && seen&1 == 0:
 				seen |= 1
-				key.text, key.escaped, ok = p.Span()
+				h.key.text, h.key.escaped, ok = p.Span()
 			case string(name) == "value" && seen&2 == 0:
 				seen |= 2
-				value, ok = p.Base64Text()
+				h.value, ok = p.Base64Text()
+				h.hasValue = true
+				w.binary += base64.StdEncoding.DecodedLen(len(h.value))
 			default:
 				return false
 			}
@@ -615,6 +621,6 @@ func eachHeader(p *wire.Scanner, header func(key fieldText, value []byte, hasVal
 				return false
 			}
 		}
-		header(key, value, seen&2 != 0)
+		w.headers = append(w.headers, h)
 	}
 }

@@ -356,7 +356,7 @@ func (r *Reader) newJudge() lineJudge {
 // judge tells what line is; for a selected one it fills e.
 func (j *lineJudge) judge(line []byte, e *Entry) verdict {
 	w := &j.fields
-	*w = envelopeFields{}
+	w.reset()
 	// A payload that is not base64 as written (an escape in it, say) is
 	// left to ParseEnvelope with the rest.
 	if !scanEnvelope(line, w) || !wire.ValidBase64(w.payload) {

@@ -31,7 +31,7 @@ var readMutations = []mutation{
 		old: "\t\tif s[n-1] == '=' {\n\t\t\tn--\n\t\t}", new: "\t\tfor n > 0 && s[n-1] == '=' {\n\t\t\tn--\n\t\t}",
 		pkg: "./internal/wire", run: "^TestValidBase64|^FuzzValidBase64$"},
 	{name: "fast path: a header's empty value decoded as absent (nil)", file: "envelope.go",
-		old: "\t\t\tif hasValue {\n\t\t\t\th.Value = decode(value)\n\t\t\t}", new: "\t\t\tif hasValue && len(value) > 0 {\n\t\t\t\th.Value = decode(value)\n\t\t\t}",
+		old: "\t\t\tif h.hasValue {\n", new: "\t\t\tif h.hasValue && len(h.value) > 0 {\n",
 		run: judgeTests},
 
 	// A folder read in parallel.
