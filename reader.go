@@ -128,9 +128,10 @@ type ReadStats struct {
 // decompressed and decoded ahead of the loop by a goroutine of its own,
 // and handed over in order: the entries, Stats and warnings come as a read
 // of one file after the other gives them. The read-ahead is bounded:
-// GOMAXPROCS+1 files at most are in flight, each with at most
-// 5 x 256 KiB of lines decoded ahead (and any one longer line). Every
-// goroutine has returned when the loop ends, however it ends.
+// GOMAXPROCS+1 files at most are in flight, the entries of 32 MiB of lines
+// per CPU are held for the files after the one the loop reads, and of 1
+// MiB for that one (one longer line aside). Every goroutine has returned
+// when the loop ends, however it ends.
 //
 // A filter's lines are judged as they are written: a line is decoded into
 // an Entry only once the filter selected it.
@@ -153,9 +154,15 @@ type Reader struct {
 	// workers, when set (by tests), is how many goroutines read a
 	// folder's files; 0 is GOMAXPROCS.
 	workers int
-	// fileStarted, when set (by tests), is called by the goroutine that
-	// reads a folder's files when it starts on the i-th.
-	fileStarted func(i int)
+	// trace, when set (by tests), is told what a parallel read of a
+	// folder's files does with the i-th: "start" when a worker starts on
+	// it, "ahead" when a worker took a token of the budget for one of its
+	// batches, "taken" when the loop takes such a batch, before it gives
+	// the token back.
+	trace func(event string, i int)
+	// aheadBytes, when set (by tests), is the budget of lines decoded
+	// ahead of the file the loop reads; 0 is aheadPerWorker per worker.
+	aheadBytes int
 }
 
 type readCounters struct {

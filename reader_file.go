@@ -23,14 +23,18 @@ import (
 // readBufferSize is the buffer a file is read through.
 const readBufferSize = 256 << 10
 
-// The read-ahead of a folder read in parallel (readFiles): each file's
-// worker hands its records over in batches of batchLines records or
-// batchBytes of lines (one longer line aside), and its stream holds
-// streamBatches of them ahead of the loop.
+// The read-ahead of a folder read in parallel (readFiles). A file's worker
+// hands its records over in batches of batchLines records or batchBytes
+// of lines (one longer line aside). The stream of the file the loop reads
+// holds streamBatches of them; the files after it share aheadPerWorker of
+// lines per worker, so that a worker decodes the next file while the
+// loop takes this one (a gzipped file is decompressed by one goroutine
+// from start to end: only files can run side by side).
 const (
-	batchLines    = 512
-	batchBytes    = 256 << 10
-	streamBatches = 4
+	batchLines     = 512
+	batchBytes     = 256 << 10
+	streamBatches  = 4
+	aheadPerWorker = 32 << 20
 )
 
 // fileSource reads one NDJSON file (plain or gzipped), a service folder,
@@ -286,6 +290,7 @@ type fileBatch struct {
 	bytes  int     // of the lines read into this batch
 	warns  []error
 	err    error
+	ahead  bool // sent before the loop reached its file: holds a token of the budget
 }
 
 type tally struct{ read, unreadable uint64 }
@@ -295,10 +300,14 @@ type tally struct{ read, unreadable uint64 }
 // worker (GOMAXPROCS of them), which hands its records over in batches
 // through a stream of its own; the loop takes the streams in order, so
 // that records, Stats and warnings come as a read of one file after the
-// other gives them. A worker starts a file only while fewer than
-// workers+1 files are in flight (started and not yet handed over whole),
-// which bounds the memory ahead of the loop. It returns false when emit
-// asked to stop; every worker has returned by then.
+// other gives them. Memory ahead of the loop is bounded twice: a worker
+// starts a file only while fewer than workers+1 files are in flight
+// (started and not yet handed over whole), and a batch of a file the loop
+// has not reached yet is sent only with a token of the budget
+// (aheadPerWorker per worker), which the loop gives back when it takes
+// the batch; the file the loop reads needs none, so it always moves. It
+// returns false when emit asked to stop; every worker has returned by
+// then.
 func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Record) bool) (bool, error) {
 	workers := r.workers
 	if workers <= 0 {
@@ -322,9 +331,17 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 		cancel()
 		wg.Wait()
 	}()
+	aheadBytes := r.aheadBytes
+	if aheadBytes <= 0 {
+		aheadBytes = workers * aheadPerWorker
+	}
+	tokens := max(1, aheadBytes/batchBytes)
+	budget := make(chan struct{}, tokens)
 	streams := make([]chan *fileBatch, len(files))
+	reached := make([]chan struct{}, len(files)) // closed when the loop reaches the file
 	for i := range streams {
-		streams[i] = make(chan *fileBatch, streamBatches)
+		streams[i] = make(chan *fileBatch, tokens+streamBatches)
+		reached[i] = make(chan struct{})
 	}
 	inFlight := make(chan struct{}, workers+1)
 	var next atomic.Int64
@@ -341,14 +358,15 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 				if i >= len(files) {
 					return
 				}
-				if r.fileStarted != nil {
-					r.fileStarted(i)
+				if r.trace != nil {
+					r.trace("start", i)
 				}
-				rd.readAhead(ctx, &files[i], streams[i])
+				rd.readAhead(ctx, i, &files[i], streams[i], reached[i], budget)
 			}
 		})
 	}
 	for i := range files {
+		close(reached[i])
 		for {
 			var b *fileBatch
 			var ok bool
@@ -360,6 +378,12 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 			if !ok {
 				break
 			}
+			if b.ahead {
+				if r.trace != nil {
+					r.trace("taken", i)
+				}
+				<-budget
+			}
 			if more, err := r.handOver(b, emit); err != nil || !more {
 				return more, err
 			}
@@ -369,13 +393,29 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 	return true, nil
 }
 
-// readAhead reads f into batches and sends them down out, which it closes.
-func (rd *reading) readAhead(ctx context.Context, f *fileToRead, out chan<- *fileBatch) {
+// readAhead reads f, the i-th file, into batches and sends them down out,
+// which it closes: each with a token of budget until reached is closed.
+func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget chan<- struct{}) {
 	defer close(out)
 	rd.batch = &fileBatch{}
 	rd.send = func() bool {
+		b := rd.batch
 		select {
-		case out <- rd.batch:
+		case <-reached:
+		default:
+			select {
+			case budget <- struct{}{}:
+				b.ahead = true
+				if rd.r.trace != nil {
+					rd.r.trace("ahead", i)
+				}
+			case <-reached:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		select {
+		case out <- b:
 			rd.batch = &fileBatch{}
 			return true
 		case <-ctx.Done():

@@ -190,12 +190,12 @@ func TestReaderReadAheadIsBounded(t *testing.T) {
 	var mu sync.Mutex
 	yielded := map[string]bool{}
 	var early []string
-	r.fileStarted = func(i int) {
+	r.trace = func(event string, i int) {
 		mu.Lock()
 		defer mu.Unlock()
 		// A file starts only once the one workers+1 before it was handed
 		// over whole.
-		if done := i - workers - 1; done >= 0 && !yielded[lastOf[done]] {
+		if done := i - workers - 1; event == "start" && done >= 0 && !yielded[lastOf[done]] {
 			early = append(early, fmt.Sprintf("file %d started before file %d was handed over", i, done))
 		}
 	}
@@ -206,4 +206,58 @@ func TestReaderReadAheadIsBounded(t *testing.T) {
 		mu.Unlock()
 	}
 	assert.Empty(t, early)
+}
+
+// bigFolder is a service folder of files of many batches each.
+func bigFolder(t *testing.T, files, perFile int) string {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	i := 0
+	for f := range files {
+		var b strings.Builder
+		for range perFile {
+			b.WriteString(envelopeLine(mixedEntry(rng, i, base.Add(time.Duration(i)*time.Second).UnixMilli())))
+			i++
+		}
+		name := filelog.BackupName(base.Add(time.Duration(i) * time.Second))
+		if f == files-1 {
+			name = filelog.LiveName
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o600))
+	}
+	return dir
+}
+
+func TestReaderReadAheadHoldsItsBudget(t *testing.T) {
+	dir := bigFolder(t, 6, 6*batchLines)
+	want := traceRead(t, dir, ReaderOptions{}, 1, 0)
+	for _, tokens := range []int{1, 3} {
+		r, err := OpenReader(dir, ReaderOptions{})
+		require.NoError(t, err)
+		r.workers, r.aheadBytes = 2, tokens*batchBytes
+		var mu sync.Mutex
+		held, most, aheads := 0, 0, 0
+		r.trace = func(event string, _ int) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch event {
+			case "ahead": // told once the token is taken
+				held++
+				aheads++
+			case "taken": // told before the token is given back
+				held--
+			}
+			most = max(most, held)
+		}
+		var got []Record
+		for rec, err := range r.All(t.Context()) {
+			require.NoError(t, err)
+			got = append(got, rec)
+		}
+		require.Equal(t, want.recs, got)
+		assert.LessOrEqual(t, most, tokens, "batches held ahead of the loop")
+		assert.Positive(t, aheads, "files are read ahead")
+	}
 }

@@ -4,7 +4,7 @@ package main
 // folder read in parallel, files passed over by their time, Last.
 const (
 	judgeTests    = "^TestJudge|^FuzzJudge$|^FuzzEnvelopeFields$|^TestParseEnvelopeFast|^FuzzParseEnvelopeFast$"
-	parallelTests = "^TestReaderReadsFilesInParallel|^TestReaderReadAheadIsBounded"
+	parallelTests = "^TestReaderReadsFilesInParallel|^TestReaderReadAhead"
 	spanTests     = "^TestReaderPassesOverFilesByTheirTime"
 	lastTests     = "^TestReaderLast|^TestReaderFollowsFromTheLastEntries"
 	goldenTest    = "^TestCommandsPrintWhatTheyPrinted"
@@ -44,6 +44,9 @@ var readMutations = []mutation{
 		run: parallelTests},
 	{name: "parallel read: read-ahead unbounded (every file may start at once)", file: "reader_file.go",
 		old: "inFlight := make(chan struct{}, workers+1)", new: "inFlight := make(chan struct{}, len(files)+1)",
+		run: parallelTests},
+	{name: "parallel read: the files ahead of the loop hold more than their budget", file: "reader_file.go",
+		old: "budget := make(chan struct{}, tokens)", new: "budget := make(chan struct{}, 100*tokens)",
 		run: parallelTests},
 	{name: "parallel read: a break does not wait for the workers", file: "reader_file.go",
 		old: "\t\tcancel()\n\t\twg.Wait()\n", new: "\t\tcancel()\n",
