@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -283,75 +284,69 @@ func (e *Entry) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// parseEnvelopeFast decodes the common shape of an envelope — compact,
-// no \u escapes, no metadata or headers, no null — without
-// reflection, for readers that decode millions of lines. It reports false
-// whenever the line is anything else, and the caller falls back to
-// [ParseEnvelope]; when it reports true, the entry is exactly the one
-// ParseEnvelope returns (FuzzParseEnvelopeFast checks that).
-func parseEnvelopeFast(data []byte) (Entry, bool) {
-	p := wire.NewScanner(data)
-	var e Entry
-	var seen uint16
-	const required = 1<<fTimestamp | 1<<fService | 1<<fReason | 1<<fAttempts | 1<<fPayload
-	if !p.Byte('{') {
-		return Entry{}, false
+// The fast path. Every line the library writes (and the Rust writer's)
+// is read without reflection, in two steps: scanEnvelope walks the whole
+// line and notes where each field lies, checking everything but the
+// payload's base64, without allocating; then the Reader's filter looks at
+// the fields as they are written, and only a line it selects is decoded
+// into an Entry (its payload only when asked). A line the walk does not
+// take (whitespace, null, unknown or repeated keys, a key in another case,
+// base64 with escapes, a string that is not UTF-8) goes to ParseEnvelope,
+// which has the last word: when the fast path takes a line, its Entry is
+// exactly the one ParseEnvelope returns (FuzzParseEnvelopeFast,
+// FuzzEnvelopeFields).
+
+// envelopeFields is where the fields of one line lie, as scanEnvelope
+// found them: slices of the line. One is reused line after line (reset),
+// so that its slices grow once.
+type envelopeFields struct {
+	seen      uint16
+	timestamp int64
+	attempts  int64
+	str       [5]fieldText // service, reason, error, destination, id: by strField
+	payload   []byte       // base64 text, not checked yet: ValidBase64 decides
+	key       []byte       // base64 text, checked
+	source    Source       // its Topic is in topic
+	topic     fieldText
+	pairs     []fieldText  // metadata: key, value, key, value, ...
+	headers   []headerText // checked
+	binary    int          // bytes the key and the header values decode to, at most
+}
+
+// headerText is one header as scanEnvelope found it.
+type headerText struct {
+	key      fieldText
+	value    []byte // base64 text, checked
+	hasValue bool
+}
+
+// reset empties w for the next line, keeping its slices' room.
+func (w *envelopeFields) reset() {
+	pairs, headers := w.pairs[:0], w.headers[:0]
+	*w = envelopeFields{pairs: pairs, headers: headers}
+}
+
+// fieldText is a string field's text between its quotes, escapes undecoded.
+type fieldText struct {
+	text    []byte
+	escaped bool
+}
+
+// bytes returns the string's value: its text when it has no escape, else
+// decoded into *scratch.
+func (t fieldText) bytes(scratch *[]byte) []byte {
+	if !t.escaped {
+		return t.text
 	}
-	for first := true; ; first = false {
-		if p.Byte('}') {
-			break
-		}
-		if !first && !p.Byte(',') {
-			return Entry{}, false
-		}
-		key, ok := p.Str()
-		if !ok || !p.Byte(':') {
-			return Entry{}, false
-		}
-		f := fastField(key)
-		if f < 0 || seen&(1<<f) != 0 {
-			return Entry{}, false
-		}
-		seen |= 1 << f
-		switch f {
-		case fTimestamp:
-			ms, ok := p.Int(64)
-			if !ok {
-				return Entry{}, false
-			}
-			e.Timestamp = time.UnixMilli(ms).UTC()
-		case fAttempts:
-			n, ok := p.Int(strconv.IntSize)
-			if !ok {
-				return Entry{}, false
-			}
-			e.Attempts = int(n)
-		case fService, fReason, fError, fDestination, fID:
-			s, ok := p.Str()
-			if !ok {
-				return Entry{}, false
-			}
-			*[...]*string{fService: &e.Service, fReason: &e.Reason, fError: &e.Error, fDestination: &e.Destination, fID: &e.ID}[f] = s
-		case fPayload, fKey:
-			b, ok := p.Base64()
-			if !ok {
-				return Entry{}, false
-			}
-			if f == fPayload {
-				e.Payload = b
-			} else if len(b) > 0 {
-				e.Key = b
-			}
-		case fSource:
-			if !scanSource(&p, &e.Source) {
-				return Entry{}, false
-			}
-		}
+	*scratch = wire.Unquote((*scratch)[:0], t.text)
+	return *scratch
+}
+
+func (t fieldText) String() string {
+	if !t.escaped {
+		return string(t.text)
 	}
-	if !p.Done() || seen&required != required {
-		return Entry{}, false
-	}
-	return e, true
+	return string(wire.Unquote(make([]byte, 0, len(t.text)), t.text))
 }
 
 const (
@@ -359,16 +354,23 @@ const (
 	fService
 	fReason
 	fError
+	fDestination
+	fID
 	fAttempts
 	fPayload
-	fDestination
 	fSource
-	fID
 	fKey
+	fMetadata
+	fHeaders
 )
 
-func fastField(key string) int {
-	switch key {
+// strField is the index in envelopeFields.str of a string field.
+func strField(f int) int { return f - fService }
+
+const requiredFields = 1<<fTimestamp | 1<<fService | 1<<fReason | 1<<fAttempts | 1<<fPayload
+
+func fieldOf(key []byte) int {
+	switch string(key) {
 	case "timestamp":
 		return fTimestamp
 	case "service":
@@ -377,25 +379,137 @@ func fastField(key string) int {
 		return fReason
 	case "error":
 		return fError
+	case "destination":
+		return fDestination
+	case "id":
+		return fID
 	case "attempts":
 		return fAttempts
 	case "payload":
 		return fPayload
-	case "destination":
-		return fDestination
 	case "source":
 		return fSource
-	case "id":
-		return fID
 	case "key":
 		return fKey
+	case "metadata":
+		return fMetadata
+	case "headers":
+		return fHeaders
 	default:
-		return -1 // metadata, headers, unknown keys: the slow path
+		return -1 // unknown keys, or known ones in another case: the slow path
 	}
 }
 
-// scanSource reads the source object into s.
-func scanSource(p *wire.Scanner, s *Source) bool {
+// scanEnvelope walks one line and fills w. It reports false when the line
+// is not one the fast path takes; ParseEnvelope then decides.
+func scanEnvelope(data []byte, w *envelopeFields) bool {
+	p := wire.NewScanner(data)
+	if !p.Byte('{') {
+		return false
+	}
+	for first := true; ; first = false {
+		if p.Byte('}') {
+			break
+		}
+		if !first && !p.Byte(',') {
+			return false
+		}
+		key, escaped, ok := p.Span()
+		if !ok || escaped || !p.Byte(':') {
+			return false
+		}
+		f := fieldOf(key)
+		if f < 0 || w.seen&(1<<f) != 0 {
+			return false
+		}
+		w.seen |= 1 << f
+		switch f {
+		case fTimestamp:
+			w.timestamp, ok = p.Int(64)
+		case fAttempts:
+			w.attempts, ok = p.Int(strconv.IntSize)
+		case fService, fReason, fError, fDestination, fID:
+			t := &w.str[strField(f)]
+			t.text, t.escaped, ok = p.Span()
+		case fPayload:
+			w.payload, ok = p.Base64Span()
+		case fKey:
+			w.key, ok = p.Base64Text()
+			w.binary += base64.StdEncoding.DecodedLen(len(w.key))
+		case fSource:
+			ok = scanSource(&p, w)
+		case fMetadata:
+			ok = scanMetadata(&p, w)
+		case fHeaders:
+			ok = scanHeaders(&p, w)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return p.Done() && w.seen&requiredFields == requiredFields
+}
+
+// entry decodes the fields into an Entry; the payload only when payload
+// is set, and then it must have been checked.
+func (w *envelopeFields) entry(payload bool) Entry {
+	e := Entry{
+		Timestamp:   time.UnixMilli(w.timestamp).UTC(),
+		Service:     w.str[strField(fService)].String(),
+		Reason:      w.str[strField(fReason)].String(),
+		Error:       w.str[strField(fError)].String(),
+		Attempts:    int(w.attempts),
+		Destination: w.str[strField(fDestination)].String(),
+		Source:      w.source,
+		ID:          w.str[strField(fID)].String(),
+	}
+	e.Source.Topic = w.topic.String()
+	if payload {
+		e.Payload = wire.DecodeBase64(w.payload)
+	}
+	// The key and the header values share one allocation, each capped at
+	// its length so that an append to one cannot write over the next.
+	block := make([]byte, 0, w.binary)
+	decode := func(text []byte) []byte {
+		start := len(block)
+		block = wire.AppendDecodedBase64(block, text)
+		return block[start:len(block):len(block)]
+	}
+	if len(w.key) > 0 {
+		e.Key = decode(w.key)
+	}
+	if len(w.pairs) > 0 {
+		// A key may repeat: the last one wins, as in encoding/json.
+		e.Metadata = make(map[string]string, len(w.pairs)/2)
+		for i := 0; i < len(w.pairs); i += 2 {
+			e.Metadata[w.pairs[i].String()] = w.pairs[i+1].String()
+		}
+	}
+	if len(w.headers) > 0 {
+		e.Headers = make([]Header, len(w.headers))
+		for i, h := range w.headers {
+			e.Headers[i].Key = h.key.String()
+			if h.hasValue {
+				e.Headers[i].Value = decode(h.value)
+			}
+		}
+	}
+	return e
+}
+
+// parseEnvelopeFast decodes a line the fast path takes, payload included,
+// and reports false for any other; the Entry is then exactly the one
+// ParseEnvelope returns.
+func parseEnvelopeFast(data []byte) (Entry, bool) {
+	var w envelopeFields
+	if !scanEnvelope(data, &w) || !wire.ValidBase64(w.payload) {
+		return Entry{}, false
+	}
+	return w.entry(true), true
+}
+
+// scanSource reads the source object into w.source and w.topic.
+func scanSource(p *wire.Scanner, w *envelopeFields) bool {
 	if !p.Byte('{') {
 		return false
 	}
@@ -407,32 +521,106 @@ func scanSource(p *wire.Scanner, s *Source) bool {
 		if !first && !p.Byte(',') {
 			return false
 		}
-		key, ok := p.Str()
+		key, ok := p.RawText()
 		if !ok || !p.Byte(':') {
 			return false
 		}
 		switch {
-		case key == "topic" && seen&1 == 0:
+		case string(key) == "topic" && seen&1 == 0:
 			seen |= 1
-			if s.Topic, ok = p.Str(); !ok {
+			if w.topic.text, w.topic.escaped, ok = p.Span(); !ok {
 				return false
 			}
-		case key == "partition" && seen&2 == 0:
+		case string(key) == "partition" && seen&2 == 0:
 			seen |= 2
 			v, ok := p.Int(32)
 			if !ok {
 				return false
 			}
-			s.Partition, s.HasPartition = int32(v), true
-		case key == "offset" && seen&4 == 0:
+			w.source.Partition, w.source.HasPartition = int32(v), true
+		case string(key) == "offset" && seen&4 == 0:
 			seen |= 4
 			v, ok := p.Int(64)
 			if !ok {
 				return false
 			}
-			s.Offset, s.HasOffset = v, true
+			w.source.Offset, w.source.HasOffset = v, true
 		default:
 			return false
 		}
+	}
+}
+
+// scanMetadata reads the metadata object, string values only, into
+// w.pairs.
+func scanMetadata(p *wire.Scanner, w *envelopeFields) bool {
+	if !p.Byte('{') {
+		return false
+	}
+	for first := true; ; first = false {
+		if p.Byte('}') {
+			return true
+		}
+		if !first && !p.Byte(',') {
+			return false
+		}
+		var k, v fieldText
+		var ok bool
+		if k.text, k.escaped, ok = p.Span(); !ok || !p.Byte(':') {
+			return false
+		}
+		if v.text, v.escaped, ok = p.Span(); !ok {
+			return false
+		}
+		w.pairs = append(w.pairs, k, v)
+	}
+}
+
+// scanHeaders reads the headers array, [{"key":"k","value":"<base64>"}],
+// each member optional and once, into w.headers, each value checked.
+func scanHeaders(p *wire.Scanner, w *envelopeFields) bool {
+	if !p.Byte('[') {
+		return false
+	}
+	for first := true; ; first = false {
+		if p.Byte(']') {
+			return true
+		}
+		if !first && !p.Byte(',') {
+			return false
+		}
+		if !p.Byte('{') {
+			return false
+		}
+		var h headerText
+		var seen uint8
+		for firstMember := true; ; firstMember = false {
+			if p.Byte('}') {
+				break
+			}
+			if !firstMember && !p.Byte(',') {
+				return false
+			}
+			name, ok := p.RawText()
+			if !ok || !p.Byte(':') {
+				return false
+			}
+			switch {
+			case string(name) == "key" && seen&1 == 0:
+				seen |= 1
+				h.key.text, h.key.escaped, ok = p.Span()
+			case string(name) == "value" && seen&2 == 0:
+				seen |= 2
+				h.value, ok = p.Base64Text()
+				h.hasValue = true
+				w.binary += base64.StdEncoding.DecodedLen(len(h.value))
+			default:
+				return false
+			}
+			if !ok {
+				return false
+			}
+		}
+		w.headers = append(w.headers, h)
 	}
 }

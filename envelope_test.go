@@ -437,11 +437,8 @@ func TestParseEnvelopeFast(t *testing.T) {
 	})
 	t.Run("leaves everything else to ParseEnvelope", func(t *testing.T) {
 		for _, line := range []string{
-			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","metadata":{"k":"v"}}`,
-			`{"timestamp":1,"service":"s","reason":"r","attempts":0,"payload":"","headers":[]}`,
 			`{"timestamp":1,"service":"s\x","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1,"service":"s\` + "\n" + `","reason":"r","attempts":0,"payload":""}`,
-			`{"timestamp":1,"service":"s\u0041","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1, "service":"s","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":1.0,"service":"s","reason":"r","attempts":0,"payload":""}`,
 			`{"timestamp":01,"service":"s","reason":"r","attempts":0,"payload":""}`,

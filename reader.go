@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dlqkit/dlq/internal/wire"
 )
 
 // Defaults of ReaderOptions.
@@ -49,7 +51,21 @@ type ReaderOptions struct {
 	// part or not at all (a truncated or corrupt .gz, whose rest is also
 	// counted in ReadStats.Unreadable; a file removed before its turn
 	// came), by an error naming the file. Nil: slog.Default logs them.
+	// It is called from the goroutine that iterates, in the source's order.
 	Warn func(error)
+	// Last, when positive, yields only the last Last entries the filter
+	// selects (the ones an iteration without it would yield last), in
+	// the same order. A folder is then read newest file first, and its
+	// older files not at all once they are found; with Follow, the
+	// entries that arrive after are yielded as they come. Memory holds
+	// Last entries. 0 yields every entry.
+	Last int
+	// SkipPayload leaves Entry.Payload nil in the records yielded, for a
+	// reader that counts or groups entries and never looks at a payload:
+	// each line's payload is still checked, so the same lines are
+	// unreadable and the same entries yielded, but it is not decoded. Key
+	// and header values are decoded as usual.
+	SkipPayload bool
 }
 
 func (o *ReaderOptions) maxLineBytes() int {
@@ -80,7 +96,9 @@ type Record struct {
 	Position string
 }
 
-// ReadStats counts what one iteration of a [Reader] has seen so far.
+// ReadStats counts what one iteration of a [Reader] has seen so far. A
+// file a filter rules out by the time in its name (see [Filter]) is not
+// read, and its lines are not counted.
 type ReadStats struct {
 	// Read is how many entries were decoded.
 	Read uint64
@@ -106,6 +124,18 @@ type ReadStats struct {
 // at a time and handed to the loop, never collected. Lines or messages that
 // do not decode as an envelope are skipped and counted, never fatal.
 //
+// A folder's files are read in parallel, up to GOMAXPROCS at a time, each
+// decompressed and decoded ahead of the loop by a goroutine of its own,
+// and handed over in order: the entries, Stats and warnings come as a read
+// of one file after the other gives them. The read-ahead is bounded:
+// GOMAXPROCS+1 files at most are in flight, the entries of 32 MiB of lines
+// per CPU are held for the files after the one the loop reads, and of 1
+// MiB for that one (one longer line aside). Every goroutine has returned
+// when the loop ends, however it ends.
+//
+// A filter's lines are judged as they are written: a line is decoded into
+// an Entry only once the filter selected it.
+//
 // A Reader is safe for one iteration at a time; Stats may be called from
 // any goroutine during it.
 type Reader struct {
@@ -114,10 +144,25 @@ type Reader struct {
 	from   readSource
 	stats  readCounters
 	caught bool // CaughtUp was called in this iteration
+	// backlog, when set, yields the last entries held back for Last by a
+	// source that reads in order (Kafka, Redis), before CaughtUp.
+	backlog func()
 	// liveOpened and listed, when set (by tests), are called when a
 	// service folder's live file was opened, before the folder is listed,
 	// and after the listing, before its rotated files are opened.
 	liveOpened, listed func(dir string)
+	// workers, when set (by tests), is how many goroutines read a
+	// folder's files; 0 is GOMAXPROCS.
+	workers int
+	// trace, when set (by tests), is told what a parallel read of a
+	// folder's files does with the i-th: "start" when a worker starts on
+	// it, "ahead" when a worker took a token of the budget for one of its
+	// batches, "taken" when the loop takes such a batch, before it gives
+	// the token back.
+	trace func(event string, i int)
+	// aheadBytes, when set (by tests), is the budget of lines decoded
+	// ahead of the file the loop reads; 0 is aheadPerWorker per worker.
+	aheadBytes int
 }
 
 type readCounters struct {
@@ -162,36 +207,184 @@ func (r *Reader) All(ctx context.Context) iter.Seq2[Record, error] {
 		r.stats.read.Store(0)
 		r.stats.matched.Store(0)
 		r.stats.unreadable.Store(0)
-		r.caught = false
-		emit := func(rec Record) bool {
-			r.stats.read.Add(1)
-			if !r.opts.Filter.Match(&rec.Entry) {
-				return true
+		r.caught, r.backlog = false, nil
+		// The source's work ends with the loop: a break cancels what it
+		// still waits on.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stopped := false
+		out := func(rec Record) bool {
+			if stopped || !yield(rec, nil) {
+				stopped = true
+				cancel()
+				return false
 			}
-			r.stats.matched.Add(1)
-			return yield(rec, nil)
+			return true
 		}
-		if err := r.from.each(ctx, r, emit); err != nil {
+		var err error
+		if r.from.kind == KindFile {
+			// A file source judges each line itself, filter first, and
+			// reads newest first for Last.
+			err = r.from.each(ctx, r, out)
+		} else {
+			err = r.from.each(ctx, r, r.decoded(out))
+			if r.backlog != nil && !r.caught {
+				r.caught = true
+				r.backlog() // Last without Follow: the source ended
+			}
+		}
+		if err != nil && !stopped {
 			yield(Record{}, err)
 		}
 	}
 }
 
-// caughtUp calls CaughtUp, once per iteration.
+// decoded counts and filters the entries that Kafka and Redis decode
+// (parseLine) and hands the selected ones to out; for Last it holds the
+// last ones back until the source caught up (Follow) or ended.
+func (r *Reader) decoded(out func(Record) bool) func(Record) bool {
+	var last *lastRing
+	if r.opts.Last > 0 {
+		last = newLastRing(r.opts.Last)
+		r.backlog = func() {
+			held := last
+			last = nil
+			held.each(out)
+		}
+	}
+	return func(rec Record) bool {
+		r.stats.read.Add(1)
+		if !r.opts.Filter.Match(&rec.Entry) {
+			return true
+		}
+		r.stats.matched.Add(1)
+		if r.opts.SkipPayload {
+			rec.Entry.Payload = nil
+		}
+		if last != nil {
+			last.push(rec)
+			return true
+		}
+		return out(rec)
+	}
+}
+
+// caughtUp yields what Last held back, then calls CaughtUp, once per
+// iteration; at the end of an iteration that never caught up (no Follow),
+// it yields what Last held back.
 func (r *Reader) caughtUp() {
-	if r.opts.CaughtUp != nil && !r.caught {
-		r.caught = true
+	if r.caught {
+		return
+	}
+	r.caught = true
+	if r.backlog != nil {
+		r.backlog()
+	}
+	if r.opts.CaughtUp != nil {
 		r.opts.CaughtUp()
 	}
 }
 
-// parseLine decodes one envelope: the fast path for the common shape,
-// ParseEnvelope for everything else.
+// lastRing keeps the last n records pushed.
+type lastRing struct {
+	recs []Record
+	next int // where the oldest is, once full
+	n    int
+}
+
+func newLastRing(n int) *lastRing { return &lastRing{n: n, recs: make([]Record, 0, min(n, 1024))} }
+
+func (l *lastRing) push(rec Record) {
+	if len(l.recs) < l.n {
+		l.recs = append(l.recs, rec)
+		return
+	}
+	l.recs[l.next] = rec
+	l.next = (l.next + 1) % l.n
+}
+
+// ordered returns the records oldest first and empties the ring.
+func (l *lastRing) ordered() []Record {
+	out := make([]Record, 0, len(l.recs))
+	l.each(func(rec Record) bool {
+		out = append(out, rec)
+		return true
+	})
+	return out
+}
+
+// each hands the records to out oldest first, until out returns false,
+// and empties the ring.
+func (l *lastRing) each(out func(Record) bool) bool {
+	recs, next := l.recs, l.next
+	l.recs, l.next = nil, 0
+	for i := range recs {
+		if !out(recs[(next+i)%len(recs)]) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLine decodes one envelope: the fast path for every line the
+// library writes, ParseEnvelope for everything else.
 func parseLine(data []byte) (Entry, error) {
 	if e, ok := parseEnvelopeFast(data); ok {
 		return e, nil
 	}
 	return ParseEnvelope(data)
+}
+
+// verdict is what a lineJudge found a line to be.
+type verdict uint8
+
+const (
+	unreadableLine verdict = iota // not an envelope
+	ruledOut                      // an envelope the filter does not select
+	selected                      // an envelope the filter selects, decoded
+)
+
+// lineJudge judges the lines of files: the fast path notes where each
+// field lies, the filter looks at the fields as written, and only a line
+// it selects is decoded (with its payload unless SkipPayload). A line the
+// fast path does not take is decoded by ParseEnvelope and filtered as an
+// Entry. Each goroutine that reads has its own: it keeps scratch space.
+type lineJudge struct {
+	filter  *Filter
+	payload bool
+	fields  envelopeFields
+	scratch []byte
+}
+
+func (r *Reader) newJudge() lineJudge {
+	return lineJudge{filter: &r.opts.Filter, payload: !r.opts.SkipPayload}
+}
+
+// judge tells what line is; for a selected one it fills e.
+func (j *lineJudge) judge(line []byte, e *Entry) verdict {
+	w := &j.fields
+	w.reset()
+	// A payload that is not base64 as written (an escape in it, say) is
+	// left to ParseEnvelope with the rest.
+	if !scanEnvelope(line, w) || !wire.ValidBase64(w.payload) {
+		parsed, err := ParseEnvelope(line)
+		switch {
+		case err != nil:
+			return unreadableLine
+		case !j.filter.Match(&parsed):
+			return ruledOut
+		}
+		if !j.payload {
+			parsed.Payload = nil
+		}
+		*e = parsed
+		return selected
+	}
+	if !j.filter.matchFields(w, &j.scratch) {
+		return ruledOut
+	}
+	*e = w.entry(j.payload)
+	return selected
 }
 
 // warn tells of a file read in part or not at all.
@@ -271,6 +464,18 @@ func sourceNotBuilt(kind Kind) error {
 // Filter selects entries by their fields. Every set field must match; the
 // zero Filter selects every entry. Patterns are globs as [path.Match]
 // reads them: * matches any run of characters, ? one, [a-z] a class.
+//
+// In a folder, a rotated file whose name says it was rotated more than
+// five minutes before Since is not read: it holds no entry at or after
+// Since, as long as no entry's Timestamp is more than five minutes ahead
+// of the clock of the process that wrote it (the library stamps entries
+// with that clock when they have no Timestamp). The same holds for the
+// time of IDs when each is a UUIDv7, which carries its entry's Timestamp
+// (the library makes the ids so): the files rotated before the earliest
+// one are passed over, and read after the others only when an id was not
+// found there, so that no entry is lost either way. Until rules out no
+// file: an entry may be written long after its Timestamp (a retry, a
+// caller's own Timestamp).
 type Filter struct {
 	// Reasons selects entries whose Reason matches any of these globs.
 	Reasons []string
@@ -304,6 +509,49 @@ func (f *Filter) Match(e *Entry) bool {
 		return false
 	}
 	return len(f.IDs) == 0 || slices.Contains(f.IDs, e.ID)
+}
+
+// matchFields is Match for an envelope's fields as the fast path found
+// them: each string as written when it has no escape, else decoded into
+// scratch.
+func (f *Filter) matchFields(w *envelopeFields, scratch *[]byte) bool {
+	if len(f.Reasons) > 0 {
+		reason := w.str[strField(fReason)].bytes(scratch)
+		if !slices.ContainsFunc(f.Reasons, func(p string) bool { return globMatchBytes(p, reason) }) {
+			return false
+		}
+	}
+	if f.Service != "" && !globMatchBytes(f.Service, w.str[strField(fService)].bytes(scratch)) {
+		return false
+	}
+	if f.Destination != "" && !globMatchBytes(f.Destination, w.str[strField(fDestination)].bytes(scratch)) {
+		return false
+	}
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		t := time.UnixMilli(w.timestamp)
+		if !f.Since.IsZero() && t.Before(f.Since) || !f.Until.IsZero() && !t.Before(f.Until) {
+			return false
+		}
+	}
+	if len(f.IDs) == 0 {
+		return true
+	}
+	id := w.str[strField(fID)].bytes(scratch)
+	for _, want := range f.IDs {
+		if string(id) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatchBytes is globMatch for a value as bytes; a pattern without
+// wildcards is compared as it is.
+func globMatchBytes(pattern string, b []byte) bool {
+	if !strings.ContainsAny(pattern, `*?[\`) {
+		return string(b) == pattern
+	}
+	return globMatch(pattern, string(b))
 }
 
 // validate checks the filter's patterns and time range.

@@ -3,7 +3,6 @@ package dlq
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -11,13 +10,32 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/klauspost/compress/gzip"
 )
 
 // readBufferSize is the buffer a file is read through.
 const readBufferSize = 256 << 10
+
+// The read-ahead of a folder read in parallel (readFiles). A file's worker
+// hands its records over in batches of batchLines records or batchBytes
+// of lines (one longer line aside). The stream of the file the loop reads
+// holds streamBatches of them; the files after it share aheadPerWorker of
+// lines per worker, so that a worker decodes the next file while the
+// loop takes this one (a gzipped file is decompressed by one goroutine
+// from start to end: only files can run side by side).
+const (
+	batchLines     = 512
+	batchBytes     = 256 << 10
+	streamBatches  = 4
+	aheadPerWorker = 32 << 20
+)
 
 // fileSource reads one NDJSON file (plain or gzipped), a service folder,
 // or a folder of service folders.
@@ -55,51 +73,112 @@ func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool
 	for _, f := range files {
 		seen[strings.TrimSuffix(f.name, filelog.GzSuffix)] = true
 	}
-	rest, skip, err := resumeAt(files, r.opts.After)
+	rest, err := resumeAt(files, r.opts.After)
 	if err != nil {
 		return err
 	}
 	closeFiles(files[:len(files)-len(rest)])
-	if r.opts.Follow {
-		return r.follow(ctx, s.path, !info.IsDir(), services, seen, rest, skip, emit)
+	// Files passed over by the ids' time are read when an id is missing,
+	// which only a read that ends can tell.
+	whole := !r.opts.Follow && r.opts.Last <= 0
+	var passed []fileToRead
+	if info.IsDir() {
+		rest, passed = r.byTime(rest, whole)
 	}
-	for i := range rest {
-		more, err := r.readFile(ctx, &rest[i], skip, emit)
-		rest[i].close()
-		if err != nil || !more {
-			return err
-		}
-		skip = 0
+	switch {
+	case r.opts.Follow:
+		return r.follow(ctx, s.path, !info.IsDir(), services, seen, rest, emit)
+	case r.opts.Last > 0:
+		return r.reading(emit).readLast(ctx, rest)
+	case len(passed) == 0:
+		_, err := r.readFiles(ctx, rest, emit)
+		return err
 	}
-	return nil
+	found := map[string]bool{}
+	more, err := r.readFiles(ctx, rest, func(rec Record) bool {
+		found[rec.Entry.ID] = true
+		return emit(rec)
+	})
+	if err != nil || !more || !slices.ContainsFunc(r.opts.Filter.IDs, func(id string) bool { return !found[id] }) {
+		return err
+	}
+	_, err = r.readFiles(ctx, passed, emit)
+	return err
 }
 
-// readFile reads f from skip to its end (the live file: to what it held
+// reading is one goroutine's reading of files: its judge, and where the
+// records it selects, its counts and its warnings go: to the Reader and
+// the loop at once, or for a worker of readFiles into the batch it hands
+// over.
+type reading struct {
+	r     *Reader
+	judge lineJudge
+	emit  func(Record) bool
+	batch *fileBatch  // a worker's; nil: counts and warnings go to the Reader
+	send  func() bool // a worker's: hands batch over; false when the loop is gone
+}
+
+func (r *Reader) reading(emit func(Record) bool) *reading {
+	return &reading{r: r, judge: r.newJudge(), emit: emit}
+}
+
+// count counts one line by its verdict; a worker's selected line counts
+// when the loop takes its record.
+func (rd *reading) count(v verdict) {
+	if b := rd.batch; b != nil {
+		switch v {
+		case unreadableLine:
+			b.tally.unreadable++
+		case ruledOut:
+			b.tally.read++
+		}
+		return
+	}
+	switch v {
+	case unreadableLine:
+		rd.r.stats.unreadable.Add(1)
+	case ruledOut:
+		rd.r.stats.read.Add(1)
+	case selected:
+		rd.r.stats.read.Add(1)
+		rd.r.stats.matched.Add(1)
+	}
+}
+
+func (rd *reading) warn(err error) {
+	if rd.batch != nil {
+		rd.batch.warns = append(rd.batch.warns, err)
+		return
+	}
+	rd.r.warn(err)
+}
+
+// readFile reads f from f.skip to its end (the live file: to what it held
 // when listed) and emits each envelope. It returns false when emit asked
 // to stop.
-func (r *Reader) readFile(ctx context.Context, f *fileToRead, skip int64, emit func(Record) bool) (bool, error) {
+func (rd *reading) readFile(ctx context.Context, f *fileToRead) (bool, error) {
 	if err := f.open(); errors.Is(err, fs.ErrNotExist) {
-		r.warn(fmt.Errorf("dlq: source %s: removed before it could be read: %w", f.name, err))
+		rd.warn(fmt.Errorf("dlq: source %s: removed before it could be read: %w", f.name, err))
 		return true, nil
 	} else if err != nil {
 		return false, fmt.Errorf("dlq: source: %w", err)
 	}
-	lr, err := newLineReader(f, skip, r.opts.maxLineBytes())
+	lr, err := newLineReader(f, f.skip, rd.r.opts.maxLineBytes())
 	if err != nil {
-		r.damaged(f, 0, err)
+		rd.damaged(f, 0, err)
 		return true, nil
 	}
-	more, err := r.readLines(ctx, f, lr, true, emit)
+	more, err := rd.readLines(ctx, f, lr, true)
 	if err != nil || !more {
 		return more, err
 	}
-	return r.lastLine(f, lr, emit), nil
+	return rd.lastLine(f, lr), nil
 }
 
 // readLines emits f's lines up to the end of what it holds now (the live
 // file, with limit: up to what it held when listed). A partial last line
 // waits in lr.buf. It returns false when emit asked to stop.
-func (r *Reader) readLines(ctx context.Context, f *fileToRead, lr *lineReader, limit bool, emit func(Record) bool) (bool, error) {
+func (rd *reading) readLines(ctx context.Context, f *fileToRead, lr *lineReader, limit bool) (bool, error) {
 	for n := 0; !lr.broken; n++ {
 		if n&255 == 0 && ctx.Err() != nil {
 			return false, ctx.Err()
@@ -110,16 +189,16 @@ func (r *Reader) readLines(ctx context.Context, f *fileToRead, lr *lineReader, l
 		line, err := lr.next()
 		switch {
 		case err == nil:
-			if !r.decode(line, f, lr.off, emit) {
+			if !rd.decode(line, f, lr.off) {
 				return false, nil
 			}
 		case errors.Is(err, errLineTooLong):
-			r.unreadable()
+			rd.count(unreadableLine)
 		case err == io.EOF:
 			return true, nil
 		case f.gz:
 			lr.broken = true // a corrupt or truncated archive: its rest is lost
-			r.damaged(f, lr.off, err)
+			rd.damaged(f, lr.off, err)
 		default:
 			return false, fmt.Errorf("dlq: source %s: %w", f.path, err)
 		}
@@ -129,38 +208,254 @@ func (r *Reader) readLines(ctx context.Context, f *fileToRead, lr *lineReader, l
 
 // lastLine emits the last line of a file read to its end for good, when it
 // has no newline. It returns false when emit asked to stop.
-func (r *Reader) lastLine(f *fileToRead, lr *lineReader, emit func(Record) bool) bool {
+func (rd *reading) lastLine(f *fileToRead, lr *lineReader) bool {
 	switch {
 	case lr.broken:
 		return true
 	case lr.tooLong:
-		r.unreadable()
+		rd.count(unreadableLine)
 		return true
 	case len(lr.buf) > 0:
-		return r.decode(lr.buf, f, lr.off, emit)
+		return rd.decode(lr.buf, f, lr.off)
 	}
 	return true
 }
 
 // damaged counts the unreadable rest of a file and says which file it is.
-func (r *Reader) damaged(f *fileToRead, off int64, err error) {
-	r.unreadable()
-	r.warn(fmt.Errorf("dlq: source %s: unreadable after %d bytes, the rest of the file is skipped: %w", f.name, off, err))
+func (rd *reading) damaged(f *fileToRead, off int64, err error) {
+	rd.count(unreadableLine)
+	rd.warn(fmt.Errorf("dlq: source %s: unreadable after %d bytes, the rest of the file is skipped: %w", f.name, off, err))
 }
 
-// decode parses one line and emits it; a line that is not an envelope is
-// counted, a blank one ignored. It returns false when emit asked to stop.
-func (r *Reader) decode(line []byte, f *fileToRead, off int64, emit func(Record) bool) bool {
-	line = bytes.TrimSuffix(line, []byte{'\r'})
-	if len(bytes.TrimSpace(line)) == 0 {
-		return true
+// decode judges one line and emits it when the filter selects it; a line
+// that is not an envelope is counted, a blank one ignored. It returns
+// false when emit asked to stop.
+func (rd *reading) decode(line []byte, f *fileToRead, off int64) bool {
+	if rd.batch != nil {
+		rd.batch.bytes += len(line)
 	}
-	e, err := parseLine(line)
-	if err != nil {
-		r.unreadable()
-		return true
+	more := true
+	if trimmed := bytes.TrimSuffix(line, []byte{'\r'}); len(bytes.TrimSpace(trimmed)) > 0 {
+		var e Entry
+		v := rd.judge.judge(trimmed, &e)
+		rd.count(v)
+		if v == selected {
+			more = rd.emit(Record{Entry: e, Position: position(f, off)})
+		}
 	}
-	return emit(Record{Entry: e, Position: position(f, off)})
+	if more && rd.batch != nil && rd.batch.bytes >= batchBytes {
+		return rd.send()
+	}
+	return more
+}
+
+// readLast reads files newest first, each into a ring of the entries
+// still needed, until Last are found, then emits them in order.
+func (rd *reading) readLast(ctx context.Context, files []fileToRead) error {
+	emit, need := rd.emit, rd.r.opts.Last
+	defer func() { rd.emit = emit }()
+	var held [][]Record // newest file first
+	for i := len(files) - 1; i >= 0 && need > 0; i-- {
+		ring := newLastRing(need)
+		rd.emit = func(rec Record) bool {
+			ring.push(rec)
+			return true
+		}
+		_, err := rd.readFile(ctx, &files[i])
+		files[i].close()
+		if err != nil {
+			return err
+		}
+		recs := ring.ordered()
+		held = append(held, recs)
+		need -= len(recs)
+	}
+	for i := len(held) - 1; i >= 0; i-- {
+		for _, rec := range held[i] {
+			if !emit(rec) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// fileBatch is what a worker of readFiles hands over at once: records in
+// order, with the lines counted before each, then the lines counted after
+// the last, the warnings, and an error that ends the read.
+type fileBatch struct {
+	recs   []Record
+	before []tally // before[i]: the lines counted between recs[i-1] and recs[i]
+	tally  tally   // counted since the last record
+	bytes  int     // of the lines read into this batch
+	warns  []error
+	err    error
+	ahead  bool // sent before the loop reached its file: holds a token of the budget
+}
+
+type tally struct{ read, unreadable uint64 }
+
+// readFiles reads files in order and emits their entries: in parallel
+// when there are several and more than one CPU. Each file is read by one
+// worker (GOMAXPROCS of them), which hands its records over in batches
+// through a stream of its own; the loop takes the streams in order, so
+// that records, Stats and warnings come as a read of one file after the
+// other gives them. Memory ahead of the loop is bounded twice: a worker
+// starts a file only while fewer than workers+1 files are in flight
+// (started and not yet handed over whole), and a batch of a file the loop
+// has not reached yet is sent only with a token of the budget
+// (aheadPerWorker per worker), which the loop gives back when it takes
+// the batch; the file the loop reads needs none, so it always moves. It
+// returns false when emit asked to stop; every worker has returned by
+// then.
+func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Record) bool) (bool, error) {
+	workers := r.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(files))
+	if workers <= 1 {
+		rd := r.reading(emit)
+		for i := range files {
+			more, err := rd.readFile(ctx, &files[i])
+			files[i].close()
+			if err != nil || !more {
+				return more, err
+			}
+		}
+		return true, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	aheadBytes := r.aheadBytes
+	if aheadBytes <= 0 {
+		aheadBytes = workers * aheadPerWorker
+	}
+	tokens := max(1, aheadBytes/batchBytes)
+	budget := make(chan struct{}, tokens)
+	streams := make([]chan *fileBatch, len(files))
+	reached := make([]chan struct{}, len(files)) // closed when the loop reaches the file
+	for i := range streams {
+		streams[i] = make(chan *fileBatch, tokens+streamBatches)
+		reached[i] = make(chan struct{})
+	}
+	inFlight := make(chan struct{}, workers+1)
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			rd := &reading{r: r, judge: r.newJudge()}
+			for {
+				select {
+				case inFlight <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				if r.trace != nil {
+					r.trace("start", i)
+				}
+				rd.readAhead(ctx, i, &files[i], streams[i], reached[i], budget)
+			}
+		})
+	}
+	for i := range files {
+		close(reached[i])
+		for {
+			var b *fileBatch
+			var ok bool
+			select {
+			case b, ok = <-streams[i]:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if !ok {
+				break
+			}
+			if b.ahead {
+				if r.trace != nil {
+					r.trace("taken", i)
+				}
+				<-budget
+			}
+			if more, err := r.handOver(b, emit); err != nil || !more {
+				return more, err
+			}
+		}
+		<-inFlight
+	}
+	return true, nil
+}
+
+// readAhead reads f, the i-th file, into batches and sends them down out,
+// which it closes: each with a token of budget until reached is closed.
+func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget chan<- struct{}) {
+	defer close(out)
+	rd.batch = &fileBatch{}
+	rd.send = func() bool {
+		b := rd.batch
+		select {
+		case <-reached:
+		default:
+			select {
+			case budget <- struct{}{}:
+				b.ahead = true
+				if rd.r.trace != nil {
+					rd.r.trace("ahead", i)
+				}
+			case <-reached:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		select {
+		case out <- b:
+			rd.batch = &fileBatch{}
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	rd.emit = func(rec Record) bool {
+		b := rd.batch
+		b.recs = append(b.recs, rec)
+		b.before = append(b.before, b.tally)
+		b.tally = tally{}
+		return len(b.recs) < batchLines || rd.send()
+	}
+	more, err := rd.readFile(ctx, f)
+	f.close()
+	if !more && err == nil {
+		return // the loop is gone
+	}
+	rd.batch.err = err
+	rd.send()
+}
+
+// handOver emits a worker's batch as a read in order would have: each
+// record after the lines counted before it, then the rest of the counts,
+// the warnings and the error. It returns false when emit asked to stop.
+func (r *Reader) handOver(b *fileBatch, emit func(Record) bool) (bool, error) {
+	for i := range b.recs {
+		r.stats.read.Add(b.before[i].read + 1)
+		r.stats.unreadable.Add(b.before[i].unreadable)
+		r.stats.matched.Add(1)
+		if !emit(b.recs[i]) {
+			return false, nil
+		}
+	}
+	r.stats.read.Add(b.tally.read)
+	r.stats.unreadable.Add(b.tally.unreadable)
+	for _, err := range b.warns {
+		r.warn(err)
+	}
+	return b.err == nil, b.err
 }
 
 var errLineTooLong = errors.New("dlq: line too long")

@@ -26,10 +26,13 @@ type follower struct {
 	seen   map[string]bool // the rotated files listed so far, by name without .gz
 }
 
-// follow reads the files listed (from skip in the first), the live ones
+// follow reads the files listed (the first from its skip), the live ones
 // to their end, then follows every service until ctx ends or emit asks to
-// stop.
-func (r *Reader) follow(ctx context.Context, src string, single bool, services []string, seen map[string]bool, files []fileToRead, skip int64, emit func(Record) bool) error {
+// stop. With Last, the files listed are read newest first, and the older
+// rotated ones not at all once Last entries are found; every live file is
+// read to its end either way, where its follower starts.
+func (r *Reader) follow(ctx context.Context, src string, single bool, services []string, seen map[string]bool, files []fileToRead, emit func(Record) bool) error {
+	rd := r.reading(emit)
 	fls := make([]*follower, len(services))
 	for i, prefix := range services {
 		fls[i] = &follower{dir: filepath.Join(src, prefix), prefix: prefix, single: single, seen: seen}
@@ -44,36 +47,38 @@ func (r *Reader) follow(ctx context.Context, src string, single bool, services [
 			}
 		}
 	}()
-	for i := range files {
-		f := &files[i]
+	// backlog reads one file listed: a rotated one whole, a live one to
+	// its end, after which its follower holds it.
+	backlog := func(f *fileToRead) (bool, error) {
 		if !f.live {
-			more, err := r.readFile(ctx, f, skip, emit)
-			f.close()
-			if err != nil || !more {
-				return err
-			}
-			skip = 0
-			continue
+			defer f.close()
+			return rd.readFile(ctx, f)
 		}
 		prefix := f.name[:strings.LastIndexByte(f.name, '/')+1]
 		fl := fls[slices.IndexFunc(fls, func(fl *follower) bool { return fl.prefix == prefix })]
-		lr, err := newLineReader(f, skip, r.opts.maxLineBytes())
+		lr, err := newLineReader(f, f.skip, r.opts.maxLineBytes())
 		if err != nil {
-			return fmt.Errorf("dlq: source %s: %w", f.path, err)
+			return false, fmt.Errorf("dlq: source %s: %w", f.path, err)
 		}
-		skip = 0
 		cur := *f
 		f.file = nil // the follower holds it now
 		fl.cur, fl.lr = &cur, lr
-		if more, err := r.readLines(ctx, fl.cur, lr, false, emit); err != nil || !more {
-			return err
+		return rd.readLines(ctx, fl.cur, lr, false)
+	}
+	if r.opts.Last <= 0 {
+		for i := range files {
+			if more, err := backlog(&files[i]); err != nil || !more {
+				return err
+			}
 		}
+	} else if more, err := r.backlogLast(rd, files, backlog); err != nil || !more {
+		return err
 	}
 	r.caughtUp()
 	for {
 		progress := false
 		for _, fl := range fls {
-			p, more, err := fl.step(ctx, r, emit)
+			p, more, err := fl.step(ctx, rd)
 			if err != nil || !more {
 				return err
 			}
@@ -85,32 +90,68 @@ func (r *Reader) follow(ctx context.Context, src string, single bool, services [
 	}
 }
 
+// backlogLast reads the files listed newest first with backlog, each
+// into a ring of the entries still needed, until Last are found (the live
+// files always, for their followers), then emits those in order. It
+// returns false when emit asked to stop.
+func (r *Reader) backlogLast(rd *reading, files []fileToRead, backlog func(*fileToRead) (bool, error)) (bool, error) {
+	emit, need := rd.emit, r.opts.Last
+	defer func() { rd.emit = emit }()
+	var held [][]Record // newest file first
+	for i := len(files) - 1; i >= 0; i-- {
+		if need == 0 && !files[i].live {
+			continue
+		}
+		ring := newLastRing(max(need, 1))
+		rd.emit = func(rec Record) bool {
+			if need > 0 {
+				ring.push(rec)
+			}
+			return true
+		}
+		if _, err := backlog(&files[i]); err != nil {
+			return false, err
+		}
+		recs := ring.ordered()
+		held = append(held, recs)
+		need -= len(recs)
+	}
+	for i := len(held) - 1; i >= 0; i-- {
+		for _, rec := range held[i] {
+			if !emit(rec) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
 // step reads what the live file gained and, once it is rotated and read to
 // its end, the files that appeared since. It reports whether it read
 // anything, and false in more when emit asked to stop.
-func (fl *follower) step(ctx context.Context, r *Reader, emit func(Record) bool) (progress, more bool, err error) {
+func (fl *follower) step(ctx context.Context, rd *reading) (progress, more bool, err error) {
 	if fl.cur == nil {
-		return fl.next(ctx, r, nil, emit)
+		return fl.next(ctx, rd, nil)
 	}
 	off := fl.lr.off
-	if more, err := r.readLines(ctx, fl.cur, fl.lr, false, emit); err != nil || !more {
+	if more, err := rd.readLines(ctx, fl.cur, fl.lr, false); err != nil || !more {
 		return false, more, err
 	}
 	if fl.lr.off != off || !fl.moved() {
 		return fl.lr.off != off, true, nil
 	}
 	// Rotated: what was written before the rename is read to the end.
-	if more, err := r.readLines(ctx, fl.cur, fl.lr, false, emit); err != nil || !more {
+	if more, err := rd.readLines(ctx, fl.cur, fl.lr, false); err != nil || !more {
 		return false, more, err
 	}
-	if !r.lastLine(fl.cur, fl.lr, emit) {
+	if !rd.lastLine(fl.cur, fl.lr) {
 		return false, false, nil
 	}
 	old := fl.cur
 	defer old.close()
 	old.headOf()
 	fl.cur, fl.lr = nil, nil
-	_, more, err = fl.next(ctx, r, old, emit)
+	_, more, err = fl.next(ctx, rd, old)
 	return true, more, err
 }
 
@@ -127,7 +168,8 @@ func (fl *follower) moved() bool {
 // next lists the folder again, reads the rotated files that appeared after
 // old (the live file read until now, nil when there was none), and makes
 // the live file the one followed.
-func (fl *follower) next(ctx context.Context, r *Reader, old *fileToRead, emit func(Record) bool) (progress, more bool, err error) {
+func (fl *follower) next(ctx context.Context, rd *reading, old *fileToRead) (progress, more bool, err error) {
+	r := rd.r
 	if fl.single {
 		f := &fileToRead{name: filepath.Base(fl.dir), path: fl.dir, live: true}
 		if err := f.open(); errors.Is(err, fs.ErrNotExist) {
@@ -177,7 +219,7 @@ func (fl *follower) next(ctx context.Context, r *Reader, old *fileToRead, emit f
 			f.close()
 			continue
 		}
-		more, err := r.readFile(ctx, f, 0, emit)
+		more, err := rd.readFile(ctx, f)
 		f.close()
 		if err != nil || !more {
 			return true, more, err

@@ -2,7 +2,6 @@ package dlq
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,8 +14,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dlqkit/dlq/internal/filelog"
+	"github.com/dlqkit/dlq/internal/wire"
+	"github.com/klauspost/compress/gzip"
 )
 
 // The files a Reader reads in a service folder, and their order, follow
@@ -37,6 +39,7 @@ type fileToRead struct {
 	gz    bool
 	live  bool     // the live file, which grows
 	limit int64    // bytes the live file held when listed; lines past it are not read unless following
+	skip  int64    // bytes already read, by a resume position: read from there
 	file  *os.File // held open since the listing (nil: opened by name when read)
 	head  string   // digest of the first line, once known
 }
@@ -254,10 +257,64 @@ func (r *Reader) folderFiles(dir string) (files []fileToRead, services []string,
 // entry's line, and the file's head, by which a resume finds the file
 // again wherever rotations moved it and however it was compressed.
 func position(f *fileToRead, off int64) string {
-	return f.name + ":" + strconv.FormatInt(off, 10) + ":" + f.headOf()
+	var buf [128]byte
+	b := append(buf[:0], f.name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, off, 10)
+	b = append(b, ':')
+	return string(append(b, f.headOf()...))
 }
 
-// resumeAt drops the files before the one a position names and returns the
+// spanSkew is how far an entry's Timestamp may be ahead of the clock of
+// the process that wrote it, for a file to be passed over by the time in
+// its name (see Filter).
+const spanSkew = 5 * time.Minute
+
+// byTime passes over the files of a folder that the filter rules out by
+// the time in their names (see Filter): it closes those rotated before
+// Since, and when ids is set returns apart, still open, those rotated
+// before the time of every id (each a UUIDv7), to be read only when an
+// id is not found in the others. The live file and logrotate's, whose
+// names say no time, are always read.
+func (r *Reader) byTime(files []fileToRead, ids bool) (read, passed []fileToRead) {
+	var since, first time.Time
+	if s := r.opts.Filter.Since; !s.IsZero() {
+		since = s.Add(-spanSkew)
+	}
+	if t, ok := idsTime(r.opts.Filter.IDs); ok && ids {
+		first = t.Add(-spanSkew)
+	}
+	if since.IsZero() && first.IsZero() {
+		return files, nil
+	}
+	for _, f := range files {
+		at, ok := filelog.RotatedAt(filepath.Base(f.path))
+		switch {
+		case ok && at.Before(since):
+			f.close()
+		case ok && at.Before(first):
+			passed = append(passed, f)
+		default:
+			read = append(read, f)
+		}
+	}
+	return read, passed
+}
+
+// idsTime returns the earliest time of ids when each is a UUIDv7.
+func idsTime(ids []string) (time.Time, bool) {
+	earliest := int64(math.MaxInt64)
+	for _, id := range ids {
+		ms, ok := wire.UUIDv7Time(id)
+		if !ok {
+			return time.Time{}, false
+		}
+		earliest = min(earliest, ms)
+	}
+	return time.UnixMilli(earliest), len(ids) > 0
+}
+
+// resumeAt drops the files before the one a position names and sets the
 // offset to skip in it. The file is the one with the position's head: under
 // its name still, or moved by rotations and compressed. A file no longer
 // there (pruned) is resumed after from the start of the first of its
@@ -265,35 +322,37 @@ func position(f *fileToRead, off int64) string {
 // first, so every one left is newer than it, whatever its name says (a
 // clock stepped back names newer files earlier). A position whose file
 // cannot be told apart is resumed with duplicates, never with a skip.
-func resumeAt(files []fileToRead, after string) ([]fileToRead, int64, error) {
+func resumeAt(files []fileToRead, after string) ([]fileToRead, error) {
 	if after == "" {
-		return files, 0, nil
+		return files, nil
 	}
 	rest, head, ok1 := cutLast(after)
 	name, offs, ok2 := cutLast(rest)
 	offset, err := strconv.ParseInt(offs, 10, 64)
 	if !ok1 || !ok2 || err != nil || offset < 0 || len(head) != 16 {
-		return nil, 0, fmt.Errorf("dlq: resume position %q is not FILE:OFFSET:HEAD", after)
+		return nil, fmt.Errorf("dlq: resume position %q is not FILE:OFFSET:HEAD", after)
 	}
 	stem := strings.TrimSuffix(name, filelog.GzSuffix)
 	if i := slices.IndexFunc(files, func(f fileToRead) bool { return strings.TrimSuffix(f.name, filelog.GzSuffix) == stem }); i >= 0 {
 		if err := files[i].open(); err == nil && files[i].headOf() == head {
-			return files[i:], offset, nil
+			files[i].skip = offset
+			return files[i:], nil
 		}
 	}
 	for i := len(files) - 1; i >= 0; i-- {
 		if err := files[i].open(); err == nil && files[i].headOf() == head {
-			return files[i:], offset, nil
+			files[i].skip = offset
+			return files[i:], nil
 		}
 	}
 	dir, _ := filepath.Split(stem)
 	for i, f := range files {
 		fdir, _ := filepath.Split(f.name)
 		if serviceKey(fdir) >= serviceKey(dir) {
-			return files[i:], 0, nil
+			return files[i:], nil
 		}
 	}
-	return nil, 0, nil
+	return nil, nil
 }
 
 // cutLast cuts s around its last colon.

@@ -84,7 +84,7 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 	if cmd.Bool("json") && !cmd.IsSet("top") {
 		top = 0 // a script gets every group unless it asks
 	}
-	r, err := openReader(cmd, dlq.ReaderOptions{})
+	r, err := openReader(cmd, dlq.ReaderOptions{SkipPayload: true}) // groups never show a payload
 	if err != nil {
 		return err
 	}

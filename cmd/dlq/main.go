@@ -31,6 +31,12 @@ import (
 )
 
 func main() {
+	// A read holds little at a time (the Reader bounds what it decodes
+	// ahead) and allocates a lot: collecting at 3x the live heap rather
+	// than 2x costs some 35 MiB and saves 5% of the CPU. GOGC still rules.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp(os.Stdout, os.Stderr).Run(ctx, os.Args); err != nil {

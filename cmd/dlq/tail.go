@@ -49,7 +49,10 @@ func runTail(ctx context.Context, cmd *cli.Command) error {
 		}
 		ring, caughtUp = nil, true
 	}
-	r, err := openReader(cmd, dlq.ReaderOptions{Follow: cmd.Bool("follow"), CaughtUp: flush})
+	// The Reader yields only the last n (reading the newest files first);
+	// the ring keeps them until the backlog is read.
+	r, err := openReader(cmd, dlq.ReaderOptions{Follow: cmd.Bool("follow"), CaughtUp: flush, Last: int(n),
+		SkipPayload: !cmd.Bool("payload") && !cmd.Bool("json")})
 	if err != nil {
 		return err
 	}

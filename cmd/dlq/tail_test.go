@@ -206,7 +206,14 @@ func TestTailNamesATruncatedArchive(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(archives[0], data[:len(data)/2], 0o600))
 	var out, errOut bytes.Buffer
-	require.NoError(t, newApp(&out, &errOut).Run(t.Context(), []string{"dlq", "tail", "-n", "1", w.dir}))
+	// -n 0 reads every file (-n 1 would find its entry in the live file
+	// and never open the archive).
+	require.NoError(t, newApp(&out, &errOut).Run(t.Context(), []string{"dlq", "tail", "-n", "0", w.dir}))
 	assert.Contains(t, out.String(), "id-02000", "the files after it are read")
 	assert.Contains(t, errOut.String(), "warning: dlq: source "+filepath.Base(archives[0])+": unreadable after ")
+	out.Reset()
+	errOut.Reset()
+	require.NoError(t, newApp(&out, &errOut).Run(t.Context(), []string{"dlq", "tail", "-n", "1", w.dir}))
+	assert.Contains(t, out.String(), "id-02000")
+	assert.Empty(t, errOut.String(), "the last entry is in the live file: the archive is not read")
 }

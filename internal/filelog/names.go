@@ -56,6 +56,15 @@ func parseBackup(name string) (plain string, at time.Time, gz, ok bool) {
 	return plain, at, gz, ok && ok2 && err == nil
 }
 
+// RotatedAt reports whether name (without a folder, with or without .gz)
+// is one of Log's rotated files, and the time in it: when the file was
+// rotated, by Options.Clock, to the millisecond or a little after (a name
+// taken moves it on). Every line of the file was written before then.
+func RotatedAt(name string) (time.Time, bool) {
+	_, at, _, ok := parseBackup(name)
+	return at, ok
+}
+
 // tempName is where a compression of the rotated file at plain is written
 // until it is whole.
 func tempName(plain string) string {

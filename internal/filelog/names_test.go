@@ -53,3 +53,16 @@ func TestOrderKeyReadsOldestFirst(t *testing.T) {
 	assert.True(t, IsRotated(BackupName(time.Now().UTC())))
 	assert.False(t, IsRotated("dlq.ndjson.1"))
 }
+
+func TestRotatedAtIsTheTimeInTheName(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 5, 6, 789e6, time.UTC)
+	for _, n := range []string{BackupName(at), BackupName(at) + GzSuffix} {
+		got, ok := RotatedAt(n)
+		assert.True(t, ok, n)
+		assert.True(t, got.Equal(at), n)
+	}
+	for _, n := range []string{LiveName, "dlq.ndjson.1", "dlq.ndjson-20261204.gz", "dlq-old.ndjson.gz"} {
+		_, ok := RotatedAt(n)
+		assert.False(t, ok, n)
+	}
+}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"testing"
@@ -29,5 +30,17 @@ func BenchmarkAppendBase64(b *testing.B) {
 				dst = base64.StdEncoding.AppendEncode(dst[:0], src)
 			}
 		})
+	}
+}
+
+// BenchmarkValidBase64 checks the base64 text of a 1 KiB payload, as the
+// Reader does for each line whose payload it does not decode.
+func BenchmarkValidBase64(b *testing.B) {
+	text := AppendBase64(nil, bytes.Repeat([]byte{0xf3, 0x07, 0x5a}, 342))
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if !ValidBase64(text) {
+			b.Fatal("not base64")
+		}
 	}
 }

@@ -75,3 +75,43 @@ func hex8(x uint32) uint64 {
 	letters := (v + 0x0606060606060606) >> 4 & 0x0101010101010101 // 1 in each byte >= 10
 	return v + 0x3030303030303030 + letters*('a'-'0'-10)
 }
+
+// UUIDv7Time returns the Unix milliseconds a UUIDv7 text carries in its
+// first 48 bits, and false for any other text: 8-4-4-4-12 hex digits
+// (either case), version 7, variant 10.
+func UUIDv7Time(s string) (int64, bool) {
+	if len(s) != idLen || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' || s[14] != '7' {
+		return 0, false
+	}
+	switch s[19] {
+	case '8', '9', 'a', 'b', 'A', 'B':
+	default:
+		return 0, false
+	}
+	var ms int64
+	for i := range idLen {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			continue
+		}
+		v := hexValue(s[i])
+		if v < 0 {
+			return 0, false
+		}
+		if i < 13 {
+			ms = ms<<4 | int64(v)
+		}
+	}
+	return ms, true
+}
+
+func hexValue(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}

@@ -46,3 +46,23 @@ func TestIDSource(t *testing.T) {
 		assert.LessOrEqual(t, allocs, 1.0, "allocations per %d ids", idsPerSlab)
 	})
 }
+
+func TestUUIDv7Time(t *testing.T) {
+	now := time.UnixMilli(1764200000123)
+	ms, ok := UUIDv7Time(NewIDSource().Next(now))
+	require.True(t, ok)
+	assert.Equal(t, now.UnixMilli(), ms)
+	ms, ok = UUIDv7Time("019ABCDE-F012-7ABC-BDEF-0123456789AB")
+	require.True(t, ok, "upper case")
+	assert.Equal(t, int64(0x019abcdef012), ms)
+	for _, s := range []string{
+		"", "id-7", "019abcde-f012-4abc-bdef-0123456789ab", // version 4
+		"019abcde-f012-7abc-cdef-0123456789ab",  // variant 110
+		"019abcde-f012-7abc-bdef-0123456789a",   // short
+		"019abcde-f012-7abc-bdef-0123456789abc", // long
+		"019abcde_f012-7abc-bdef-0123456789ab", "019abcdg-f012-7abc-bdef-0123456789ab",
+	} {
+		_, ok := UUIDv7Time(s)
+		assert.False(t, ok, s)
+	}
+}

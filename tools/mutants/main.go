@@ -318,6 +318,9 @@ func testArgs(m mutation) []string {
 	if m.tags != "" {
 		args = append(args, "-tags", m.tags)
 	}
+	if m.race {
+		args = append(args, "-race")
+	}
 	return args
 }
 

@@ -13,6 +13,7 @@ type mutation struct {
 	run      string
 	skip     string // tests that fail without the mutation, for a known reason
 	timeout  string // go test -timeout; "" is 300s
+	race     bool   // run the tests with -race: the breakage is a data race
 }
 
 // powerLoss is every power-loss test: each passes on the file backend as
@@ -49,7 +50,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 // the file backend (issue 15) and of Flush and Close (issue 9), and others.
 // A mutation whose old text is no longer in the file is reported stale:
 // update it to the code as it now reads.
-var mutations = slices.Concat(coreMutations, readerMutations, replayMutations,
+var mutations = slices.Concat(coreMutations, readerMutations, readMutations, replayMutations,
 	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations,
 	conformanceMutations, fingerprintMutations)
 
@@ -180,7 +181,7 @@ var coreMutations = []mutation{
 		old: "lo := s.rng.Uint64()&^(3<<62) | 2<<62", new: "lo := s.rng.Uint64()",
 		pkg: "./internal/wire", run: "TestIDSource"},
 	{name: "wire: the Scanner takes an integer with a leading zero", file: "internal/wire/scan.go",
-		old: "if p.i == digits || p.i-digits > 1 && p.data[digits] == '0' {", new: "if p.i == digits {",
+		old: "if n == 0 || n > 1 && d[start] == '0' {", new: "if n == 0 {",
 		pkg: "./internal/wire", run: "Scanner"},
 	{name: "Kafka: kafka-go MaxAttempts 3", file: "kafka.go",
 		old: "\t\t\tMaxAttempts:            1,", new: "\t\t\tMaxAttempts:            3,",
