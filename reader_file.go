@@ -290,7 +290,7 @@ type fileBatch struct {
 	bytes  int     // of the lines read into this batch
 	warns  []error
 	err    error
-	ahead  bool // sent before the loop reached its file: holds a token of the budget
+	ahead  bool // sent before the loop reached its file: holds a token of the budget, else of the room
 }
 
 type tally struct{ read, unreadable uint64 }
@@ -302,12 +302,12 @@ type tally struct{ read, unreadable uint64 }
 // that records, Stats and warnings come as a read of one file after the
 // other gives them. Memory ahead of the loop is bounded twice: a worker
 // starts a file only while fewer than workers+1 files are in flight
-// (started and not yet handed over whole), and a batch of a file the loop
-// has not reached yet is sent only with a token of the budget
-// (aheadPerWorker per worker), which the loop gives back when it takes
-// the batch; the file the loop reads needs none, so it always moves. It
-// returns false when emit asked to stop; every worker has returned by
-// then.
+// (started and not yet handed over whole), and a batch is sent only with
+// a token, which the loop gives back when it takes the batch: of the
+// budget (aheadPerWorker per worker) for a file the loop has not reached
+// yet, of the room (streamBatches) for the one it reads, which therefore
+// always moves. It returns false when emit asked to stop; every worker has
+// returned by then.
 func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Record) bool) (bool, error) {
 	workers := r.workers
 	if workers <= 0 {
@@ -337,6 +337,7 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 	}
 	tokens := max(1, aheadBytes/batchBytes)
 	budget := make(chan struct{}, tokens)
+	room := make(chan struct{}, streamBatches) // for the file the loop reads
 	streams := make([]chan *fileBatch, len(files))
 	reached := make([]chan struct{}, len(files)) // closed when the loop reaches the file
 	for i := range streams {
@@ -361,7 +362,7 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 				if r.trace != nil {
 					r.trace("start", i)
 				}
-				rd.readAhead(ctx, i, &files[i], streams[i], reached[i], budget)
+				rd.readAhead(ctx, i, &files[i], streams[i], reached[i], budget, room)
 			}
 		})
 	}
@@ -383,6 +384,8 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 					r.trace("taken", i)
 				}
 				<-budget
+			} else {
+				<-room
 			}
 			if more, err := r.handOver(b, emit); err != nil || !more {
 				return more, err
@@ -394,8 +397,9 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 }
 
 // readAhead reads f, the i-th file, into batches and sends them down out,
-// which it closes: each with a token of budget until reached is closed.
-func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget chan<- struct{}) {
+// which it closes: each with a token of budget until reached is closed,
+// then of room.
+func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget, room chan<- struct{}) {
 	defer close(out)
 	rd.batch = &fileBatch{}
 	rd.send = func() bool {
@@ -410,6 +414,13 @@ func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan
 					rd.r.trace("ahead", i)
 				}
 			case <-reached:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if !b.ahead {
+			select {
+			case room <- struct{}{}:
 			case <-ctx.Done():
 				return false
 			}
