@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dlqkit/dlq/internal/editdist"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -511,7 +512,7 @@ func envValue(body, name, value string) (string, error) {
 func suggest(key, path string, t reflect.Type) string {
 	best, bestDist := "", len(key)/3+1
 	for k := range yamlKeys(t) {
-		if d := editDistance(strings.ToLower(key), k); d < bestDist || d == bestDist && k < best {
+		if d := editdist.Distance(strings.ToLower(key), k); d < bestDist || d == bestDist && k < best {
 			best, bestDist = k, d
 		}
 	}
@@ -541,25 +542,4 @@ func findKey(t reflect.Type, path, key string) string {
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

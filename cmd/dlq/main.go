@@ -28,6 +28,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/dlqkit/dlq/internal/editdist"
 )
 
 func main() {
@@ -203,32 +205,11 @@ func nearest(s string, names []string) string {
 		if len(s) >= 3 && strings.HasPrefix(n, s) {
 			return n
 		}
-		if d := editDistance(s, n); d < bestDist {
+		if d := editdist.Distance(s, n); d < bestDist {
 			best, bestDist = n, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // oneSource returns the command's single SRC argument.
