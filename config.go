@@ -71,6 +71,9 @@ type Config struct {
 	HTTP HTTPConfig `json:"http" yaml:"http"`
 	// Redis configures the Redis backend, on when Redis.URL is set.
 	Redis RedisConfig `json:"redis" yaml:"redis"`
+	// Storm configures the storm brake, off unless Storm.MaxRatio or
+	// Storm.MaxConsecutive is set.
+	Storm StormConfig `json:"storm" yaml:"storm"`
 
 	// Clock returns the current time: entry timestamps and time-based file
 	// rotation read it. Defaults to time.Now.
@@ -92,6 +95,9 @@ type Config struct {
 	// so it must be fast and must not block; hand the event to another
 	// goroutine for anything slow. Defaults to nil.
 	OnBatch func(BatchEvent) `json:"-" yaml:"-"`
+	// OnStorm is called when the storm brake trips and when it clears, from
+	// the brake's own goroutine. It must not block for long. Defaults to nil.
+	OnStorm func(StormEvent) `json:"-" yaml:"-"`
 	// Logger receives warnings about backend failures and losses. Defaults
 	// to slog.Default().
 	Logger *slog.Logger `json:"-" yaml:"-"`

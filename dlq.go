@@ -46,3 +46,11 @@ func Flush(ctx context.Context) error {
 	}
 	return o.Flush(ctx)
 }
+
+// Ok counts one message processed without a dead letter on the default
+// Orchestrator (see Orchestrator.Ok); without one it does nothing.
+func Ok() {
+	if o := defaultOrchestrator.Load(); o != nil {
+		o.Ok()
+	}
+}
