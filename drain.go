@@ -72,6 +72,8 @@ type drain struct {
 	newlyHeld uint64 // entries held for the first time in this delivery, for Stats.Written
 
 	age pendingAge // Stats.OldestPendingAge
+
+	letters []recentLetter // storm brake: taken since the last publishLetters
 }
 
 func (o *Orchestrator) run() {
@@ -106,6 +108,7 @@ func (o *Orchestrator) run() {
 		case e := <-in:
 			d.add(e)
 			d.takeQueued(o.batchSize - len(d.pending))
+			d.publishLetters()
 			d.batchReadyOrTimer()
 		case <-d.batchTimer.C:
 			d.timerOn = false
