@@ -108,7 +108,6 @@ func (o *Orchestrator) run() {
 		case e := <-in:
 			d.add(e)
 			d.takeQueued(o.batchSize - len(d.pending))
-			d.publishLetters()
 			d.batchReadyOrTimer()
 		case <-d.batchTimer.C:
 			d.timerOn = false
@@ -157,6 +156,7 @@ func (d *drain) add(e Entry) {
 // takeQueued moves up to n queued entries into the pending batch without
 // waiting.
 func (d *drain) takeQueued(n int) {
+	defer d.publishLetters()
 	for ; n > 0; n-- {
 		select {
 		case e := <-d.o.queue:
@@ -191,6 +191,7 @@ func (d *drain) writePending() {
 		d.batchTimer.Stop()
 		d.timerOn = false
 	}
+	d.publishLetters()
 	if len(d.pending) == 0 {
 		return
 	}

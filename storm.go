@@ -66,7 +66,9 @@ type StormEvent struct {
 	Ratio float64
 	// DeadLetters and Ok are the window's counts.
 	DeadLetters, Ok uint64
-	// Consecutive is the run of dead letters with no Ok since the last Ok.
+	// Consecutive is the run of dead letters with no Ok between them: on a
+	// trip by MaxConsecutive the run that tripped it, otherwise the run as
+	// it stands. Runs are counted only with MaxConsecutive set; 0 without.
 	Consecutive uint64
 	// TopReasons and TopFingerprints are the most frequent entry reasons
 	// and error fingerprints (Fingerprint) among the window's recent dead
@@ -171,9 +173,10 @@ func (b *brake) deadLetter(total uint64) {
 	}
 }
 
-// run returns the dead letters since the latest Ok, out of total.
+// run returns the dead letters since the latest Ok, out of total; 0
+// without MaxConsecutive, which alone has Ok keep runStart.
 func (b *brake) run(total uint64) uint64 {
-	if start := b.runStart.Load(); total > start {
+	if start := b.runStart.Load(); b.maxRun > 0 && total > start {
 		return total - start
 	}
 	return 0

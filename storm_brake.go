@@ -215,7 +215,8 @@ func (r *recentLetters) copyTo(dst []recentLetter) []recentLetter {
 
 // noteLetter keeps e's reason and error for the storm brake's events; the
 // drain calls it for each entry it takes off the queue when the brake is
-// on, and publishes them with publishLetters.
+// on, and publishes them with publishLetters once it has taken what was
+// queued (takeQueued) and before it writes a batch (writePending).
 func (d *drain) noteLetter(e *Entry) {
 	d.letters = append(d.letters, recentLetter{reason: e.Reason, err: e.Error})
 	if len(d.letters) == recentLetterCount {
