@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/dlqkit/dlq"
 )
@@ -52,9 +53,13 @@ func Example_stormBrake() {
 			break
 		}
 	}
-	ev := <-events
-	fmt.Printf("tripped: %v, %d dead letters and %d ok in the window, %d in a row\n",
-		ev.Tripped, ev.DeadLetters, ev.Ok, ev.Consecutive)
+	select {
+	case ev := <-events: // from the brake's goroutine, within a tenth of the window
+		fmt.Printf("tripped: %v, %d dead letters and %d ok in the window, %d in a row\n",
+			ev.Tripped, ev.DeadLetters, ev.Ok, ev.Consecutive)
+	case <-time.After(30 * time.Second):
+		fmt.Println("no OnStorm event")
+	}
 	// Output:
 	// storm brake at offset 8 - pausing
 	// tripped: true, 3 dead letters and 5 ok in the window, 3 in a row

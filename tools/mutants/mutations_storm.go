@@ -38,7 +38,7 @@ var stormMutations = []mutation{
 		run: stormTests},
 	{name: "storm: a run is tripped only by the brake's goroutine, not by the Send", file: "storm.go",
 		old: "\tif b.maxRun > 0 {\n\t\tb.deadLetter(total)\n\t}", new: "",
-		run: stormTests},
+		run: "^TestStorm", timeout: "120s"},
 
 	// Refusing.
 	{name: "storm: a refused entry is not counted", file: "storm.go",
