@@ -301,9 +301,9 @@ func TestStormEventCountsWhatAFlushTook(t *testing.T) {
 	disk.Fill()
 	events := make(chan StormEvent, 10)
 	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 8, QueueCapacity: 64,
-		Retry:  RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20},
-		Logger: discardLogger(),
-		Storm:  StormConfig{MaxRatio: 0.5, MinEvents: 100, Action: StormSignal},
+		Retry:   RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20},
+		Logger:  discardLogger(),
+		Storm:   StormConfig{MaxRatio: 0.5, MinEvents: 100, Action: StormSignal},
 		OnStorm: func(ev StormEvent) { events <- ev }})
 	require.NoError(t, err)
 	defer func() {
