@@ -16,7 +16,7 @@ import (
 
 // The placeholders a Kafka target's topic may hold.
 const (
-	topicSourcePlaceholder = "{source.topic}"
+	topicSourcePlaceholder      = "{source.topic}"
 	topicDestinationPlaceholder = "{destination}"
 )
 
