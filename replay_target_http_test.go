@@ -121,6 +121,7 @@ func TestReplayHTTPOrigin(t *testing.T) {
 	}
 	for _, test := range []struct{ a, b string }{
 		{"https://example.com/x", "http://example.com/x"},
+		{"https://example.com:8443/x", "http://example.com:8443/x"},
 		{"http://example.com/x", "http://example.com:8080/x"},
 		{"http://example.com/x", "http://example.org/x"},
 	} {

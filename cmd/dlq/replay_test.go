@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,9 +330,10 @@ func (f *foreignHost) count() int {
 
 // TestReplayHTTPSRedirects: a 307 from https to http would send the
 // payloads and headers in the clear; it is refused, the entries counted
-// failed, with a non-zero exit and an error naming the Location. The
-// command runs as a process of its own that trusts the test server's
-// certificate through SSL_CERT_FILE. (The other redirects: the library's
+// failed, with a non-zero exit and an error naming the Location, whether
+// it points at another port or at the same one. The command runs as a
+// process of its own that trusts the test server's certificate through
+// SSL_CERT_FILE. (The other redirects: the library's
 // TestReplayHTTPRedirects.)
 func TestReplayHTTPSRedirects(t *testing.T) {
 	dir := t.TempDir()
@@ -340,19 +342,30 @@ func TestReplayHTTPSRedirects(t *testing.T) {
 	foreign := &foreignHost{}
 	foreignSrv := httptest.NewServer(foreign)
 	defer foreignSrv.Close()
+	var location atomic.Pointer[string]
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Location", foreignSrv.URL+"/plain")
+		w.Header().Set("Location", *location.Load())
 		w.WriteHeader(http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
 	certFile := filepath.Join(t.TempDir(), "cert.pem")
 	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	c := startChild(ctx, t, []string{"SSL_CERT_FILE=" + certFile}, "replay", dir, "--to", srv.URL+"/ingest")
-	require.Error(t, c.wait(ctx, t), "a non-zero exit")
-	assert.Contains(t, c.stderr.String(), fmt.Sprintf("dlq: replay stopped: 0 sent, %d failed", n))
-	assert.Contains(t, c.stderr.String(), fmt.Sprintf(`redirect to "%s/plain" refused`, foreignSrv.URL))
-	assert.Equal(t, fmt.Sprintf("replayed 0 to %s/ingest; failed %d; unreadable 0\n", srv.URL, n), c.stdout.String())
-	assert.Zero(t, foreign.count(), "nothing went over plain http")
+	for _, test := range []struct{ name, to string }{
+		{"another port", foreignSrv.URL + "/plain"},
+		// Followed, the plain request would reach the TLS server, which
+		// answers 400: the error would name no redirect.
+		{"the same port", "http://" + srv.Listener.Addr().String() + "/plain"},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			location.Store(&test.to)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			c := startChild(ctx, t, []string{"SSL_CERT_FILE=" + certFile}, "replay", dir, "--to", srv.URL+"/ingest")
+			require.Error(t, c.wait(ctx, t), "a non-zero exit")
+			assert.Contains(t, c.stderr.String(), fmt.Sprintf("dlq: replay stopped: 0 sent, %d failed", n))
+			assert.Contains(t, c.stderr.String(), fmt.Sprintf(`redirect to "%s" refused`, test.to))
+			assert.Equal(t, fmt.Sprintf("replayed 0 to %s/ingest; failed %d; unreadable 0\n", srv.URL, n), c.stdout.String())
+			assert.Zero(t, foreign.count(), "nothing went over plain http")
+		})
+	}
 }
