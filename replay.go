@@ -71,6 +71,14 @@ type ReplayOptions struct {
 	// Warn, when set, is told of each file of the source read in part or
 	// not at all, as [ReaderOptions.Warn] is. Nil: slog.Default logs them.
 	Warn func(error)
+
+	// onBatch, when set, hears of each send to the target, from Replay's
+	// goroutine: the messages the target confirmed (a prefix of the batch,
+	// all of it unless err), how long the send took and what the target
+	// said of its load. The seam of what watches a replay batch by batch
+	// (a canary, an adaptive rate, a ledger of confirmed ids); tests set
+	// it.
+	onBatch func(confirmed []replayMsg, rep *sendReport, err error)
 }
 
 // defaultProgressInterval is ReplayOptions.ProgressInterval's default.
@@ -101,12 +109,13 @@ type ReplayResult struct {
 	// Unreadable is how many lines or messages of the source were not
 	// envelopes (torn, foreign or too long).
 	Unreadable uint64
-	// Resumed reports that the run resumed from a checkpoint, after the
-	// entry at position From; Before is how many entries earlier runs of
-	// the same replay sent.
+	// Resumed reports that the run resumed from a checkpoint.
 	Resumed bool
-	From    string
-	Before  uint64
+	// From is the checkpoint's position the run resumed after: the
+	// Record.Position of the last entry earlier runs' target confirmed.
+	From string
+	// Before is how many entries earlier runs of the same replay sent.
+	Before uint64
 }
 
 // ReplayProgress is how far a [Replay] got: the result it would return if
@@ -224,12 +233,6 @@ type replayRun struct {
 	err     error // what stopped the replay in flush: the target's failure or the checkpoint's
 	// targetFailed: err is the target's.
 	targetFailed bool
-
-	// onBatch, when set, hears of each batch the target confirmed (in
-	// part, when it failed): the messages, how long the send took, what
-	// the target said of its load. The seam of a canary, an adaptive
-	// rate and a ledger of confirmed ids.
-	onBatch func(confirmed []replayMsg, rep *sendReport, err error)
 }
 
 // loop reads the source and sends what it selects; it returns a
@@ -295,8 +298,8 @@ func (run *replayRun) flush(ctx context.Context) error {
 		sent, err := run.target.send(ctx, run.pending, &rep)
 		rep.took = time.Since(start)
 		run.confirm(sent)
-		if run.onBatch != nil {
-			run.onBatch(run.pending[:sent], &rep, err)
+		if run.opts.onBatch != nil {
+			run.opts.onBatch(run.pending[:sent], &rep, err)
 		}
 		if err != nil {
 			if ctx.Err() == nil {

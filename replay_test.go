@@ -453,3 +453,43 @@ func checkReplayed(t *testing.T, got map[string]int, from, to, dups int) {
 	assert.LessOrEqual(t, twice, dups, "replayed twice")
 	assert.Empty(t, got, "replayed though not in the source at the start")
 }
+
+// TestReplayBatchHook: the send loop tells its hook of each batch the
+// target confirmed, in order, with the answers that asked it to slow down
+// (429, 503), and of the part of a failed batch that went through.
+func TestReplayBatchHook(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), 250)
+	s := newReplaySink(t, func(call int) int {
+		switch call {
+		case 1:
+			return http.StatusTooManyRequests
+		case 2:
+			return http.StatusServiceUnavailable
+		case 3:
+			return http.StatusBadGateway
+		case 160:
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	type batch struct {
+		ids       []string
+		throttled int
+		failed    bool
+	}
+	var got []batch
+	opts := ReplayOptions{onBatch: func(confirmed []replayMsg, rep *sendReport, err error) {
+		b := batch{throttled: rep.throttled, failed: err != nil}
+		for _, m := range confirmed {
+			b.ids = append(b.ids, m.entry.ID)
+		}
+		assert.Positive(t, rep.took)
+		got = append(got, b)
+	}}
+	_, err := Replay(t.Context(), src, s.url, opts)
+	require.ErrorIs(t, err, ErrTargetFailed)
+	assert.Equal(t, []batch{
+		{ids: numbers(0, 100), throttled: 2},
+		{ids: numbers(100, 156), failed: true},
+	}, got, "request 160 is entry 156's: the first three were answered 429, 503, 502 and retried")
+}

@@ -76,6 +76,14 @@ var replayMutations = []mutation{
 		old: "\t\t\tif validHeader(hd) {\n", new: "\t\t\tif true {\n",
 		run: "^TestReplayHTTPHeaders$"},
 
+	// The seam a canary, an adaptive rate and a ledger will hang off.
+	{name: "replay HTTP target: a 429 or 503 not told to the batch hook", file: "replay_target_http.go",
+		old: "\t\t\trep.throttled++\n", new: "",
+		run: "^TestReplayBatchHook$"},
+	{name: "replay: the batch hook told of the whole of a batch the target failed", file: "replay.go",
+		old: "run.opts.onBatch(run.pending[:sent], &rep, err)", new: "run.opts.onBatch(run.pending, &rep, err)",
+		run: "^TestReplayBatchHook$"},
+
 	// The replay marks and MaxReplays.
 	{name: "replay: an earlier replay's marks repeated, not replaced", file: "replay.go",
 		old: "\t\tif h.Key != HeaderReplayOf && h.Key != HeaderReplayCount {\n", new: "\t\tif true {\n",
