@@ -144,6 +144,21 @@
 // keeping their dependencies out of this module. An Entry logs through
 // slog without its payload (Entry.LogValue).
 //
+// # Reading back and replaying
+//
+// OpenReader iterates the entries of a DLQ (a file, a service folder with
+// its rotated and gzipped files, a Kafka topic, a Redis stream), selected
+// by a Filter: reasons, service, destination, time, ids, or the
+// Fingerprint of their error. Replay sends the selected entries' original
+// messages (payload, key, headers, plus HeaderReplayOf and
+// HeaderReplayCount) back to a Kafka topic, an HTTP endpoint or a Redis
+// stream once the bug is fixed, at a capped Rate, refusing entries
+// replayed MaxReplays times already, and with a Checkpoint file resumes
+// after the last entry the target confirmed. The command
+// github.com/dlqkit/dlq/cmd/dlq (dlq inspect, tail, show, replay, copy) is
+// built on both. A Kafka or Redis source or target needs the build tag of
+// its backend; the HTTP target is always built.
+//
 // # Performance
 //
 // Send is a non-blocking channel send guarded by three atomic operations

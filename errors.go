@@ -46,6 +46,17 @@ var (
 	// ErrSourceNotBuilt is wrapped by the error OpenReader returns for a
 	// Kafka or Redis source when the build tag that reads it was not given.
 	ErrSourceNotBuilt = errors.New("dlq: source not built")
+	// ErrInvalidTarget is wrapped by the error Replay returns for a target
+	// URL it does not take (a scheme it does not know, a Redis URL without
+	// its stream).
+	ErrInvalidTarget = errors.New("dlq: invalid replay target")
+	// ErrTargetFailed is matched by the error Replay returns when the
+	// target failed or refused a message; see [ReplayError].
+	ErrTargetFailed = errors.New("dlq: replay target failed")
+	// ErrCheckpointMismatch is matched by the error Replay returns when its
+	// checkpoint file belongs to another replay, or to a version of this
+	// package that records replays otherwise; see [CheckpointError].
+	ErrCheckpointMismatch = errors.New("dlq: checkpoint belongs to another replay")
 )
 
 // BackendError is a failure of one backend on one batch (or one entry). It
@@ -69,6 +80,93 @@ func (e *BackendError) Error() string {
 
 // Unwrap returns the cause.
 func (e *BackendError) Unwrap() error { return e.Err }
+
+// ReplayError is the error of a [Replay] that stopped before the end of its
+// source (the target failed, the source could not be read, the context
+// ended), or whose checkpoint could not be written. The ReplayResult
+// returned with it counts what was done. It matches ErrTargetFailed when
+// the target failed, and Err.
+type ReplayError struct {
+	// Sent is how many entries the target confirmed in this run before
+	// the replay stopped.
+	Sent uint64
+	// Failed is how many entries of the batch the target failed were not
+	// confirmed (ReplayResult.Failed).
+	Failed uint64
+	// Err is the cause: the target's error, the source's, the context's
+	// or the checkpoint's.
+	Err error
+	// target: the target failed; whole: every entry was handled and only
+	// the checkpoint's last write failed.
+	target, whole bool
+}
+
+// Error says how many entries were sent before the replay stopped, and why.
+func (e *ReplayError) Error() string {
+	switch {
+	case e.whole:
+		return fmt.Sprintf("dlq: replay: %d sent: %v", e.Sent, e.Err)
+	case e.target || e.Failed > 0:
+		return fmt.Sprintf("dlq: replay stopped: %d sent, %d failed: %v", e.Sent, e.Failed, e.Err)
+	}
+	return fmt.Sprintf("dlq: replay stopped: %d sent: %v", e.Sent, e.Err)
+}
+
+// Unwrap returns Err, and ErrTargetFailed when the target failed.
+func (e *ReplayError) Unwrap() []error {
+	if e.target {
+		return []error{ErrTargetFailed, e.Err}
+	}
+	return []error{e.Err}
+}
+
+// CheckpointError is the error of a [Replay] whose checkpoint file belongs
+// to another replay: resuming after its position would skip entries that
+// were sent somewhere else, or never selected. It names the differences.
+// The file is left as it was. It matches ErrCheckpointMismatch.
+type CheckpointError struct {
+	// Path is the checkpoint file.
+	Path string
+	// Version is the version of the file's form. A file of a version this
+	// package does not read is refused whole, without Differences.
+	Version int
+	// Differences lists how the file's replay differs from the one asked
+	// for.
+	Differences []CheckpointDifference
+}
+
+// CheckpointDifference is one way a checkpoint's replay differs from the
+// replay asked for.
+type CheckpointDifference struct {
+	// Field is what differs: "source", "target", or the selection's
+	// "reason", "service", "destination", "since", "until", "id",
+	// "fingerprint" or "max_replays" (as the checkpoint file names them).
+	Field string
+	// Had is the checkpoint's value, as text; several are joined by commas.
+	Had string
+	// Asked is the replay's value, as text.
+	Asked string
+}
+
+// Error names the file and every difference.
+func (e *CheckpointError) Error() string {
+	switch {
+	case e.Version > checkpointVersion:
+		return fmt.Sprintf("dlq: checkpoint %s is of version %d, written by a newer dlq than this one (which reads version %d): use that dlq, or remove it to replay from the start",
+			e.Path, e.Version, checkpointVersion)
+	case e.Version < checkpointBaseVersion:
+		return fmt.Sprintf("dlq: checkpoint %s does not record the target and filters of its replay (written by an older dlq): remove it to replay from the start", e.Path)
+	}
+	diff := make([]string, len(e.Differences))
+	for i, d := range e.Differences {
+		diff[i] = fmt.Sprintf("%s %q, not %q", d.Field, d.Had, d.Asked)
+	}
+	return fmt.Sprintf("dlq: checkpoint %s belongs to another replay: %s; replay with the same source, target and selection, or use another checkpoint file",
+		e.Path, strings.Join(diff, "; "))
+}
+
+// Unwrap returns ErrCheckpointMismatch.
+func (e *CheckpointError) Unwrap() error { return ErrCheckpointMismatch }
 
 // FieldError names one invalid Config field.
 type FieldError struct {

@@ -489,6 +489,10 @@ type Filter struct {
 	Until time.Time
 	// IDs selects entries with one of these ids.
 	IDs []string
+	// Fingerprints selects entries whose error text has one of these
+	// fingerprints: [Fingerprint] of Entry.Error, as inspect's
+	// --group-by fingerprint prints it (of the same FingerprintVersion).
+	Fingerprints []string
 }
 
 // Match reports whether the filter selects e.
@@ -508,7 +512,10 @@ func (f *Filter) Match(e *Entry) bool {
 	if !f.Until.IsZero() && !e.Timestamp.Before(f.Until) {
 		return false
 	}
-	return len(f.IDs) == 0 || slices.Contains(f.IDs, e.ID)
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, e.ID) {
+		return false
+	}
+	return len(f.Fingerprints) == 0 || slices.Contains(f.Fingerprints, Fingerprint(e.Error))
 }
 
 // matchFields is Match for an envelope's fields as the fast path found
@@ -533,10 +540,16 @@ func (f *Filter) matchFields(w *envelopeFields, scratch *[]byte) bool {
 			return false
 		}
 	}
-	if len(f.IDs) == 0 {
-		return true
+	if len(f.IDs) > 0 && !f.hasID(w.str[strField(fID)].bytes(scratch)) {
+		return false
 	}
-	id := w.str[strField(fID)].bytes(scratch)
+	// Last: masking the error text costs the most.
+	return len(f.Fingerprints) == 0 ||
+		slices.Contains(f.Fingerprints, Fingerprint(string(w.str[strField(fError)].bytes(scratch))))
+}
+
+// hasID reports whether id is one of the filter's IDs.
+func (f *Filter) hasID(id []byte) bool {
 	for _, want := range f.IDs {
 		if string(id) == want {
 			return true

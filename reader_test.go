@@ -161,6 +161,9 @@ func TestJudgeSelectsAsDecodingDoes(t *testing.T) {
 		{Destination: "x"},
 		{Since: time.UnixMilli(2000)},
 		{Until: time.UnixMilli(2000)},
+		{Fingerprints: []string{"retry of <str>:<str> and reason <str>"}},
+		{Fingerprints: []string{`\`, "x"}},
+		{Fingerprints: []string{""}, IDs: []string{"id-7"}},
 	}
 	for _, line := range trickyLines {
 		for _, f := range filters {
@@ -184,15 +187,16 @@ func FuzzJudge(f *testing.F) {
 	data, err := os.ReadFile("testdata/rust-envelopes.ndjson")
 	require.NoError(f, err)
 	for _, line := range bytes.Split(data, []byte("\n")) {
-		f.Add(line, "*", "", "", int64(0), int64(0), "", false)
+		f.Add(line, "*", "", "", int64(0), int64(0), "", "", false)
 	}
 	for _, line := range trickyLines {
-		f.Add([]byte(line), "time*", "svc", "", int64(2000), int64(0), "id-7", true)
+		f.Add([]byte(line), "time*", "svc", "", int64(2000), int64(0), "id-7", "", true)
+		f.Add([]byte(line), "", "", "", int64(0), int64(0), "", "retry of <str>:<str> and reason <str>", true)
 	}
 	e := Entry{Timestamp: envelopeTime, Service: "loader", Reason: "parse_error", Payload: []byte("hi"), ID: "id-1", Key: []byte("k"),
 		Headers: []Header{{Key: "h", Value: []byte("v")}}, Metadata: map[string]string{"k": "v\u00e9"}, Source: KafkaSource("t", 1, 2)}
-	f.Add(AppendEnvelope(nil, &e), "parse_*", "load?r", "", envelopeTime.UnixMilli(), envelopeTime.UnixMilli()+1, "id-1", false)
-	f.Fuzz(func(t *testing.T, line []byte, reason, service, destination string, since, until int64, id string, skipPayload bool) {
+	f.Add(AppendEnvelope(nil, &e), "parse_*", "load?r", "", envelopeTime.UnixMilli(), envelopeTime.UnixMilli()+1, "id-1", "", false)
+	f.Fuzz(func(t *testing.T, line []byte, reason, service, destination string, since, until int64, id, fingerprint string, skipPayload bool) {
 		flt := Filter{Service: service, Destination: destination}
 		if reason != "" {
 			flt.Reasons = []string{reason, "x" + reason}
@@ -205,6 +209,9 @@ func FuzzJudge(f *testing.F) {
 		}
 		if id != "" {
 			flt.IDs = []string{id}
+		}
+		if fingerprint != "" {
+			flt.Fingerprints = []string{fingerprint, ""}
 		}
 		if flt.validate() != nil {
 			return

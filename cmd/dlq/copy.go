@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dlqkit/dlq"
+	"github.com/dlqkit/dlq/internal/redact"
 	"github.com/urfave/cli/v3"
 )
 
@@ -44,7 +45,7 @@ func copyCommand() *cli.Command {
 func copyConfig(target, service string) (dlq.Config, error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return dlq.Config{}, fmt.Errorf("%w: --to %s: not a URL", errUsage, redacted(target))
+		return dlq.Config{}, fmt.Errorf("%w: --to %s: not a URL", errUsage, redact.URL(target))
 	}
 	cfg := dlq.Config{Service: copyService, Retry: dlq.RetryConfig{MaxAttempts: copyMaxAttempts}}
 	cfg.File.Disabled = true
@@ -147,7 +148,7 @@ func runCopy(ctx context.Context, cmd *cli.Command) error {
 		lost += o.Stats().Lost
 	}
 	n := copied.Load()
-	fmt.Fprintf(out, "copied %d to %s; lost %d; unreadable %d\n", n-lost, redacted(to), lost, r.Stats().Unreadable)
+	fmt.Fprintf(out, "copied %d to %s; lost %d; unreadable %d\n", n-lost, redact.URL(to), lost, r.Stats().Unreadable)
 	if copyErr != nil {
 		return fmt.Errorf("copy: %d of %d entries written: %w", n-lost, n, copyErr)
 	}

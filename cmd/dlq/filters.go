@@ -20,16 +20,18 @@ func filterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "since", Usage: "only entries at or after this time: RFC 3339, or a duration back from now (2h, 7d)"},
 		&cli.StringFlag{Name: "until", Usage: "only entries before this time: RFC 3339, or a duration back from now"},
 		&cli.StringSliceFlag{Name: "id", Usage: "only the entry with this id (repeatable)"},
+		&cli.StringSliceFlag{Name: "fingerprint", Usage: "only entries whose error has this fingerprint, as inspect --group-by fingerprint prints it (repeatable)"},
 	}
 }
 
 // filterOf reads the filter flags.
 func filterOf(cmd *cli.Command, now time.Time) (dlq.Filter, error) {
 	f := dlq.Filter{
-		Reasons:     cmd.StringSlice("reason"),
-		Service:     cmd.String("service"),
-		Destination: cmd.String("destination"),
-		IDs:         cmd.StringSlice("id"),
+		Reasons:      cmd.StringSlice("reason"),
+		Service:      cmd.String("service"),
+		Destination:  cmd.String("destination"),
+		IDs:          cmd.StringSlice("id"),
+		Fingerprints: cmd.StringSlice("fingerprint"),
 	}
 	for _, bound := range []struct {
 		flag string

@@ -86,8 +86,8 @@ func (c *console) clearLocked() {
 type progress struct {
 	c      *console
 	what   string
-	r      *dlq.Reader
-	files  []sourceFile // the source's files in reading order; nil when unknown
+	read   func() uint64 // the entries read so far
+	files  []sourceFile  // the source's files in reading order; nil when unknown
 	start  time.Time
 	stop   chan struct{}
 	ended  chan struct{}
@@ -102,12 +102,18 @@ type progress struct {
 // newProgress starts the progress line of cmd reading r, when stderr is a
 // terminal; what names the command on the line.
 func newProgress(cmd *cli.Command, what string, r *dlq.Reader) *progress {
+	return newProgressOf(cmd, what, r.Source(), func() uint64 { return r.Stats().Read })
+}
+
+// newProgressOf starts the progress line of cmd reading src, when stderr
+// is a terminal, with read counting the entries read so far.
+func newProgressOf(cmd *cli.Command, what, src string, read func() uint64) *progress {
 	c, ok := cmd.Root().ErrWriter.(*console)
 	if !ok || !c.tty {
 		return nil
 	}
 	after := cmd.Duration("progress-after")
-	p := &progress{c: c, what: what, r: r, files: sourceFiles(r.Source()), start: time.Now(),
+	p := &progress{c: c, what: what, read: read, files: sourceFiles(src), start: time.Now(),
 		stop: make(chan struct{}), ended: make(chan struct{})}
 	p.cur.Store(-1)
 	go p.run(after)
@@ -185,7 +191,7 @@ func (p *progress) done() {
 // files 14/40  ETA 21s".
 func (p *progress) line(now time.Time) string {
 	elapsed := now.Sub(p.start)
-	read := p.r.Stats().Read
+	read := p.read()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s  %s entries", p.what, thousands(read))
 	if secs := elapsed.Seconds(); secs > 0 {

@@ -88,7 +88,7 @@ func TestProgressLine(t *testing.T) {
 		require.NoError(t, err)
 	}
 	start := time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
-	p := &progress{what: "inspect", r: r, start: start,
+	p := &progress{what: "inspect", read: func() uint64 { return r.Stats().Read }, start: start,
 		files: []sourceFile{{"dlq-1.ndjson.gz", 100}, {"dlq-2.ndjson", 200}, {"dlq.ndjson", 100}}}
 	p.cur.Store(-1)
 	assert.Equal(t, "inspect  8 entries  4/s  files 0/3", p.line(start.Add(2*time.Second)))
@@ -100,7 +100,7 @@ func TestProgressLine(t *testing.T) {
 	p.seen("2:17") // a Kafka position names no file
 	assert.Equal(t, "inspect  8 entries  4/s  files 1/3  ETA 3s  sent 5", p.line(start.Add(2*time.Second)))
 
-	p = &progress{what: "tail", r: r, start: start}
+	p = &progress{what: "tail", read: func() uint64 { return r.Stats().Read }, start: start}
 	p.cur.Store(-1)
 	assert.Equal(t, "tail  8 entries  8,000/s", p.line(start.Add(time.Millisecond)), "no files: a network source")
 

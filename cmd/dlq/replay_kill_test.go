@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -40,6 +41,20 @@ func writeNumbered(t *testing.T, dir string, n int) {
 	}
 	require.NoError(t, o.Close(t.Context()))
 }
+
+// checkpoint is what a test reads of a replay's checkpoint file.
+type checkpoint struct {
+	Position string `json:"position"`
+	Replayed uint64 `json:"replayed"`
+}
+
+// How much a replay killed with SIGKILL may send again, as
+// dlq.ReplayOptions.Checkpoint promises: the entries confirmed since the
+// last write of the checkpoint, at most Rate/4 of them, and the batch in
+// flight.
+const replayBatch = 100
+
+func checkpointEvery(rate float64) uint64 { return uint64(math.Ceil(rate / 4)) }
 
 // readCheckpoint returns what the checkpoint at path holds (zero when there
 // is none yet).

@@ -138,7 +138,7 @@ var fingerprintMutations = []mutation{
 	{name: "cmd 21: a Kafka source's missing topic told in kafka-go's words", file: "cmd/dlq/filters.go",
 		old: "\t\t\t\tyield(rec, sourceError(err, r.Source()))", new: "\t\t\t\tyield(rec, err)",
 		tags: "dlq_all", pkg: "./cmd/dlq", run: "^TestKafkaErrorsNameTheTopicAndTheBroker$"},
-	{name: "cmd 21: a Kafka target's missing topic told in kafka-go's words", file: "cmd/dlq/target_kafka.go",
+	{name: "cmd 21: a Kafka target's missing topic told in kafka-go's words", file: "replay_target_kafka.go",
 		old: "\t\tcase errors.Is(err, kafka.UnknownTopicOrPartition):\n\t\t\treturn 0, k.noTopic(out[0].Topic, err)\n", new: "",
-		tags: "dlq_all", pkg: "./cmd/dlq", run: "^TestKafkaErrorsNameTheTopicAndTheBroker$"},
+		tags: "dlq_all", run: "^TestReplayKafkaMissingTopic$"},
 }

@@ -90,6 +90,6 @@ var inputMutations = []mutation{
 		old: "printableLines(err.Error())", new: "err.Error()",
 		pkg: "./cmd/dlq", run: "TestDisplayEscapesReadWarnings"},
 	{name: "cmd: replay's resume line prints the position raw", file: "cmd/dlq/replay.go",
-		old: "printable(run.cp.Position, len(run.cp.Position))", new: "run.cp.Position",
+		old: "printable(p.From, len(p.From))", new: "p.From",
 		pkg: "./cmd/dlq", run: "TestDisplayEscapesReadWarnings"},
 }

@@ -18,7 +18,7 @@ var readMutations = []mutation{
 		old: "if !scanEnvelope(line, w) || !wire.ValidBase64(w.payload) {", new: "if !scanEnvelope(line, w) || !wire.ValidBase64(nil) {",
 		run: judgeTests},
 	{name: "judge: a filtered id compared as written, escapes undecoded", file: "reader.go",
-		old: "\tid := w.str[strField(fID)].bytes(scratch)\n", new: "\tid := w.str[strField(fID)].text\n",
+		old: "f.hasID(w.str[strField(fID)].bytes(scratch))", new: "f.hasID(w.str[strField(fID)].text)",
 		run: judgeTests},
 	{name: "judge: Since ignored on the fast path", file: "reader.go",
 		old: "if !f.Since.IsZero() && t.Before(f.Since) || ", new: "if ",

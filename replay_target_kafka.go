@@ -1,6 +1,6 @@
 //go:build dlq_kafka || dlq_all
 
-package main
+package dlq
 
 import (
 	"context"
@@ -14,31 +14,32 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// The placeholders a Kafka target's topic may hold.
 const (
-	sourceTopicPlaceholder = "{source.topic}"
-	destinationPlaceholder = "{destination}"
+	topicSourcePlaceholder      = "{source.topic}"
+	topicDestinationPlaceholder = "{destination}"
 )
 
-// kafkaTarget writes each message to TOPIC, which may name the entry's
+// replayKafka writes each message to TOPIC, which may name the entry's
 // source topic or destination; the original key picks the partition as it
 // did the first time.
-type kafkaTarget struct {
+type replayKafka struct {
 	writer    *kafka.Writer
 	transport *kafka.Transport
 	topic     string
 }
 
-func newKafkaTarget(u *url.URL) (*kafkaTarget, error) {
+func newReplayKafka(u *url.URL) (*replayKafka, error) {
 	topic := strings.TrimPrefix(u.Path, "/")
 	if topic == "" {
-		topic = sourceTopicPlaceholder
+		topic = topicSourcePlaceholder
 	}
 	host := u.Host
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		host = net.JoinHostPort(host, "9092")
 	}
 	transport := &kafka.Transport{DialTimeout: 10 * time.Second, ClientID: "dlq-replay"}
-	return &kafkaTarget{topic: topic, transport: transport, writer: &kafka.Writer{
+	return &replayKafka{topic: topic, transport: transport, writer: &kafka.Writer{
 		Addr:         kafka.TCP(host),
 		Transport:    transport,
 		Balancer:     &kafka.Hash{},
@@ -51,11 +52,11 @@ func newKafkaTarget(u *url.URL) (*kafkaTarget, error) {
 }
 
 // topicOf fills the topic's placeholders from the entry.
-func (k *kafkaTarget) topicOf(m *replayMsg) (string, error) {
+func (k *replayKafka) topicOf(m *replayMsg) (string, error) {
 	topic := k.topic
 	for _, p := range []struct{ name, value string }{
-		{sourceTopicPlaceholder, m.entry.Source.Topic},
-		{destinationPlaceholder, m.entry.Destination},
+		{topicSourcePlaceholder, m.entry.Source.Topic},
+		{topicDestinationPlaceholder, m.entry.Destination},
 	} {
 		if strings.Contains(topic, p.name) {
 			if p.value == "" {
@@ -67,7 +68,7 @@ func (k *kafkaTarget) topicOf(m *replayMsg) (string, error) {
 	return topic, nil
 }
 
-func (k *kafkaTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+func (k *replayKafka) send(ctx context.Context, msgs []replayMsg) (int, error) {
 	out := make([]kafka.Message, 0, len(msgs))
 	var topicErr error
 	for i := range msgs {
@@ -105,25 +106,11 @@ func (k *kafkaTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
 }
 
 // noTopic is the error for a topic the broker does not have.
-func (k *kafkaTarget) noTopic(topic string, err error) error {
-	return &explained{msg: fmt.Sprintf("kafka target: topic %s does not exist on %s", topic, k.writer.Addr), err: err}
+func (k *replayKafka) noTopic(topic string, err error) error {
+	return &describedError{msg: fmt.Sprintf("kafka target: topic %s does not exist on %s", topic, k.writer.Addr), err: err}
 }
 
-// sourceError explains a failure to read src: a Kafka topic that does not
-// exist is named with its broker.
-func sourceError(err error, src string) error {
-	u, perr := url.Parse(src)
-	if !errors.Is(err, kafka.UnknownTopicOrPartition) || perr != nil || u.Scheme != "kafka" {
-		return err
-	}
-	host := u.Host
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		host = net.JoinHostPort(host, "9092")
-	}
-	return &explained{msg: fmt.Sprintf("topic %s does not exist on %s", strings.TrimPrefix(u.Path, "/"), host), err: err}
-}
-
-func (k *kafkaTarget) close() error {
+func (k *replayKafka) close() error {
 	err := k.writer.Close()
 	k.transport.CloseIdleConnections()
 	return err

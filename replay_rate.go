@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import "time"
 
@@ -11,6 +11,7 @@ const rateBurst = 50 * time.Millisecond
 // most rateBurst. Over any span of time T it lets at most
 // rate·(T+rateBurst)+1 messages go, however the sender was scheduled.
 type limiter struct {
+	rate     float64
 	interval time.Duration
 	next     time.Time // when the next message is due
 }
@@ -21,7 +22,7 @@ func newLimiter(rate float64) *limiter {
 	if rate <= 0 {
 		return nil
 	}
-	return &limiter{interval: time.Duration(float64(time.Second) / rate)}
+	return &limiter{rate: rate, interval: time.Duration(float64(time.Second) / rate)}
 }
 
 // reserve books the next message's slot and returns how long to wait,
@@ -36,4 +37,12 @@ func (l *limiter) reserve(now time.Time) time.Duration {
 	wait := l.next.Sub(now)
 	l.next = l.next.Add(l.interval)
 	return max(wait, 0)
+}
+
+// current returns the cap in force, in messages per second; 0: none.
+func (l *limiter) current() float64 {
+	if l == nil {
+		return 0
+	}
+	return l.rate
 }

@@ -1,6 +1,7 @@
-package main
+package dlq
 
 import (
+	"flag"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -9,13 +10,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+var limiterSeed = flag.Uint64("limiter.seed", 19, "seed of the stalls and oversleeps of the sender TestLimiterCapsEverySpan drives")
+
 // TestLimiterCapsEverySpan drives the limiter with a clock of its own: a
 // sender that waits as told, sometimes oversleeps and sometimes stalls.
 // Over every span between two sends, at most rate·(span+rateBurst)+1
 // messages go, so a stall is never followed by more than a burst's worth;
 // and a sender that never falls behind keeps the full rate.
 func TestLimiterCapsEverySpan(t *testing.T) {
-	rng := rand.New(rand.NewPCG(*replaySeed, 2))
+	rng := rand.New(rand.NewPCG(*limiterSeed, 2))
 	for _, rate := range []float64{0.5, 40, 1000, 123456} {
 		l := newLimiter(rate)
 		now := time.Unix(1_800_000_000, 0)
@@ -51,6 +54,8 @@ func TestLimiterCapsEverySpan(t *testing.T) {
 		want := max(0, time.Duration(float64(999)/rate*float64(time.Second))-rateBurst)
 		assert.InDelta(t, want.Seconds(), now.Sub(first).Seconds(), 1e-6+2/rate, "rate %v: the full rate", rate)
 	}
-	assert.Nil(t, newLimiter(0), "no --rate, no limiter")
+	assert.Nil(t, newLimiter(0), "no Rate, no limiter")
+	assert.Zero(t, newLimiter(0).current())
+	assert.Equal(t, 40.0, newLimiter(40).current())
 	assert.Zero(t, newLimiter(0).reserve(time.Now()))
 }

@@ -1,6 +1,6 @@
 //go:build dlq_redis || dlq_all
 
-package main
+package dlq
 
 import (
 	"context"
@@ -10,32 +10,29 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisTarget adds each message to a stream: field payload, then the
+// replayRedis adds each message to a stream: field payload, then the
 // headers as fields, in one pipelined round trip per batch.
-type redisTarget struct {
+type replayRedis struct {
 	client *redis.Client
 	stream string
 }
 
-func newRedisTarget(u *url.URL) (*redisTarget, error) {
+func newReplayRedis(u *url.URL) (*replayRedis, error) {
 	q := u.Query()
-	stream := q.Get("stream")
-	if stream == "" {
-		return nil, fmt.Errorf("%w: --to %s names no stream (?stream=NAME)", errUsage, u.Redacted())
-	}
+	stream := q.Get("stream") // parseReplayTarget checked it is there
 	q.Del("stream")
 	v := *u
 	v.RawQuery = q.Encode()
 	opts, err := redis.ParseURL(v.String())
 	if err != nil {
-		return nil, fmt.Errorf("redis target: %w", redactURLError(err))
+		return nil, fmt.Errorf("redis target: %w", withoutURL(err))
 	}
 	opts.DisableIdentity = true
 	opts.MaxRetries = -1 // a blind resend could add a message twice
-	return &redisTarget{client: redis.NewClient(opts), stream: stream}, nil
+	return &replayRedis{client: redis.NewClient(opts), stream: stream}, nil
 }
 
-func (r *redisTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+func (r *replayRedis) send(ctx context.Context, msgs []replayMsg) (int, error) {
 	pipe := r.client.Pipeline()
 	cmds := make([]*redis.StringCmd, len(msgs))
 	for i := range msgs {
@@ -55,4 +52,4 @@ func (r *redisTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
 	return len(msgs), nil
 }
 
-func (r *redisTarget) close() error { return r.client.Close() }
+func (r *replayRedis) close() error { return r.client.Close() }

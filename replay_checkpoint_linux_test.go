@@ -1,10 +1,9 @@
-package main
+package dlq
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -60,37 +59,35 @@ func (w *renameWatch) count(t *testing.T) int {
 }
 
 // TestCheckpointWritesAFewTimesASecond counts the checkpoint's writes (its
-// renames into place, as inotify sees them): with --rate N one per N/4
-// confirmed entries and the last, whatever the machine's speed; without
-// --rate at most one per checkpointInterval of the run and the last.
+// renames into place, as inotify sees them): with a Rate N one per N/4
+// confirmed entries and the last, whatever the machine's speed; without a
+// Rate at most one per checkpointInterval of the run and the last.
 // Before, it was rewritten at every rate wait: every ~34 messages at
 // 5,000/s, after every message at 500/s.
 func TestCheckpointWritesAFewTimesASecond(t *testing.T) {
-	src := t.TempDir()
 	const n = 600
-	writeNumbered(t, src, n)
-	_, url := newSink(t, nil)
-	for _, rate := range []int{4000, 1000, 0} {
-		t.Run(fmt.Sprintf("rate %d", rate), func(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), n)
+	s := newReplaySink(t, nil)
+	for _, rate := range []float64{4000, 1000, 0} {
+		t.Run(fmt.Sprintf("rate %v", rate), func(t *testing.T) {
 			dir := t.TempDir()
 			cp := filepath.Join(dir, "replay.cp")
 			w := watchRenames(t, dir, filepath.Base(cp))
 			start := time.Now()
-			_, err := run(t, "replay", src, "--to", url, "--rate", fmt.Sprint(rate), "--checkpoint", cp)
+			_, err := Replay(t.Context(), src, s.url, ReplayOptions{Rate: rate, Checkpoint: cp})
 			took := time.Since(start)
 			require.NoError(t, err)
 			writes := w.count(t)
 			allowed := 1 // the last
-			if every := checkpointEvery(float64(rate)); every > 0 {
+			if every := checkpointEvery(rate); every > 0 {
 				allowed += n / int(every)
 			} else {
 				allowed += int(took / checkpointInterval) // took can only be longer than the run
 			}
 			assert.LessOrEqual(t, writes, allowed, "checkpoint writes for %d entries in %v", n, took)
 			assert.Positive(t, writes)
-			_, err = os.Stat(cp)
-			assert.NoError(t, err)
-			t.Logf("%d entries at --rate %d: %d checkpoint writes in %v", n, rate, writes, took)
+			assert.Equal(t, uint64(n), readCheckpoint(t, cp).Replayed)
+			t.Logf("%d entries at rate %v: %d checkpoint writes in %v", n, rate, writes, took)
 		})
 	}
 }

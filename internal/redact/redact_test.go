@@ -1,4 +1,4 @@
-package main
+package redact
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestRedactedKeepsTheURLAsWritten(t *testing.T) {
+func TestURLKeepsTheURLAsWritten(t *testing.T) {
 	for _, test := range []struct{ name, raw, want string }{
 		{"a template is not escaped", "kafka://127.0.0.1:9092/{source.topic}.replay", "kafka://127.0.0.1:9092/{source.topic}.replay"},
 		{"a query as written", "redis://127.0.0.1:6379/0?stream=dlq:{destination}", "redis://127.0.0.1:6379/0?stream=dlq:{destination}"},
@@ -14,9 +14,10 @@ func TestRedactedKeepsTheURLAsWritten(t *testing.T) {
 		{"a password with an @ hidden", "http://u:p%40ss@h/{a}", "http://u:xxxxx@h/{a}"},
 		{"a user without a password kept", "http://u@h/{a}", "http://u@h/{a}"},
 		{"unparsable with credentials", "http://u:p@h:port/", "(unparsable URL)"},
+		{"unparsable without credentials", "http://h:port/", "http://h:port/"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
-			got := redacted(test.raw)
+			got := URL(test.raw)
 			assert.Equal(t, test.want, got)
 			assert.NotContains(t, got, "s3cret")
 		})

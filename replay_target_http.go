@@ -1,4 +1,4 @@
-package main
+package dlq
 
 import (
 	"bytes"
@@ -13,27 +13,32 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dlqkit/dlq"
 	"github.com/dlqkit/dlq/internal/clock"
 )
 
+// The HTTP target's retries and timeouts.
 const (
-	httpAttempts   = 5
-	httpTimeout    = 30 * time.Second
-	httpMaxBackoff = 10 * time.Second
+	replayHTTPAttempts   = 5
+	replayHTTPTimeout    = 30 * time.Second
+	replayHTTPMaxBackoff = 10 * time.Second
 )
 
-// httpTarget POSTs each payload alone, its original headers as HTTP
+// replayHTTP POSTs each payload alone, its original headers as HTTP
 // headers, retrying 429 and 5xx answers (honouring Retry-After). It follows
 // a redirect only where the POST stays a POST with its body (307, 308) to
-// the same scheme, host and port; any other redirect fails the entry.
-type httpTarget struct {
-	url    string
-	client *http.Client
+// the same scheme, host and port; any other redirect fails the entry. It
+// is built in every build: it needs the standard library only.
+type replayHTTP struct {
+	url       string
+	transport *http.Transport
+	client    *http.Client
 }
 
-func newHTTPTarget(u *url.URL) (*httpTarget, error) {
-	return &httpTarget{url: u.String(), client: &http.Client{Timeout: httpTimeout, CheckRedirect: keepPOST}}, nil
+func newReplayHTTP(u *url.URL) *replayHTTP {
+	// A transport of its own, whose connections close with the replay.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	return &replayHTTP{url: u.String(), transport: transport,
+		client: &http.Client{Transport: transport, Timeout: replayHTTPTimeout, CheckRedirect: keepPOST}}
 }
 
 // keepPOST lets the client follow a 307 or 308 to the origin of the first
@@ -75,16 +80,16 @@ func redirectRefused(resp *http.Response) string {
 	return fmt.Sprintf("redirect to %s refused: replay follows a redirect only to the same scheme, host and port", where)
 }
 
-func (h *httpTarget) send(ctx context.Context, msgs []replayMsg) (int, error) {
+func (h *replayHTTP) send(ctx context.Context, msgs []replayMsg, rep *sendReport) (int, error) {
 	for i := range msgs {
-		if err := h.post(ctx, &msgs[i]); err != nil {
+		if err := h.post(ctx, &msgs[i], rep); err != nil {
 			return i, err
 		}
 	}
 	return len(msgs), nil
 }
 
-func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
+func (h *replayHTTP) post(ctx context.Context, m *replayMsg, rep *sendReport) error {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(m.entry.Payload))
@@ -99,7 +104,7 @@ func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
 		}
 		resp, err := h.client.Do(req)
 		if err != nil {
-			return fmt.Errorf("http target: entry %s: %w", m.entry.ID, redactURLError(err))
+			return fmt.Errorf("http target: entry %s: %w", m.entry.ID, withoutURL(err))
 		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
@@ -109,23 +114,29 @@ func (h *httpTarget) post(ctx context.Context, m *replayMsg) error {
 			return nil
 		case resp.StatusCode >= 300 && resp.StatusCode < 400 && resp.Header.Get("Location") != "":
 			return fmt.Errorf("http target: entry %s: %s: %s", m.entry.ID, resp.Status, redirectRefused(resp))
-		case !retry || attempt == httpAttempts:
+		case !retry || attempt == replayHTTPAttempts:
 			return fmt.Errorf("http target: entry %s: %s", m.entry.ID, resp.Status)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			rep.throttled++
 		}
 		wait := backoff
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
 		}
-		if !clock.Sleep(ctx, min(wait, httpMaxBackoff)) {
+		if !clock.Sleep(ctx, min(wait, replayHTTPMaxBackoff)) {
 			return ctx.Err()
 		}
-		backoff = min(2*backoff, httpMaxBackoff)
+		backoff = min(2*backoff, replayHTTPMaxBackoff)
 	}
 }
 
+// close closes the idle connections; none is in use once the replay sent.
+func (h *replayHTTP) close() { h.transport.CloseIdleConnections() }
+
 // validHeader reports whether h can travel as an HTTP header: a token name
 // and a value without control characters. Others are left out.
-func validHeader(h dlq.Header) bool {
+func validHeader(h Header) bool {
 	if h.Key == "" {
 		return false
 	}
@@ -143,8 +154,9 @@ func validHeader(h dlq.Header) bool {
 	return true
 }
 
-// redactURLError drops the URL from a client error: it may hold a secret.
-func redactURLError(err error) error {
+// withoutURL drops the URL from a client error, keeping its operation
+// ("Post"): the URL may hold a secret.
+func withoutURL(err error) error {
 	if ue, ok := err.(*url.Error); ok {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
