@@ -73,6 +73,7 @@ type ReplayOptions struct {
 	Warn func(error)
 
 	// The automatic rate (issue 23).
+
 	// RateAuto lets the replay find the rate the target takes, instead of
 	// a fixed Rate (set one or the other): it begins at MaxRate/100 and
 	// rises by MaxRate/100 every quarter second the target takes messages

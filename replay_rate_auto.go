@@ -94,15 +94,17 @@ func (a *autoRate) observe(now time.Time, confirmed int, rep *sendReport) {
 	if a == nil {
 		return
 	}
-	if rep.pause > 0 {
-		a.limiter.hold(now.Add(rep.pause))
-	}
 	loaded := rep.throttled > 0 || rep.failing > 0
 	if !loaded && confirmed > 0 {
 		loaded = a.slower(rep.latency())
 	}
 	if loaded {
 		a.halve(now)
+	}
+	if rep.pause > 0 {
+		a.limiter.hold(now.Add(rep.pause))
+	}
+	if loaded {
 		return
 	}
 	a.sent += confirmed
