@@ -283,10 +283,11 @@ func (run *replayRun) loop(ctx context.Context) error {
 			continue
 		}
 		if wait := run.limiter.reserve(time.Now()); wait > 0 {
+			due := time.Now().Add(wait) // the send below takes from the wait
 			if run.flush(ctx) != nil {
 				break
 			}
-			if !clock.Sleep(ctx, wait) {
+			if !clock.Sleep(ctx, time.Until(due)) {
 				break
 			}
 		}

@@ -192,7 +192,7 @@ func (s *throttlingServer) rateOver(fraction float64) (mean float64, peak int) {
 // of what arrived in the last part of the run, and loses nothing: every
 // id taken exactly once, the refused ones sent again.
 func TestReplayRateAutoSettles(t *testing.T) {
-	const n, limit = 6000, 500
+	const n, limit = 5000, 500
 	src := writeNumbered(t, t.TempDir(), n)
 	for _, retryAfter := range []string{"1", ""} {
 		t.Run(fmt.Sprintf("Retry-After %q", retryAfter), func(t *testing.T) {
@@ -223,6 +223,7 @@ func TestReplayRateAutoSettles(t *testing.T) {
 			assert.Greater(t, slicesMax(rates), 50.0, "the rate the progress reports moves")
 			t.Logf("%d entries in %v (%.0f/s overall); %d refused (429); second half: %.0f requests/s arrived, at most %d in a second; rate at the end %.0f/s, highest %.0f/s",
 				n, took.Round(time.Millisecond), float64(n)/took.Seconds(), s.refused, mean, peak, rates[len(rates)-1], slicesMax(rates))
+			t.Logf("rate every 250 ms: %v", rates)
 		})
 	}
 }
