@@ -322,6 +322,9 @@ const (
 	defaultRedisDialTimeoutMS  = 1000
 	defaultRedisTimeoutMS      = 3000
 	defaultRedisWaitTimeoutMS  = 1000
+	defaultStormMinEvents      = 100
+	defaultStormWindowMS       = 60000
+	defaultStormCoolDownMS     = 30000
 )
 
 // withDefaults returns a copy of cfg with each field left zero that has a
@@ -344,6 +347,7 @@ func (cfg Config) withDefaults() Config {
 	cfg.Kafka = cfg.Kafka.withDefaults()
 	cfg.HTTP = cfg.HTTP.withDefaults()
 	cfg.Redis = cfg.Redis.withDefaults()
+	cfg.Storm = cfg.Storm.withDefaults()
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -401,6 +405,17 @@ func (r RedisConfig) withDefaults() RedisConfig {
 	r.TimeoutMS = cmp.Or(r.TimeoutMS, defaultRedisTimeoutMS)
 	r.WaitTimeoutMS = cmp.Or(r.WaitTimeoutMS, defaultRedisWaitTimeoutMS)
 	return r
+}
+
+// withDefaults returns s with its defaults. They are filled in whether or
+// not the brake is on, as every other section's are: the brake is on by
+// MaxRatio or MaxConsecutive alone, which have no default.
+func (s StormConfig) withDefaults() StormConfig {
+	s.MinEvents = cmp.Or(s.MinEvents, defaultStormMinEvents)
+	s.WindowMS = cmp.Or(s.WindowMS, defaultStormWindowMS)
+	s.Action = cmp.Or(s.Action, StormRefuse)
+	s.CoolDownMS = cmp.Or(s.CoolDownMS, defaultStormCoolDownMS)
+	return s
 }
 
 // ms converts a config value in milliseconds.
