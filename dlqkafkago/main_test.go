@@ -62,7 +62,7 @@ func newReader(t testing.TB, b *kafkatest.Broker, topic, group string) *kafka.Re
 	t.Helper()
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: []string{b.Addr}, GroupID: group, Topic: topic,
-		MaxWait: 50 * time.Millisecond, StartOffset: kafka.FirstOffset,
+		MaxWait: time.Second, MaxBytes: 256 << 10, StartOffset: kafka.FirstOffset,
 		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
 		RebalanceTimeout: 2 * time.Second, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 100 * time.Millisecond,
 	})
