@@ -53,7 +53,7 @@ func TestCommitWaitsForMessagesInFlight(t *testing.T) {
 	b := kafkatest.StartInProcess(t)
 	produce(t, b, "events", 1, 10, numbered)
 	o := newDLQ(t, t.TempDir(), dlq.Config{})
-	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	ctx := deadline(t, time.Minute)
 
@@ -76,7 +76,7 @@ func TestCommitFollowsTheDLQ(t *testing.T) {
 	produce(t, b, "events", 1, 200, numbered)
 	disk := testenv.MountTmpfs(t, 64<<10)
 	o := newDLQ(t, disk.Dir, dlq.Config{Retry: dlq.RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20}})
-	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	ctx := deadline(t, 2*time.Minute)
 
@@ -116,7 +116,7 @@ func TestCommitOffersLostDeadLettersAgain(t *testing.T) {
 	produce(t, b, "events", 1, 21, numbered)
 	disk := testenv.MountTmpfs(t, 64<<10)
 	o := newDLQ(t, disk.Dir, dlq.Config{Retry: dlq.RetryConfig{MaxAttempts: 2, InitialBackoffMS: 1, MaxBackoffMS: 2}})
-	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(newReader(t, b, "events", "g"), o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	ctx := deadline(t, 2*time.Minute)
 
@@ -183,7 +183,7 @@ func TestCommitSurvivesSIGKILL(t *testing.T) {
 	// The last run, to the end.
 	o := newDLQ(t, dir, dlq.Config{})
 	r := newReader(t, b, "events", "g")
-	c, err := dlqkafkago.New(r, o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(r, o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	ctx := deadline(t, 5*time.Minute)
 	from := commits[len(commits)-1]
@@ -252,7 +252,7 @@ func TestCommitCrashChild(t *testing.T) {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{broker}, GroupID: "g", Topic: "events",
 		MaxWait: time.Second, StartOffset: kafka.FirstOffset,
 		SessionTimeout: time.Second, HeartbeatInterval: 100 * time.Millisecond, RebalanceTimeout: time.Second})
-	c, err := dlqkafkago.New(r, o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(r, o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	ctx := context.Background()
 	every := 50 + rand.IntN(250)

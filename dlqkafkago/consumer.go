@@ -12,11 +12,26 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Config configures a Consumer. The zero value works.
-type Config struct {
-	// Classify returns the Reason of a dead letter from the error the
-	// message failed with. Defaults to one that returns DefaultReason.
+// ErrNotDone is matched by DeadLetter's error when the message's dead
+// letter was not accepted (the storm brake refused it, the queue had no
+// room before ctx ended, the DLQ is closed). The message is not done: the
+// Consumer commits nothing at or after it in its partition, holds its dead
+// letter and offers it again in Fetch. The error also matches the cause
+// (dlq.ErrStorm, ctx's error, dlq.ErrClosed).
+var ErrNotDone = errors.New("dlqkafkago: message not done")
+
+// ErrReaderConfig is wrapped by New's error when the Reader cannot commit
+// (no ReaderConfig.GroupID) or a part is missing.
+var ErrReaderConfig = errors.New("dlqkafkago: reader config")
+
+// Options configures a Consumer. The zero value works.
+type Options struct {
+	// Classify returns the Reason of a message's dead letter from the
+	// error it failed with. Defaults to DefaultReason for every error.
 	Classify func(error) string
+	// Entry builds a message's dead letter, for a program that adds
+	// Metadata or Attempts. Defaults to Entry(msg, err, Classify).
+	Entry func(msg kafka.Message, err error) dlq.Entry
 	// Backoff is how long Fetch first waits while the storm brake is
 	// tripped; each wait doubles it up to MaxBackoff. Defaults to 50 ms.
 	Backoff time.Duration
@@ -30,14 +45,14 @@ const (
 	defaultMaxBackoff = time.Second
 )
 
-func (c Config) backoff() time.Duration {
+func (c Options) backoff() time.Duration {
 	if c.Backoff > 0 {
 		return c.Backoff
 	}
 	return defaultBackoff
 }
 
-func (c Config) maxBackoff() time.Duration {
+func (c Options) maxBackoff() time.Duration {
 	if c.MaxBackoff > 0 {
 		return max(c.MaxBackoff, c.backoff())
 	}
@@ -50,12 +65,11 @@ func (c Config) maxBackoff() time.Duration {
 // that is neither done nor dead-lettered durably.
 //
 // Its methods are safe from any goroutine: messages may be processed
-// concurrently and finished in any order. Do not change a Config after
-// New.
+// concurrently and finished in any order.
 type Consumer struct {
 	r        *kafka.Reader
 	o        *dlq.Orchestrator
-	cfg      Config
+	opts     Options
 	ledger   *ledger
 	commitMu sync.Mutex // one Commit at a time
 	lostSeen uint64     // o's Stats.Lost at the last look, under commitMu
@@ -66,16 +80,14 @@ type Consumer struct {
 // New returns a Consumer over r, a Reader of a consumer group
 // (ReaderConfig.GroupID set), dead-lettering into o. r and o stay the
 // caller's to close, after a last Commit.
-func New(r *kafka.Reader, o *dlq.Orchestrator, cfg Config) (*Consumer, error) {
+func New(r *kafka.Reader, o *dlq.Orchestrator, opts Options) (*Consumer, error) {
 	switch {
-	case r == nil:
-		return nil, errors.New("dlqkafkago: no Reader")
-	case o == nil:
-		return nil, errors.New("dlqkafkago: no Orchestrator")
+	case r == nil || o == nil:
+		return nil, fmt.Errorf("%w: New needs a Reader and an Orchestrator", ErrReaderConfig)
 	case r.Config().GroupID == "":
-		return nil, errors.New("dlqkafkago: the Reader has no GroupID: only a consumer group commits offsets")
+		return nil, fmt.Errorf("%w: the Reader has no GroupID: only a consumer group commits offsets", ErrReaderConfig)
 	}
-	return &Consumer{r: r, o: o, cfg: cfg, ledger: newLedger(), lostSeen: o.Stats().Lost}, nil
+	return &Consumer{r: r, o: o, opts: opts, ledger: newLedger(), lostSeen: o.Stats().Lost}, nil
 }
 
 // Fetch returns the next message, which must end in Done or DeadLetter.
@@ -108,22 +120,28 @@ func (c *Consumer) Done(msg kafka.Message) {
 	c.ledger.done(msg)
 }
 
-// DeadLetter hands msg, which failed with err, to the DLQ as Entry builds
-// it, waiting for room in its queue (SendContext). Once the DLQ has it,
-// Commit may move past msg after a successful Flush.
+// DeadLetter hands msg, which failed with err, to the DLQ (Options.Entry
+// builds the entry), waiting for room in its queue until ctx ends
+// (SendContext). On nil the message is done: a Commit moves past it once
+// its dead letter is durable.
 //
-// When the DLQ refuses it (ErrStorm while the storm brake is tripped, or
-// ctx ended while the queue was full), DeadLetter returns that error, and
-// msg is not done: Commit stays before it, and the Consumer holds the dead
-// letter and offers it again in Fetch once the brake clears. Go on to
-// Fetch, which waits out the storm; do not call Done for msg.
+// Otherwise the error matches ErrNotDone and the cause (dlq.ErrStorm while
+// the storm brake is tripped): msg is not done, Commit stays before it,
+// and the Consumer holds its dead letter and offers it again in Fetch,
+// once the brake has cleared. Go on to Fetch, which waits out the storm;
+// do not call Done for msg.
 func (c *Consumer) DeadLetter(ctx context.Context, msg kafka.Message, err error) error {
-	e := Entry(msg, err, c.cfg.Classify)
+	var e dlq.Entry
+	if c.opts.Entry != nil {
+		e = c.opts.Entry(msg, err)
+	} else {
+		e = Entry(msg, err, c.opts.Classify)
+	}
 	if serr := c.o.SendContext(ctx, e); serr != nil {
 		if c.ledger.hold(msg, &e) {
 			c.refused.Add(1)
 		}
-		return fmt.Errorf("dlqkafkago: dead letter of %s/%d at offset %d: %w", msg.Topic, msg.Partition, msg.Offset, serr)
+		return fmt.Errorf("%w: %s/%d@%d, held to be offered again: %w", ErrNotDone, msg.Topic, msg.Partition, msg.Offset, serr)
 	}
 	c.deadLetters.Add(1)
 	c.ledger.accept(placeOf(msg), &e)

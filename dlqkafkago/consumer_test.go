@@ -2,7 +2,6 @@ package dlqkafkago_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -51,7 +50,7 @@ func TestConsumerCommitsAfterTheDeadLettersAreDurable(t *testing.T) {
 	dir := t.TempDir()
 	o := newDLQ(t, dir, dlq.Config{})
 	r := newReader(t, b, "events", "g")
-	c, err := dlqkafkago.New(r, o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(r, o, dlqkafkago.Options{})
 	require.NoError(t, err)
 
 	ctx := deadline(t, 2*time.Minute)
@@ -74,9 +73,9 @@ func TestNewNeedsAGroupReader(t *testing.T) {
 	o := newDLQ(t, t.TempDir(), dlq.Config{})
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{"127.0.0.1:1"}, Topic: "events"})
 	defer r.Close()
-	_, err := dlqkafkago.New(r, o, dlqkafkago.Config{})
+	_, err := dlqkafkago.New(r, o, dlqkafkago.Options{})
+	require.ErrorIs(t, err, dlqkafkago.ErrReaderConfig)
 	require.ErrorContains(t, err, "GroupID")
-	_, err = dlqkafkago.New(nil, o, dlqkafkago.Config{})
-	require.Error(t, err)
-	_ = errors.New
+	_, err = dlqkafkago.New(nil, o, dlqkafkago.Options{})
+	require.ErrorIs(t, err, dlqkafkago.ErrReaderConfig)
 }

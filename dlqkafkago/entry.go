@@ -1,40 +1,51 @@
 package dlqkafkago
 
 import (
-	"strconv"
-
 	"github.com/dlqkit/dlq"
 	"github.com/segmentio/kafka-go"
 )
 
-// DefaultReason is the Reason of a dead letter when no classifier is given,
-// or the classifier returns "".
-const DefaultReason = "consumer_error"
+// DefaultReason is the Reason of an entry whose error no classifier named:
+// Entry's classify is nil or returned "". dlqkgo uses the same.
+const DefaultReason = "processing_error"
 
-// MetaTimestamp is the Metadata key holding the message's own timestamp
-// (kafka.Message.Time), in epoch milliseconds. The Entry's Timestamp is
-// when the message failed, which the DLQ's ids and file names follow: a
-// consumer far behind its topic would otherwise write today's failures
-// with last week's times.
-const MetaTimestamp = "kafka.timestamp"
-
-// Entry returns the dead letter of msg, which failed with err: the value
-// as Payload, the key, the headers in order, the topic, partition and
-// offset as Source, the topic as Destination, err's text as Error, the
-// message's timestamp in Metadata under MetaTimestamp, and the Reason that
-// classify gives for err (DefaultReason when classify is nil or returns
-// ""). The Entry shares msg's value, key and header values: do not modify
-// them once the Entry is sent.
+// Entry returns the dead letter of msg, which failed with err:
+//
+//   - Source: the message's topic, partition and offset (a partition 0
+//     and an offset 0 are kept, as every coordinate is present);
+//   - Destination: the message's topic, so that the Kafka backend's
+//     per_table routing sends the dead letters of "events" to
+//     "events.dlq", and a replay to {destination} sends them back;
+//   - Key and Headers: the message's, headers in their order, so that a
+//     replay sends the message back as it came;
+//   - Timestamp: the message's (kafka.Message.Time; a message without
+//     one, or with a negative one, leaves it zero: Send then fills in the
+//     time it failed);
+//   - Payload: the message's Value;
+//   - Error: err.Error() ("" when err is nil);
+//   - Reason: classify(err), or DefaultReason when classify is nil or
+//     returns "".
+//
+// The entry shares the message's Key, Value and header values, without
+// copying them: do not modify them once the entry is sent.
 func Entry(msg kafka.Message, err error, classify func(error) string) dlq.Entry {
 	e := dlq.Entry{
-		Reason:      reason(err, classify),
+		Reason:      DefaultReason,
 		Payload:     msg.Value,
-		Key:         msg.Key,
 		Destination: msg.Topic,
 		Source:      dlq.KafkaSource(msg.Topic, int32(msg.Partition), msg.Offset),
+		Key:         msg.Key,
+	}
+	if classify != nil {
+		if r := classify(err); r != "" {
+			e.Reason = r
+		}
 	}
 	if err != nil {
 		e.Error = err.Error()
+	}
+	if !msg.Time.IsZero() && msg.Time.UnixMilli() >= 0 {
+		e.Timestamp = msg.Time
 	}
 	if len(msg.Headers) > 0 {
 		e.Headers = make([]dlq.Header, len(msg.Headers))
@@ -42,17 +53,5 @@ func Entry(msg kafka.Message, err error, classify func(error) string) dlq.Entry 
 			e.Headers[i] = dlq.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	if !msg.Time.IsZero() {
-		e.Metadata = map[string]string{MetaTimestamp: strconv.FormatInt(msg.Time.UnixMilli(), 10)}
-	}
 	return e
-}
-
-func reason(err error, classify func(error) string) string {
-	if classify != nil {
-		if r := classify(err); r != "" {
-			return r
-		}
-	}
-	return DefaultReason
 }

@@ -13,7 +13,7 @@ import (
 // letters again once it is not, until none is held and the brake is
 // still off: a held dead letter may trip it again.
 func (c *Consumer) settle(ctx context.Context) error {
-	wait := c.cfg.backoff()
+	wait := c.opts.backoff()
 	for {
 		if !c.o.Storm() {
 			err := c.offerHeld(ctx)
@@ -32,7 +32,7 @@ func (c *Consumer) settle(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		wait = min(2*wait, c.cfg.maxBackoff())
+		wait = min(2*wait, c.opts.maxBackoff())
 	}
 }
 
@@ -48,7 +48,7 @@ func (c *Consumer) offerHeld(ctx context.Context) error {
 			return dlq.ErrStorm
 		}
 		if err := c.o.SendContext(ctx, e); err != nil {
-			return fmt.Errorf("dlqkafkago: dead letter of %s/%d at offset %d held: %w", at.tp.topic, at.tp.partition, at.offset, err)
+			return fmt.Errorf("dlqkafkago: held dead letter of %s/%d@%d: %w", at.tp.topic, at.tp.partition, at.offset, err)
 		}
 		c.deadLetters.Add(1)
 		c.ledger.accept(at, &e)

@@ -144,7 +144,7 @@ func TestStormBadDeploy(t *testing.T) {
 	// The bad deploy.
 	o := newDLQ(t, dir, cfg)
 	r := newReader(t, b, "events", "g")
-	c, err := dlqkafkago.New(r, o, dlqkafkago.Config{})
+	c, err := dlqkafkago.New(r, o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	bad := func(m kafka.Message) error {
 		if m.Offset >= badDeployFrom {
@@ -197,7 +197,7 @@ func TestStormBadDeploy(t *testing.T) {
 	start := time.Now()
 	o = newDLQ(t, dir, cfg)
 	r = newReader(t, b, "events", "g")
-	c, err = dlqkafkago.New(r, o, dlqkafkago.Config{})
+	c, err = dlqkafkago.New(r, o, dlqkafkago.Options{})
 	require.NoError(t, err)
 	var firstAt time.Time
 	l = startLoop(ctx, c, 500, func(m kafka.Message) error {
@@ -260,7 +260,7 @@ func TestStormHeldDeadLetterIsOfferedAgainWhenTheBrakeClears(t *testing.T) {
 			}
 		}})
 	r := newReader(t, b, "events", "g")
-	c, err := dlqkafkago.New(r, o, dlqkafkago.Config{Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	c, err := dlqkafkago.New(r, o, dlqkafkago.Options{Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	require.NoError(t, err)
 	ctx := deadline(t, 2*time.Minute)
 
@@ -278,6 +278,7 @@ func TestStormHeldDeadLetterIsOfferedAgainWhenTheBrakeClears(t *testing.T) {
 			require.NoError(t, err, "dead letter %d", i)
 		} else {
 			require.ErrorIs(t, err, dlq.ErrStorm, "dead letter %d", i)
+			require.ErrorIs(t, err, dlqkafkago.ErrNotDone, "dead letter %d", i)
 		}
 	}
 	require.True(t, o.Storm())
