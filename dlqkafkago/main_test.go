@@ -103,7 +103,12 @@ func newDLQ(t testing.TB, dir string, cfg dlq.Config) *dlq.Orchestrator {
 	}
 	o, err := dlq.New(cfg)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = o.Close(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded: a test that failed may leave it on a full disk.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = o.Close(ctx)
+	})
 	return o
 }
 

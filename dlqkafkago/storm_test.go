@@ -154,7 +154,13 @@ func TestStormBadDeploy(t *testing.T) {
 	}
 	badCtx, stopBad := context.WithCancel(ctx)
 	l := startLoop(badCtx, c, 500, bad)
-	waitFor(ctx, t, "the brake tripped and Fetch waiting", func() bool { l.requireRunning(t); return c.Stats().StormWaits > 0 })
+	waitFor(ctx, t, "the brake tripped and Fetch waiting", func() bool {
+		l.requireRunning(t)
+		if _, _, _, fetched := l.snapshot(); fetched == badDeployRecords {
+			t.Fatalf("the loop read the whole topic: the brake did not stop it (%+v)", c.Stats())
+		}
+		return c.Stats().StormWaits > 0
+	})
 	_, dead, refused, fetched := l.snapshot()
 	waits, fetches := c.Stats().StormWaits, brokerFetches.Load()
 	waitFor(ctx, t, "Fetch backing off", func() bool { return c.Stats().StormWaits >= waits+5 })
