@@ -64,7 +64,7 @@ func newReader(t testing.TB, b *kafkatest.Broker, topic, group string) *kafka.Re
 		Brokers: []string{b.Addr}, GroupID: group, Topic: topic,
 		MaxWait: time.Second, MaxBytes: 256 << 10, StartOffset: kafka.FirstOffset,
 		HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second,
-		RebalanceTimeout: 2 * time.Second, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 100 * time.Millisecond,
+		RebalanceTimeout: 2 * time.Second, JoinGroupBackoff: 100 * time.Millisecond, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 100 * time.Millisecond,
 	})
 	t.Cleanup(func() { _ = r.Close() })
 	return r
