@@ -96,7 +96,9 @@ type Config struct {
 	// goroutine for anything slow. Defaults to nil.
 	OnBatch func(BatchEvent) `json:"-" yaml:"-"`
 	// OnStorm is called when the storm brake trips and when it clears, from
-	// the brake's own goroutine. It must not block for long. Defaults to nil.
+	// the brake's own goroutine. It must not block for long: while it runs
+	// the brake neither trips on the ratio nor clears, and Close waits for
+	// it. Defaults to nil.
 	OnStorm func(StormEvent) `json:"-" yaml:"-"`
 	// Logger receives warnings about backend failures and losses. Defaults
 	// to slog.Default().

@@ -70,9 +70,11 @@ type StormEvent struct {
 	// trip by MaxConsecutive the run that tripped it, otherwise the run as
 	// it stands. Runs are counted only with MaxConsecutive set; 0 without.
 	Consecutive uint64
-	// TopReasons and TopFingerprints are the most frequent entry reasons
-	// and error fingerprints (Fingerprint) among the window's recent dead
-	// letters, largest first.
+	// TopReasons and TopFingerprints are the 5 most frequent entry
+	// reasons and error fingerprints (Fingerprint of Entry.Error) among the
+	// last 256 dead letters the drain took off the queue when the event was
+	// made, largest first; entries without a reason or an error are left
+	// out of that count. Entries the brake refused are not among them.
 	TopReasons, TopFingerprints []StormCount
 }
 

@@ -221,6 +221,7 @@ func TestStormCoolDown(t *testing.T) {
 	for range 20 {
 		require.ErrorIs(t, s.Send(Entry{Reason: "refused"}), ErrStorm)
 	}
+	flushOK(t, s.Orchestrator) // the drain has taken every dead letter: the clear's tops are whole
 
 	s.clock.Add(999 * time.Millisecond)
 	s.settle(t)
@@ -289,6 +290,56 @@ func TestStormEventCarriesTheTops(t *testing.T) {
 		{"call to <ip> timed out after <dur>", 60},
 		{"order <uuid> not found", 20},
 	}, ev.TopFingerprints)
+}
+
+// TestStormEventCountsWhatAFlushTook: entries that wait in the queue while
+// the drain retries a full disk are taken off it by Flush, not by the
+// drain's loop; they are among the event's recent dead letters all the
+// same, though the disk never takes them.
+func TestStormEventCountsWhatAFlushTook(t *testing.T) {
+	disk := testenv.MountTmpfs(t, 64<<10)
+	disk.Fill()
+	events := make(chan StormEvent, 10)
+	o, err := New(Config{Service: "svc", File: FileConfig{Dir: disk.Dir}, BatchSize: 8, QueueCapacity: 64,
+		Retry:   RetryConfig{InitialBackoffMS: 5, MaxBackoffMS: 20},
+		Logger:  discardLogger(),
+		Storm:   StormConfig{MaxRatio: 0.5, MinEvents: 100, Action: StormSignal},
+		OnStorm: func(ev StormEvent) { events <- ev }})
+	require.NoError(t, err)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		defer cancel()
+		_ = o.Close(ctx) // the disk stays full: what is pending is lost
+	}()
+	flush := func() {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, o.Flush(ctx), ErrNotWritten, "the disk is full")
+		require.Zero(t, o.Stats().QueueDepth, "Flush took everything queued")
+	}
+	for range 5 {
+		require.NoError(t, o.Send(Entry{Reason: "first", Error: "disk full"}))
+	}
+	flush()
+	for range 50 {
+		require.NoError(t, o.Send(Entry{Reason: "queued", Error: "disk full"}))
+	}
+	require.Equal(t, 50, o.Stats().QueueDepth, "the drain takes nothing new while it retries")
+	flush()
+	for range 45 {
+		o.Ok()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	select {
+	case ev := <-events:
+		assert.True(t, ev.Tripped)
+		assert.Equal(t, []StormCount{{"queued", 50}, {"first", 5}}, ev.TopReasons)
+		assert.Equal(t, []StormCount{{"disk full", 55}}, ev.TopFingerprints)
+	case <-ctx.Done():
+		t.Fatalf("no trip: %+v", o.Stats())
+	}
 }
 
 func TestStormTopsKeepTheMostFrequent(t *testing.T) {
@@ -392,6 +443,7 @@ func TestStormConfig(t *testing.T) {
 		{"max_consecutive: -3", "storm.max_consecutive", "must not be negative, got -3"},
 		{"action: pause", "storm.action", `"pause" is not one of refuse, signal`},
 		{"cool_down_ms: -5", "storm.cool_down_ms", "must not be negative, got -5"},
+		{"cool_down_ms: 86400001", "storm.cool_down_ms", "must be at most 86400000"},
 		{"max_ratoi: 0.5", "storm.max_ratoi", `unknown key (did you mean "max_ratio"?)`},
 	} {
 		t.Run(test.doc, func(t *testing.T) {
