@@ -21,7 +21,8 @@ import (
 //	{"at":"2026-05-04T10:00:00.123Z","to":"http://svc/ingest","id":"0196..."}
 //
 // appended after each batch the target confirmed, and fsynced before the
-// checkpoint moves past it (and at least every ledgerSyncInterval): the
+// checkpoint moves past it (without a checkpoint, every
+// ledgerSyncInterval): the
 // ledger is never behind the checkpoint, so that a replay killed at any
 // moment leaves in the ledger every entry the checkpoint counts, and
 // perhaps entries past it, which a rerun with OnlyPending skips. A line
@@ -129,6 +130,7 @@ type replayLedger struct {
 	done   *idSet   // with OnlyPending
 	line   []byte   // scratch
 	dirty  bool     // written since the last fsync
+	timed  bool     // no checkpoint: fsync every ledgerSyncInterval
 	synced time.Time
 	err    error // the first write's failure: nothing more is written, and the checkpoint no longer moves
 }
@@ -147,7 +149,7 @@ func openLedger(opts *ReplayOptions, target string) (*replayLedger, error) {
 	}
 	to := redact.URL(target)
 	quoted, _ := json.Marshal(to)
-	l := &replayLedger{path: path, to: to, quoted: quoted, synced: time.Now()}
+	l := &replayLedger{path: path, to: to, quoted: quoted, synced: time.Now(), timed: opts.Checkpoint == ""}
 	if opts.OnlyPending {
 		l.done = newIDSet()
 	}
@@ -233,7 +235,8 @@ func (l *replayLedger) replayed(id string) bool {
 	return l != nil && l.done != nil && id != "" && l.done.has(id)
 }
 
-// record appends the confirmed messages to the ledger in one write; it
+// record appends the confirmed messages to the ledger in one write. With
+// a checkpoint, the checkpoint's writes fsync it first; without, it
 // fsyncs when the last fsync is ledgerSyncInterval old.
 func (l *replayLedger) record(confirmed []replayMsg) error {
 	if l == nil || l.f == nil || len(confirmed) == 0 {
@@ -260,7 +263,7 @@ func (l *replayLedger) record(confirmed []replayMsg) error {
 		return l.err
 	}
 	l.dirty = true
-	if now.Sub(l.synced) >= ledgerSyncInterval {
+	if l.timed && now.Sub(l.synced) >= ledgerSyncInterval {
 		return l.sync()
 	}
 	return nil
