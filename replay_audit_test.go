@@ -74,7 +74,7 @@ func TestReplayAudit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(n-119), res.Sent)
 
-	data, err := os.ReadFile(cp+".audit")
+	data, err := os.ReadFile(cp + ".audit")
 	require.NoError(t, err)
 	assert.NotContains(t, string(data), "s3cret")
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
