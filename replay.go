@@ -88,6 +88,36 @@ type ReplayOptions struct {
 	// error without RateAuto. Defaults to 0: 10,000 a second.
 	MaxRate float64
 
+	// The ledger of confirmed entries and the audit record (replay_ledger.go, replay_audit.go).
+
+	// Ledger is a file to which each entry the target confirmed is
+	// appended, as a JSON line {"at","to","id"} ([LedgerRecord], read with
+	// [ReadLedger]): the time, the target (its password hidden) and the
+	// entry's id. It is written after each batch the target confirmed and
+	// fsynced before the checkpoint moves past it, so that it is never
+	// behind the checkpoint: a replay killed at any moment leaves in it
+	// every entry the target confirmed but the batch it was sending. A
+	// dry run does not write it. Defaults to "": CHECKPOINT.ledger with a
+	// Checkpoint, else none.
+	Ledger string
+	// OnlyPending skips the entries the ledger says the same target (the
+	// same URL) confirmed already, counting them in
+	// ReplayResult.AlreadyReplayed: a rerun with another selection, or
+	// after a kill, sends no entry twice; a replay to another target sends
+	// them. It needs a ledger (Ledger or Checkpoint). It holds the ids of
+	// the target's lines in memory: about 40 bytes per UUID (40 MB for a
+	// million entries), the id's length more for ids of other forms.
+	OnlyPending bool
+	// Audit is a file to which each run (a dry run too) appends one JSON
+	// line, fsynced, when it ends: who ran it (user, host), when (start,
+	// end), the source, target (its password hidden), selection, options,
+	// counts, and its outcome ("done", "interrupted", "target failed",
+	// "stopped") with the error. A run killed by SIGKILL appends none;
+	// the next run's counts (before, from) tell where it stopped.
+	// Defaults to "": next to the ledger, named as the ledger with .audit
+	// for .ledger (CHECKPOINT.audit, LEDGER.audit), else none.
+	Audit string
+
 	// onBatch, when set, hears of each send to the target, from Replay's
 	// goroutine: the messages the target confirmed (a prefix of the batch,
 	// all of it unless err), how long the send took and what the target
@@ -132,6 +162,12 @@ type ReplayResult struct {
 	From string
 	// Before is how many entries earlier runs of the same replay sent.
 	Before uint64
+
+	// The ledger (replay_ledger.go).
+
+	// AlreadyReplayed is how many entries OnlyPending skipped, the ledger
+	// saying the target confirmed them already (not counted in Skipped).
+	AlreadyReplayed uint64
 }
 
 // ReplayProgress is how far a [Replay] got: the result it would return if
@@ -170,8 +206,8 @@ type ReplayProgress struct {
 //
 // A replay that stops before the end of its source (the target failed, the
 // source could not be read, ctx ended) returns a *ReplayError with the
-// counts so far, as does one whose checkpoint could not be written; the
-// ReplayResult is then valid too. Any other error (options, target URL,
+// counts so far, as does one whose checkpoint, ledger or audit record
+// could not be written; the ReplayResult is then valid too. Any other error (options, target URL,
 // checkpoint of another replay, source form) comes before anything is read
 // or sent, with a zero ReplayResult.
 func Replay(ctx context.Context, src, target string, opts ReplayOptions) (ReplayResult, error) {
@@ -216,6 +252,9 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	if run.reader, err = OpenReader(src, ReaderOptions{Filter: filter, After: run.cp.Position, Warn: opts.Warn}); err != nil {
 		return ReplayResult{}, err
 	}
+	if err := run.openRecords(src, target, sel); err != nil { // the ledger, the audit record
+		return ReplayResult{}, err
+	}
 	run.progress = startProgress(&opts, run)
 	stopErr := run.loop(ctx)
 	var saveErr error
@@ -224,6 +263,7 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	}
 	res := run.result()
 	run.progress.stop(res)
+	saveErr = run.closeRecords(res, stopErr, saveErr)
 	switch {
 	case stopErr != nil:
 		return res, stopErr
@@ -258,6 +298,12 @@ type replayRun struct {
 	err     error // what stopped the replay in flush: the target's failure or the checkpoint's
 	// targetFailed: err is the target's.
 	targetFailed bool
+
+	// The ledger and the audit record (replay_ledger.go, replay_audit.go).
+	ledger          *replayLedger // nil: none
+	audit           *auditRecord  // nil: none
+	auditPath       string
+	alreadyReplayed uint64 // skipped by OnlyPending
 }
 
 // loop reads the source and sends what it selects; it returns a
@@ -269,6 +315,9 @@ func (run *replayRun) loop(ctx context.Context) error {
 		if err != nil {
 			readErr = err
 			break
+		}
+		if run.skipReplayed(&rec) { // OnlyPending
+			continue
 		}
 		count := replayCount(&rec.Entry)
 		if maxReplays > 0 && count >= maxReplays {
@@ -324,6 +373,9 @@ func (run *replayRun) flush(ctx context.Context) error {
 		sent, err := run.target.send(ctx, run.pending, &rep)
 		rep.took = time.Since(start)
 		run.confirm(sent)
+		if run.recordConfirmed(sent) != nil { // the ledger
+			return run.err
+		}
 		if run.opts.onBatch != nil {
 			run.opts.onBatch(run.pending[:sent], &rep, err)
 		}
@@ -375,6 +427,9 @@ func (run *replayRun) due(now time.Time) bool {
 // save rewrites the checkpoint with what the target confirmed, when that
 // moved since the last time.
 func (run *replayRun) save() error {
+	if err := run.ledger.sync(); err != nil { // the ledger is never behind the checkpoint
+		return err
+	}
 	if run.opts.Checkpoint == "" || run.cp.Position == "" || run.cp.Position == run.savedPos {
 		return nil
 	}
@@ -395,6 +450,7 @@ func (run *replayRun) result() ReplayResult {
 		Read: st.Read, Sent: run.sent, Refused: run.refused, Failed: run.failed,
 		Skipped: st.Read - min(st.Matched, st.Read), Unreadable: st.Unreadable,
 		Resumed: run.from != "", From: run.from, Before: run.base,
+		AlreadyReplayed: run.alreadyReplayed,
 	}
 }
 

@@ -31,6 +31,7 @@ func inspectCommand() *cli.Command {
 			&cli.StringFlag{Name: "group-by", Value: "reason", Usage: "reason, destination, service, source, hour, day or fingerprint, or several joined by commas"},
 			&cli.IntFlag{Name: "top", Value: defaultTop, Usage: "print the N largest groups (by hour or day: the N newest) and a line for the others; 0 for all. With --json only when given"},
 			&cli.BoolFlag{Name: "json", Usage: `print {"total","unreadable","groups":[{"key","count","first","last"}]}`},
+			&cli.StringFlag{Name: "replayed", Usage: "LEDGER of dlq replay: show what went back to each target, and group only the entries that came back (whose dlq.replay_of is in LEDGER)"},
 		),
 		Action: runInspect,
 	}
@@ -83,6 +84,9 @@ func runInspect(ctx context.Context, cmd *cli.Command) error {
 	}
 	if cmd.Bool("json") && !cmd.IsSet("top") {
 		top = 0 // a script gets every group unless it asks
+	}
+	if cmd.String("replayed") != "" {
+		return runInspectReplayed(ctx, cmd, by, top)
 	}
 	r, err := openReader(cmd, dlq.ReaderOptions{SkipPayload: true}) // groups never show a payload
 	if err != nil {

@@ -34,6 +34,10 @@ func replayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},
+			// The ledger and the audit record.
+			&cli.StringFlag{Name: "ledger", Usage: "append each entry the target confirmed (id, target, time) to FILE (default: CHECKPOINT.ledger with --checkpoint)"},
+			&cli.BoolFlag{Name: "only-pending", Usage: "skip the entries the ledger says this --to confirmed already (needs --ledger or --checkpoint)"},
+			&cli.StringFlag{Name: "audit", Usage: "append one JSON record of the run (user, host, times, source, target, filters, counts) to FILE (default: next to the ledger, .audit for .ledger)"},
 		),
 		Action: runReplay,
 	}
@@ -54,6 +58,9 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if rate < 0 || maxReplays < 0 {
 		return fmt.Errorf("%w: --rate and --max-replays cannot be negative", errUsage)
 	}
+	if cmd.Bool("only-pending") && cmd.String("ledger") == "" && cmd.String("checkpoint") == "" {
+		return fmt.Errorf("%w: --only-pending needs a ledger: --ledger FILE (or --checkpoint FILE, next to which it is kept)", errUsage)
+	}
 	filter, err := filterOf(cmd, time.Now())
 	if err != nil {
 		return err
@@ -67,6 +74,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 		Filter: filter, Since: cmd.String("since"), Until: cmd.String("until"),
 		Rate: rate, RateAuto: auto, MaxRate: cmd.Float("max-rate"), MaxReplays: maxReplays, DryRun: cmd.Bool("dry-run"), Checkpoint: cmd.String("checkpoint"),
 		Warn: readWarnings(cmd), ProgressInterval: progressEvery,
+		Ledger: cmd.String("ledger"), OnlyPending: cmd.Bool("only-pending"), Audit: cmd.String("audit"), // the ledger
 		OnProgress: func(p dlq.ReplayProgress) {
 			first := last.Load() == nil
 			last.Store(&p)
@@ -93,6 +101,9 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	refused := "" // only --max-replays refuses entries
 	if maxReplays > 0 {
 		refused = fmt.Sprintf("; refused %d (replayed %d times or more)", res.Refused, maxReplays)
+	}
+	if opts.OnlyPending { // the ledger
+		refused += fmt.Sprintf("; already replayed %d (ledger)", res.AlreadyReplayed)
 	}
 	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d%s\n",
 		verb, res.Sent, redact.URL(to), refused, res.Failed, res.Unreadable, rateNote(auto && !opts.DryRun, last.Load(), " at the end"))

@@ -1,0 +1,195 @@
+package dlq
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/dlqkit/dlq/internal/lossyfs"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ledgerIDs returns the ids the ledger at path holds for target, in order.
+func ledgerIDs(t *testing.T, path, target string) []string {
+	t.Helper()
+	var ids []string
+	for rec, err := range ReadLedger(path) {
+		require.NoError(t, err)
+		assert.False(t, rec.Time.IsZero(), "a line without its time")
+		if rec.Target == target {
+			ids = append(ids, rec.ID)
+		}
+	}
+	return ids
+}
+
+// TestReplayLedger: the ledger holds exactly the entries the target
+// confirmed (not the one it failed, nor those after), under the target
+// with its password hidden; a rerun with OnlyPending sends only the others,
+// counting the rest in AlreadyReplayed; a dry run counts the same without
+// writing; a replay to another target sends them all.
+func TestReplayLedger(t *testing.T) {
+	const n = 250
+	src := writeNumbered(t, t.TempDir(), n)
+	failing := newReplaySink(t, func(call int) int {
+		if call == 120 {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	ledger := filepath.Join(t.TempDir(), "redrive.ledger")
+	target := strings.Replace(failing.url, "http://", "http://ops:s3cret@", 1)
+	opts := ReplayOptions{Ledger: ledger, OnlyPending: true}
+	_, err := Replay(t.Context(), src, target, opts)
+	require.ErrorIs(t, err, ErrTargetFailed)
+	assert.Equal(t, numbers(0, 119), ledgerIDs(t, ledger, "http://ops:xxxxx@"+strings.TrimPrefix(failing.url, "http://")))
+	data, err := os.ReadFile(ledger)
+	require.NoError(t, err)
+	assert.NotContains(t, string(data), "s3cret")
+
+	dry := opts
+	dry.DryRun = true
+	res, err := Replay(t.Context(), src, target, dry)
+	require.NoError(t, err)
+	assert.Equal(t, ReplayResult{Read: n, Sent: n - 119, AlreadyReplayed: 119}, res)
+	after, err := os.ReadFile(ledger)
+	require.NoError(t, err)
+	assert.Equal(t, data, after, "a dry run writes no ledger line")
+
+	calls := failing.callCount()
+	failing.fail = nil // the same target, mended
+	res, err = Replay(t.Context(), src, target, opts)
+	require.NoError(t, err)
+	assert.Equal(t, ReplayResult{Read: n, Sent: n - 119, AlreadyReplayed: 119}, res)
+	assert.Equal(t, calls+n-119, failing.callCount(), "only the pending entries are sent")
+	sentOnce(t, failing.received(), n)
+	assert.Len(t, ledgerIDs(t, ledger, redactedSinkURL(target)), n)
+
+	other := newReplaySink(t, nil)
+	res, err = Replay(t.Context(), src, other.url, opts)
+	require.NoError(t, err)
+	assert.Equal(t, ReplayResult{Read: n, Sent: n}, res, "the ledger is per target")
+	sentOnce(t, other.received(), n)
+
+	_, err = Replay(t.Context(), src, other.url, ReplayOptions{OnlyPending: true})
+	require.ErrorContains(t, err, "OnlyPending needs a Ledger")
+}
+
+// sentOnce requires that got holds each of the entries 0 to n-1 once, and
+// nothing else.
+func sentOnce(t *testing.T, got []string, n int) {
+	t.Helper()
+	count := map[string]int{}
+	for _, id := range got {
+		count[id]++
+	}
+	for _, id := range numbers(0, n) {
+		assert.Equal(t, 1, count[id], "entry %s sent %d times", id, count[id])
+		delete(count, id)
+	}
+	assert.Empty(t, count, "sent though not in the source")
+}
+
+func redactedSinkURL(target string) string { return strings.Replace(target, ":s3cret@", ":xxxxx@", 1) }
+
+// TestReplayLedgerTornLine: a line torn by a kill is ignored and cut before
+// the next line is appended; a line in the middle that is not a record
+// stops the replay before it sends anything (it is not a ledger).
+func TestReplayLedgerTornLine(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), 10)
+	s := newReplaySink(t, nil)
+	ledger := filepath.Join(t.TempDir(), "l.ledger")
+	line := func(id string) string {
+		return fmt.Sprintf(`{"at":"2026-05-04T10:00:00.000Z","to":%q,"id":%q}`+"\n", s.url, id)
+	}
+	require.NoError(t, os.WriteFile(ledger, []byte(line("00000")+line("00001")+`{"at":"2026-05-04T10:00:00.000Z","to":"ht`), 0o600))
+	res, err := Replay(t.Context(), src, s.url, ReplayOptions{Ledger: ledger, OnlyPending: true})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), res.AlreadyReplayed)
+	assert.Equal(t, numbers(2, 10), s.received())
+	assert.Equal(t, numbers(0, 10), ledgerIDs(t, ledger, s.url), "the torn line is cut, every line a record")
+
+	bad := filepath.Join(t.TempDir(), "bad.ledger")
+	require.NoError(t, os.WriteFile(bad, []byte(line("00000")+"not a record\n"+line("00001")), 0o600))
+	calls := s.callCount()
+	_, err = Replay(t.Context(), src, s.url, ReplayOptions{Ledger: bad})
+	require.ErrorContains(t, err, "line 2 is not a ledger record")
+	assert.Equal(t, calls, s.callCount(), "nothing sent")
+}
+
+// TestReplayLedgerPowerLoss cuts the power (lossyfs) in the middle of a
+// replay with a checkpoint: whatever survives, the ledger holds every
+// entry the surviving checkpoint counts (it is fsynced first), a line torn
+// by the cut is ignored, and a rerun with OnlyPending sends exactly the
+// entries the ledger lacks.
+func TestReplayLedgerPowerLoss(t *testing.T) {
+	const n = 1000
+	src := writeNumbered(t, t.TempDir(), n)
+	fs := lossyfs.Mount(t, "")
+	cp := filepath.Join(fs.Dir(), "replay.cp")
+	s := newReplaySink(t, nil)
+	confirmed := 0
+	opts := ReplayOptions{Checkpoint: cp, Rate: 2000, OnlyPending: true} // the checkpoint rewritten every 500 entries
+	opts.onBatch = func(sent []replayMsg, _ *sendReport, _ error) {
+		if confirmed < 700 && confirmed+len(sent) >= 700 {
+			fs.CrashTorn()
+		}
+		confirmed += len(sent)
+	}
+	_, err := Replay(t.Context(), src, s.url, opts)
+	require.Error(t, err, "the power went")
+	kept := readCheckpointFile(t, cp)
+	require.GreaterOrEqual(t, kept.Replayed, uint64(500), "a checkpoint written after 500 entries survived")
+	ids := ledgerIDs(t, cp+".ledger", s.url)
+	require.GreaterOrEqual(t, len(ids), int(kept.Replayed), "the ledger is behind the checkpoint")
+	assert.Equal(t, numbers(0, len(ids)), ids)
+
+	opts.onBatch = nil
+	before := len(s.received())
+	res, err := Replay(t.Context(), src, s.url, opts)
+	require.NoError(t, err)
+	assert.Equal(t, numbers(len(ids), n), s.received()[before:], "the rerun sends exactly what the ledger lacks")
+	assert.Equal(t, uint64(len(ids))-kept.Replayed, res.AlreadyReplayed)
+	t.Logf("power cut after %d confirmed: checkpoint at %d, ledger at %d; the rerun sent %d", confirmed, kept.Replayed, len(ids), res.Sent)
+}
+
+// readCheckpointFile returns the checkpoint at path.
+func readCheckpointFile(t *testing.T, path string) checkpoint {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var cp checkpoint
+	require.NoError(t, json.Unmarshal(data, &cp))
+	return cp
+}
+
+// BenchmarkIDSet reports the memory OnlyPending holds per id: a million
+// UUIDs of the drain's form.
+func BenchmarkIDSet(b *testing.B) {
+	const n = 1_000_000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("0196a3b2-%04x-7%03x-8%03x-%012x", i>>16, i&0xfff, i%0xfff, i)
+	}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := newIDSet()
+		for _, id := range ids {
+			s.add(id)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		require.Equal(b, n, s.len())
+		require.Empty(b, s.other, "the ids were parsed as UUIDs")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/id")
+		runtime.KeepAlive(s)
+	}
+}
