@@ -72,6 +72,22 @@ type ReplayOptions struct {
 	// not at all, as [ReaderOptions.Warn] is. Nil: slog.Default logs them.
 	Warn func(error)
 
+	// The automatic rate (issue 23).
+
+	// RateAuto lets the replay find the rate the target takes, instead of
+	// a fixed Rate (set one or the other): it begins at MaxRate/100 and
+	// rises by MaxRate/100 every quarter second the target takes messages
+	// without a sign of load, up to MaxRate; it halves (once a second at
+	// most, never below 1 a second) when the target answers HTTP 429, 503
+	// or another 5xx (Retry-After honoured), when a Kafka broker throttles
+	// a produce (its throttle time waited out) or fails one, and when the
+	// target's latency doubles over its moving average. ReplayProgress.Rate
+	// tells the rate in force. Defaults to false: Rate, or no cap.
+	RateAuto bool
+	// MaxRate bounds RateAuto's rate, in messages per second; it is an
+	// error without RateAuto. Defaults to 0: 10,000 a second.
+	MaxRate float64
+
 	// The ledger of confirmed entries and the audit record (replay_ledger.go, replay_audit.go).
 
 	// Ledger is a file to which each entry the target confirmed is
@@ -161,7 +177,8 @@ type ReplayProgress struct {
 	// Position is the Record.Position of the last entry handled (sent,
 	// queued to send, or refused).
 	Position string
-	// Rate is the cap on messages per second in force; 0: none.
+	// Rate is the cap on messages per second in force (with RateAuto,
+	// the automatic rate as it is now); 0: none.
 	Rate float64
 }
 
@@ -197,6 +214,9 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	if opts.Rate < 0 || math.IsNaN(opts.Rate) || math.IsInf(opts.Rate, 0) {
 		return ReplayResult{}, fmt.Errorf("dlq: replay: rate %v is not a number of messages per second", opts.Rate)
 	}
+	if err := validAutoRate(&opts); err != nil {
+		return ReplayResult{}, err
+	}
 	if opts.MaxReplays < 0 {
 		return ReplayResult{}, fmt.Errorf("dlq: replay: max replays %d is negative", opts.MaxReplays)
 	}
@@ -220,6 +240,10 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	}
 	if !opts.DryRun { // a dry run neither connects nor queues: it reads and counts
 		run.limiter = newLimiter(opts.Rate)
+		if opts.RateAuto {
+			run.auto = newAutoRate(opts.MaxRate, time.Now())
+			run.limiter = run.auto.limiter
+		}
 		if err := t.open(); err != nil {
 			return ReplayResult{}, err
 		}
@@ -254,7 +278,8 @@ type replayRun struct {
 	opts     *ReplayOptions
 	target   *replayTarget
 	reader   *Reader
-	limiter  *limiter // nil: no Rate
+	limiter  *limiter  // nil: no Rate
+	auto     *autoRate // nil: no RateAuto; else it drives limiter
 	progress *progressReporter
 	pending  []replayMsg
 	handled  string // position of the last entry queued or refused
@@ -307,10 +332,11 @@ func (run *replayRun) loop(ctx context.Context) error {
 			continue
 		}
 		if wait := run.limiter.reserve(time.Now()); wait > 0 {
+			due := time.Now().Add(wait) // the send below takes from the wait
 			if run.flush(ctx) != nil {
 				break
 			}
-			if !clock.Sleep(ctx, wait) {
+			if !clock.Sleep(ctx, time.Until(due)) {
 				break
 			}
 		}
@@ -353,6 +379,7 @@ func (run *replayRun) flush(ctx context.Context) error {
 		if run.opts.onBatch != nil {
 			run.opts.onBatch(run.pending[:sent], &rep, err)
 		}
+		run.auto.observe(time.Now(), sent, &rep)
 		if err != nil {
 			if ctx.Err() == nil {
 				run.failed, run.err, run.targetFailed = uint64(len(run.pending)-sent), err, true

@@ -39,6 +39,22 @@ func (l *limiter) reserve(now time.Time) time.Duration {
 	return max(wait, 0)
 }
 
+// setRate changes the cap to rate messages per second (rate > 0): the
+// message after the one reserved last is due one new interval after it.
+func (l *limiter) setRate(rate float64) {
+	next := l.next.Add(-l.interval)
+	l.rate, l.interval = rate, time.Duration(float64(time.Second)/rate)
+	l.next = next.Add(l.interval)
+}
+
+// hold lets no message go before until; after it the cap resumes, with no
+// more than rateBurst to catch up on, as after any wait.
+func (l *limiter) hold(until time.Time) {
+	if l.next.Before(until) {
+		l.next = until
+	}
+}
+
 // current returns the cap in force, in messages per second; 0: none.
 func (l *limiter) current() float64 {
 	if l == nil {

@@ -28,12 +28,32 @@ type replayMsg struct {
 }
 
 // sendReport is what one send told of the target besides the messages it
-// confirmed: how long it took and how often the target asked to slow down
-// (HTTP 429 or 503, answered with a retry). The send loop hands each to
-// its batch hook (replayRun.onBatch).
+// confirmed: how long it took and what the target said of its load. The
+// send loop hands each to its batch hook (replayRun.onBatch) and to the
+// automatic rate (autoRate.observe).
 type sendReport struct {
-	took      time.Duration
+	took time.Duration
+	// throttled counts the answers that asked to slow down: HTTP 429 or
+	// 503 (retried), a Kafka produce the broker throttled.
 	throttled int
+	// failing counts the other answers of a target in trouble that were
+	// retried: HTTP 5xx, Kafka produce errors.
+	failing int
+	// slept is the part of took the target spent waiting to retry
+	// (backoff, Retry-After), not waiting for answers.
+	slept time.Duration
+	// calls is how many requests took made (HTTP: one per attempt; Kafka
+	// and Redis: one per send); 0 counts as 1.
+	calls int
+	// pause is how long the target asked that nothing more be sent, from
+	// the end of the send: a Kafka broker's throttle time. (The HTTP
+	// target waits out a Retry-After itself before its retry.)
+	pause time.Duration
+}
+
+// latency is how long the target took to answer one request of the send.
+func (r *sendReport) latency() time.Duration {
+	return (r.took - r.slept) / time.Duration(max(r.calls, 1))
 }
 
 // parseReplayTarget reads a target URL: kafka://HOST:PORT/TOPIC,
@@ -82,7 +102,7 @@ func (t *replayTarget) open() error {
 func (t *replayTarget) send(ctx context.Context, msgs []replayMsg, rep *sendReport) (int, error) {
 	switch t.kind {
 	case KindKafka:
-		return t.kafka.send(ctx, msgs)
+		return t.kafka.send(ctx, msgs, rep)
 	case KindHTTP:
 		return t.http.send(ctx, msgs, rep)
 	case KindRedis:

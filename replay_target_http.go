@@ -102,6 +102,7 @@ func (h *replayHTTP) post(ctx context.Context, m *replayMsg, rep *sendReport) er
 				req.Header.Add(hd.Key, string(hd.Value))
 			}
 		}
+		rep.calls++
 		resp, err := h.client.Do(req)
 		if err != nil {
 			return fmt.Errorf("http target: entry %s: %w", m.entry.ID, withoutURL(err))
@@ -119,12 +120,16 @@ func (h *replayHTTP) post(ctx context.Context, m *replayMsg, rep *sendReport) er
 		}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			rep.throttled++
+		} else {
+			rep.failing++
 		}
 		wait := backoff
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
 		}
-		if !clock.Sleep(ctx, min(wait, replayHTTPMaxBackoff)) {
+		wait = min(wait, replayHTTPMaxBackoff)
+		rep.slept += wait
+		if !clock.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, replayHTTPMaxBackoff)

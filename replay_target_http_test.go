@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,4 +153,51 @@ func TestReplayHTTPHeaders(t *testing.T) {
 	for _, key := range []string{"x:y", "nl", "del", "é"} {
 		assert.Empty(t, h.Values(key), key)
 	}
+}
+
+// TestReplayHTTPReport: each answer that asked to slow down (429, 503) or
+// told of a server in trouble (another 5xx) reaches the send's report, with
+// the requests made and the time spent waiting to retry, apart from the
+// time spent waiting for answers; the automatic rate halves on them.
+func TestReplayHTTPReport(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), 3)
+	var (
+		mu    sync.Mutex
+		calls int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		call := calls
+		mu.Unlock()
+		switch call {
+		case 1:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case 2:
+			w.WriteHeader(http.StatusBadGateway) // no Retry-After: the backoff
+		case 4:
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	var reps []sendReport
+	var rates []float64
+	res, err := Replay(t.Context(), src, srv.URL, ReplayOptions{RateAuto: true, MaxRate: 100_000,
+		onBatch:    func(_ []replayMsg, rep *sendReport, _ error) { reps = append(reps, *rep) },
+		OnProgress: func(p ReplayProgress) { rates = append(rates, p.Rate) }})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), res.Sent)
+	require.Len(t, reps, 1, "one batch")
+	rep := reps[0]
+	assert.Equal(t, 2, rep.throttled, "the 429 and the 503")
+	assert.Equal(t, 1, rep.failing, "the 502")
+	assert.Equal(t, 6, rep.calls, "three entries, three retries")
+	assert.GreaterOrEqual(t, rep.slept, 200*time.Millisecond, "the backoff after the 502 (doubled after the 429)")
+	assert.Less(t, rep.slept, rep.took)
+	assert.Less(t, rep.latency(), rep.took-rep.slept, "the latency is one request's")
+	require.NotEmpty(t, rates)
+	assert.Equal(t, 1000.0, rates[0], "the start: MaxRate/100")
+	assert.Equal(t, 500.0, rates[len(rates)-1], "the end: halved once (a second at most)")
 }

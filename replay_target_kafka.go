@@ -68,7 +68,7 @@ func (k *replayKafka) topicOf(m *replayMsg) (string, error) {
 	return topic, nil
 }
 
-func (k *replayKafka) send(ctx context.Context, msgs []replayMsg) (int, error) {
+func (k *replayKafka) send(ctx context.Context, msgs []replayMsg, rep *sendReport) (int, error) {
 	out := make([]kafka.Message, 0, len(msgs))
 	var topicErr error
 	for i := range msgs {
@@ -85,6 +85,7 @@ func (k *replayKafka) send(ctx context.Context, msgs []replayMsg) (int, error) {
 	}
 	if len(out) > 0 {
 		err := k.writer.WriteMessages(ctx, out...)
+		k.report(rep)
 		var perMessage kafka.WriteErrors
 		switch {
 		case errors.As(err, &perMessage):
@@ -103,6 +104,22 @@ func (k *replayKafka) send(ctx context.Context, msgs []replayMsg) (int, error) {
 		}
 	}
 	return len(out), topicErr
+}
+
+// report tells rep what the broker said of its load during the last
+// WriteMessages, from the writer's stats, which kafka-go resets at each
+// read (and nothing else reads): the longest time the broker throttled a
+// produce (its WaitTime, since kafka-go 0.4), and the produce requests
+// that failed, retried or not. kafka-go itself does not wait out a
+// throttle: the send loop does (rep.pause).
+func (k *replayKafka) report(rep *sendReport) {
+	st := k.writer.Stats()
+	rep.calls = max(int(st.Writes), 1)
+	rep.failing += int(st.Errors)
+	if st.WaitTime.Max > 0 {
+		rep.throttled++
+		rep.pause = max(rep.pause, st.WaitTime.Max)
+	}
 }
 
 // noTopic is the error for a topic the broker does not have.

@@ -14,7 +14,7 @@ type replayKafka struct{}
 
 func newReplayKafka(*url.URL) (*replayKafka, error) { return nil, targetNotBuilt(KindKafka) }
 
-func (*replayKafka) send(context.Context, []replayMsg) (int, error) {
+func (*replayKafka) send(context.Context, []replayMsg, *sendReport) (int, error) {
 	return 0, targetNotBuilt(KindKafka)
 }
 

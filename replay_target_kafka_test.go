@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func createReplayTopics(t *testing.T, addr string, topics ...string) {
@@ -92,4 +93,51 @@ func TestReplayKafkaMissingTopic(t *testing.T) {
 	assert.ErrorContains(t, err, "kafka target: topic payments.missing does not exist on "+addr)
 	assert.ErrorIs(t, err, kafka.UnknownTopicOrPartition)
 	assert.NotContains(t, err.Error(), "Unknown Topic Or Partition", "said once, in the operator's words")
+}
+
+// TestReplayKafkaThrottle: the broker answers the first produce throttled
+// (300 ms) and failed with a retriable error; kafka-go retries it. The
+// send tells the automatic rate of both, and of the throttle time to wait
+// out, from the writer's stats; the automatic rate halves and waits that
+// long. Every message is in the topic once.
+func TestReplayKafkaThrottle(t *testing.T) {
+	broker := kafkatest.StartInProcess(t)
+	createReplayTopics(t, broker.Addr, "payments")
+	src := writeReplayFixture(t, t.TempDir())
+	c := broker.Cluster()
+	first := true
+	c.ControlKey(kmsg.Produce.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if !first {
+			return nil, nil, false
+		}
+		first = false
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		resp := &kmsg.ProduceResponse{Version: pr.Version, ThrottleMillis: 300}
+		for _, rt := range pr.Topics {
+			out := kmsg.ProduceResponseTopic{Topic: rt.Topic}
+			for _, p := range rt.Partitions {
+				out.Partitions = append(out.Partitions, kmsg.ProduceResponseTopicPartition{Partition: p.Partition, ErrorCode: int16(kafka.NotEnoughReplicas)})
+			}
+			resp.Topics = append(resp.Topics, out)
+		}
+		return resp, nil, true
+	})
+	var reps []sendReport
+	var rates []float64
+	res, err := Replay(t.Context(), src, "kafka://"+broker.Addr+"/payments", ReplayOptions{RateAuto: true, MaxRate: 100_000,
+		onBatch:    func(_ []replayMsg, rep *sendReport, _ error) { reps = append(reps, *rep) },
+		OnProgress: func(p ReplayProgress) { rates = append(rates, p.Rate) }})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), res.Sent)
+	assert.Len(t, broker.ReadTopic("payments"), 9)
+	require.NotEmpty(t, reps)
+	rep := reps[0]
+	assert.Equal(t, 1, rep.throttled, "the throttled produce")
+	assert.Equal(t, 300*time.Millisecond, rep.pause, "the broker's throttle time")
+	assert.Equal(t, 1, rep.failing, "the produce that failed and was retried")
+	assert.Equal(t, 3, rep.calls, "a produce to each of the two partitions, one of them twice")
+	require.NotEmpty(t, rates)
+	assert.Equal(t, 1000.0, rates[0], "the start: MaxRate/100")
+	assert.Equal(t, 500.0, rates[len(rates)-1], "the end: halved")
 }

@@ -28,7 +28,9 @@ func replayCommand() *cli.Command {
 		ArgsUsage: "SRC --to TARGET",
 		Flags: append(filterFlags(),
 			&cli.StringFlag{Name: "to", Required: true, Usage: "where to send the messages"},
-			&cli.FloatFlag{Name: "rate", Usage: "at most this many messages per second (0: no cap)"},
+			// The rate: a cap, or auto (issue 23).
+			&cli.StringFlag{Name: "rate", Value: "0", Usage: "at most this many messages per second (0: no cap), or auto: rise while the target keeps up, halve when it answers 429, 503 or 5xx, throttles (Kafka) or slows down"},
+			&cli.FloatFlag{Name: "max-rate", Usage: "with --rate auto, the highest rate (default 10000)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},
@@ -48,7 +50,11 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	to, rate, maxReplays := cmd.String("to"), cmd.Float("rate"), int(cmd.Int("max-replays"))
+	to, maxReplays := cmd.String("to"), int(cmd.Int("max-replays"))
+	rate, auto, err := rateFlags(cmd)
+	if err != nil {
+		return err
+	}
 	if rate < 0 || maxReplays < 0 {
 		return fmt.Errorf("%w: --rate and --max-replays cannot be negative", errUsage)
 	}
@@ -66,7 +72,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	)
 	opts := dlq.ReplayOptions{
 		Filter: filter, Since: cmd.String("since"), Until: cmd.String("until"),
-		Rate: rate, MaxReplays: maxReplays, DryRun: cmd.Bool("dry-run"), Checkpoint: cmd.String("checkpoint"),
+		Rate: rate, RateAuto: auto, MaxRate: cmd.Float("max-rate"), MaxReplays: maxReplays, DryRun: cmd.Bool("dry-run"), Checkpoint: cmd.String("checkpoint"),
 		Warn: readWarnings(cmd), ProgressInterval: progressEvery,
 		Ledger: cmd.String("ledger"), OnlyPending: cmd.Bool("only-pending"), Audit: cmd.String("audit"), // the ledger
 		OnProgress: func(p dlq.ReplayProgress) {
@@ -77,7 +83,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 					fmt.Fprintf(out, "resuming after %s, %d replayed before\n", printable(p.From, len(p.From)), p.Before)
 				}
 				bar = newProgressOf(cmd, "replay", src, func() uint64 { return last.Load().Read })
-				bar.also(func() string { return "sent " + thousands(last.Load().Sent) })
+				bar.also(func() string { return "sent " + thousands(last.Load().Sent) + rateNote(auto, last.Load(), "") })
 			}
 			bar.seen(p.Position)
 		},
@@ -99,8 +105,8 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if opts.OnlyPending { // the ledger
 		refused += fmt.Sprintf("; already replayed %d (ledger)", res.AlreadyReplayed)
 	}
-	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d\n",
-		verb, res.Sent, redact.URL(to), refused, res.Failed, res.Unreadable)
+	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d%s\n",
+		verb, res.Sent, redact.URL(to), refused, res.Failed, res.Unreadable, rateNote(auto && !opts.DryRun, last.Load(), " at the end"))
 	if stopped != nil && !errors.Is(err, dlq.ErrTargetFailed) {
 		told := *stopped
 		told.Err = sourceError(told.Err, src) // a Kafka topic that does not exist, named with its broker

@@ -1,0 +1,63 @@
+package main
+
+// rateMutations break the automatic rate of dlq.Replay (replay_rate_auto.go,
+// the limiter's setRate and hold, the targets' load signals) and the dlq
+// replay flags over it (issue 23, --rate auto).
+//
+// Left out as untestable without timing our own speed: the rate wait that
+// does not count the send it waits behind (clock.Sleep(ctx, wait) instead
+// of until due). It makes a capped replay slower than its cap when a send
+// takes a good part of the interval, which only a timed assertion sees.
+var rateMutations = []mutation{
+	{name: "auto rate: never halves", file: "replay_rate_auto.go",
+		old: "a.limiter.setRate(max(a.limiter.rate/2, autoRateFloor))", new: "a.limiter.setRate(max(a.limiter.rate, autoRateFloor))",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: no floor", file: "replay_rate_auto.go",
+		old: "a.limiter.setRate(max(a.limiter.rate/2, autoRateFloor))", new: "a.limiter.setRate(a.limiter.rate / 2)",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: no ceiling", file: "replay_rate_auto.go",
+		old: "a.limiter.setRate(min(a.limiter.rate+a.step, a.max))", new: "a.limiter.setRate(a.limiter.rate + a.step)",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: halves on every sign, no cooldown", file: "replay_rate_auto.go",
+		old: "if !a.cut.IsZero() && now.Sub(a.cut) < autoRateCooldown {", new: "if false {",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: a step without sends at the rate", file: "replay_rate_auto.go",
+		old: "if float64(a.sent) >= a.limiter.rate*elapsed.Seconds()/2 {", new: "if true {",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: the target's pause ignored", file: "replay_rate_auto.go",
+		old: "\t\ta.limiter.hold(now.Add(rep.pause))\n", new: "",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: latency never counts", file: "replay_rate_auto.go",
+		old: "loaded = a.slower(rep.latency())", new: "a.slower(rep.latency())",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: a rise of latency in the noise counts", file: "replay_rate_auto.go",
+		old: " &&\n\t\ta.recent-a.base > autoRateMinRise.Seconds()", new: "",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: the limiter keeps its interval", file: "replay_rate.go",
+		old: "l.rate, l.interval = rate, time.Duration(float64(time.Second)/rate)", new: "l.rate = rate",
+		run: "^TestAutoRate$"},
+	{name: "auto rate: Replay ignores RateAuto", file: "replay.go",
+		old: "\t\tif opts.RateAuto {\n\t\t\trun.auto", new: "\t\tif false {\n\t\t\trun.auto",
+		run: "^TestReplayHTTPReport$"},
+	{name: "auto rate: the send loop does not tell it", file: "replay.go",
+		old: "\t\trun.auto.observe(time.Now(), sent, &rep)\n", new: "",
+		run: "^TestReplayHTTPReport$"},
+	{name: "auto rate: the HTTP target does not report a 5xx", file: "replay_target_http.go",
+		old: "\t\t} else {\n\t\t\trep.failing++\n\t\t}\n", new: "\t\t}\n",
+		run: "^TestReplayHTTPReport$"},
+	{name: "auto rate: the HTTP target counts its retry waits as latency", file: "replay_target_http.go",
+		old: "\t\trep.slept += wait\n", new: "",
+		run: "^TestReplayHTTPReport$"},
+	{name: "auto rate: the Kafka target does not report the throttle time", file: "replay_target_kafka.go",
+		old: "\t\trep.pause = max(rep.pause, st.WaitTime.Max)\n", new: "",
+		tags: "dlq_all", run: "^TestReplayKafkaThrottle$"},
+	{name: "auto rate: the Kafka target does not read its stats", file: "replay_target_kafka.go",
+		old: "\t\tk.report(rep)\n", new: "",
+		tags: "dlq_all", run: "^TestReplayKafkaThrottle$"},
+	{name: "dlq replay --rate auto: the summary without the rate", file: "cmd/dlq/replay.go",
+		old: `rateNote(auto && !opts.DryRun, last.Load(), " at the end")`, new: `""`,
+		pkg: "./cmd/dlq", run: "^TestReplayRateAuto$"},
+	{name: "dlq replay --rate auto: --max-rate taken without auto", file: "cmd/dlq/replay_rate.go",
+		old: "maxRate < 0 || maxRate != 0 && !auto", new: "maxRate < 0",
+		pkg: "./cmd/dlq", run: "^TestReplayRateAutoUsage$"},
+}
