@@ -301,6 +301,7 @@ type replayRun struct {
 
 	// The ledger and the audit record (replay_ledger.go, replay_audit.go).
 	ledger          *replayLedger // nil: none
+	recorded        int           // pending messages the ledger got one by one during a send (recordUpTo)
 	audit           *auditRecord  // nil: none
 	auditPath       string
 	alreadyReplayed uint64 // skipped by OnlyPending
@@ -369,6 +370,9 @@ func (run *replayRun) loop(ctx context.Context) error {
 func (run *replayRun) flush(ctx context.Context) error {
 	if len(run.pending) > 0 {
 		var rep sendReport
+		if run.ledger != nil {
+			rep.confirmed = run.recordUpTo
+		}
 		start := time.Now()
 		sent, err := run.target.send(ctx, run.pending, &rep)
 		rep.took = time.Since(start)

@@ -374,10 +374,23 @@ func (run *replayRun) skipReplayed(rec *Record) bool {
 	return true
 }
 
+// recordUpTo appends the pending messages up to n that the target
+// confirmed one by one (sendReport.confirmed) and the ledger lacks; a
+// failure is kept by the ledger and returned by recordConfirmed.
+func (run *replayRun) recordUpTo(n int) {
+	if n > run.recorded {
+		_ = run.ledger.record(run.pending[run.recorded:n])
+		run.recorded = n
+	}
+}
+
 // recordConfirmed appends the first sent pending messages, which the
-// target confirmed, to the ledger; a failure stops the replay.
+// target confirmed, to the ledger (those recordUpTo has not already); a
+// failure stops the replay.
 func (run *replayRun) recordConfirmed(sent int) error {
-	if err := run.ledger.record(run.pending[:sent]); err != nil {
+	from := min(run.recorded, sent)
+	run.recorded = 0
+	if err := run.ledger.record(run.pending[from:sent]); err != nil {
 		run.err = err
 		run.progress.update(run, run.handled)
 		return err

@@ -49,6 +49,11 @@ type sendReport struct {
 	// the end of the send: a Kafka broker's throttle time. (The HTTP
 	// target waits out a Retry-After itself before its retry.)
 	pause time.Duration
+	// confirmed, when set, is told as soon as the target confirmed the
+	// batch's messages up to n, by a target that confirms them one by one
+	// (HTTP): the ledger writes them down at once, so that a replay killed
+	// mid-batch sends again only the request in flight.
+	confirmed func(n int)
 }
 
 // latency is how long the target took to answer one request of the send.

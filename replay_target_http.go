@@ -85,6 +85,9 @@ func (h *replayHTTP) send(ctx context.Context, msgs []replayMsg, rep *sendReport
 		if err := h.post(ctx, &msgs[i], rep); err != nil {
 			return i, err
 		}
+		if rep.confirmed != nil {
+			rep.confirmed(i + 1)
+		}
 	}
 	return len(msgs), nil
 }
