@@ -32,6 +32,11 @@ func replayCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},
+			// The canary.
+			&cli.IntFlag{Name: "canary", Usage: "send the first N entries, wait --canary-wait, and stop if more than --abort-above of them came back to the DLQ (then every window of N the same way; 0: off)"},
+			&cli.DurationFlag{Name: "canary-wait", Value: 30 * time.Second, Usage: "how long replayed messages have to come back to the DLQ"},
+			&cli.StringFlag{Name: "abort-above", Value: "5%", Usage: "the share of a window that may come back: 5% or 0.05"},
+			&cli.StringFlag{Name: "watch", Usage: "the DLQ where messages that fail again come back (default: SRC)"},
 		),
 		Action: runReplay,
 	}
@@ -52,6 +57,10 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	abortAbove, err := shareOf(cmd.String("abort-above"))
+	if err != nil || cmd.Int("canary") < 0 || cmd.Duration("canary-wait") <= 0 {
+		return fmt.Errorf("%w: --canary cannot be negative, --canary-wait must be positive, --abort-above is a share such as 5%% or 0.05 (%q)", errUsage, cmd.String("abort-above"))
+	}
 	out := cmd.Root().Writer
 	var (
 		bar  *progress
@@ -60,6 +69,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	opts := dlq.ReplayOptions{
 		Filter: filter, Since: cmd.String("since"), Until: cmd.String("until"),
 		Rate: rate, MaxReplays: maxReplays, DryRun: cmd.Bool("dry-run"), Checkpoint: cmd.String("checkpoint"),
+		Canary: int(cmd.Int("canary")), CanaryWait: cmd.Duration("canary-wait"), AbortAbove: abortAbove, Watch: cmd.String("watch"),
 		Warn: readWarnings(cmd), ProgressInterval: progressEvery,
 		OnProgress: func(p dlq.ReplayProgress) {
 			first := last.Load() == nil
@@ -90,6 +100,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	}
 	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d\n",
 		verb, res.Sent, redact.URL(to), refused, res.Failed, res.Unreadable)
+	printCameBack(out, res, err)
 	if stopped != nil && !errors.Is(err, dlq.ErrTargetFailed) {
 		told := *stopped
 		told.Err = sourceError(told.Err, src) // a Kafka topic that does not exist, named with its broker
