@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // The three kinds of failure of the canary's fixture, a third of the
@@ -156,8 +157,10 @@ func TestReplayCanaryFixed(t *testing.T) {
 	dir := t.TempDir()
 	src := writeCanaryFixture(t, dir, canaryTotal)
 	c := newCanaryConsumer(t, dir, func(int) bool { return false })
+	before := goleak.IgnoreCurrent()
 	res, err := Replay(canaryCtx(t), src, c.url, ReplayOptions{Canary: 200, CanaryWait: 300 * time.Millisecond})
 	require.NoError(t, err)
+	require.NoError(t, goleak.Find(before), "the watcher ended with Replay, while its source is still there")
 	t.Logf("sent %d, came back %d", res.Sent, res.CameBack)
 	assert.Equal(t, uint64(canaryTotal), res.Sent)
 	assert.Zero(t, res.CameBack)
@@ -222,4 +225,16 @@ func TestReplayCanaryOptionsRefused(t *testing.T) {
 		require.Error(t, err, "%+v", opts)
 		assert.False(t, errors.Is(err, ErrReplayAborted))
 	}
+}
+
+// A canary that is not a multiple of the batch of 100 is sent exactly: the
+// batch that completes it goes short.
+func TestReplayCanaryCutsTheBatch(t *testing.T) {
+	dir := t.TempDir()
+	src := writeCanaryFixture(t, dir, 1000)
+	c := newCanaryConsumer(t, dir, func(int) bool { return true })
+	res, err := Replay(canaryCtx(t), src, c.url, ReplayOptions{Canary: 150})
+	require.ErrorIs(t, err, ErrReplayAborted)
+	assert.Equal(t, uint64(150), res.Sent)
+	assert.Len(t, c.received(), 150)
 }
