@@ -139,7 +139,7 @@ func TestReplayCanaryStillFailing(t *testing.T) {
 	assert.Equal(t, 0, abort.Window, "the canary stopped it")
 	assert.Equal(t, 200, abort.Size)
 	assert.Greater(t, abort.Back, 10, "more than 5%% of 200 came back")
-	assert.Equal(t, uint64(abort.Back), res.CameBack)
+	assert.GreaterOrEqual(t, res.CameBack, uint64(abort.Back), "more may come back between the abort and the result")
 	got := c.received()
 	assert.Len(t, got, 200, "at most the canary plus one window went back: exactly the canary")
 	for _, id := range numbers(0, 200) {
@@ -194,7 +194,7 @@ func TestReplayCanaryHalfFixed(t *testing.T) {
 	assert.False(t, abort.Ended)
 	assert.Positive(t, abort.Window)
 	assert.GreaterOrEqual(t, uint64(abort.Window*200+200), firstBad, "the window judged is one of the failing kind")
-	assert.Equal(t, []CameBackCount{{Value: "declined_again", Count: int(res.CameBack)}}, abort.Reasons, "only the third kind came back")
+	assert.Equal(t, []CameBackCount{{Value: "declined_again", Count: int(abort.CameBack)}}, abort.Reasons, "only the third kind came back")
 	assert.Equal(t, Fingerprint("still failing: charge ch_%dxQ declined by issuer"), abort.Fingerprints[0].Value)
 	got := c.received()
 	assert.Len(t, got, int(res.Sent))
