@@ -96,7 +96,9 @@ type ReplayOptions struct {
 	// entry's id. It is written after each batch the target confirmed and
 	// fsynced before the checkpoint moves past it, so that it is never
 	// behind the checkpoint: a replay killed at any moment leaves in it
-	// every entry the target confirmed but the batch it was sending. A
+	// every entry the target confirmed but the request in flight (HTTP,
+	// which confirms and records message by message) or the batch it was
+	// sending (Kafka, Redis). A
 	// dry run does not write it. Defaults to "": CHECKPOINT.ledger with a
 	// Checkpoint, else none.
 	Ledger string
@@ -117,6 +119,25 @@ type ReplayOptions struct {
 	// Defaults to "": next to the ledger, named as the ledger with .audit
 	// for .ledger (CHECKPOINT.audit, LEDGER.audit), else none.
 	Audit string
+	// The canary: Canary, when positive, sends the first Canary entries,
+	// then waits CanaryWait (default 30 s) while it follows Watch (default:
+	// src itself) from its end for new entries carrying HeaderReplayOf
+	// with the id of an entry this run sent: those came back, the consumer
+	// still fails on them. If more than AbortAbove (default 0.05; 1 never
+	// aborts) of the canary came back, the replay stops with a
+	// *ReplayAbortError; else it goes on, and judges every later window
+	// of Canary entries the same way while it runs, from the moment it is
+	// sent: a window stops the replay as soon as more than AbortAbove of
+	// it came back, so at full speed about Rate·CanaryWait entries may go
+	// out between a fix breaking and the stop. The ids of a window are
+	// watched for twice CanaryWait after it was confirmed. A replay that
+	// sent everything waits CanaryWait after its last window, which is
+	// judged by its own size, and returns the *ReplayAbortError (with
+	// Ended) if it came back. A dry run does not watch.
+	Canary     int
+	CanaryWait time.Duration
+	AbortAbove float64
+	Watch      string
 
 	// onBatch, when set, hears of each send to the target, from Replay's
 	// goroutine: the messages the target confirmed (a prefix of the batch,
@@ -168,6 +189,9 @@ type ReplayResult struct {
 	// AlreadyReplayed is how many entries OnlyPending skipped, the ledger
 	// saying the target confirmed them already (not counted in Skipped).
 	AlreadyReplayed uint64
+	// CameBack is how many entries this run sent came back to the watched
+	// DLQ (ReplayOptions.Canary).
+	CameBack uint64
 }
 
 // ReplayProgress is how far a [Replay] got: the result it would return if
@@ -220,6 +244,9 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	if opts.MaxReplays < 0 {
 		return ReplayResult{}, fmt.Errorf("dlq: replay: max replays %d is negative", opts.MaxReplays)
 	}
+	if err := opts.validateCanary(); err != nil {
+		return ReplayResult{}, err
+	}
 	filter, sel, err := replaySelection(&opts, time.Now())
 	if err != nil {
 		return ReplayResult{}, err
@@ -252,6 +279,10 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	if run.reader, err = OpenReader(src, ReaderOptions{Filter: filter, After: run.cp.Position, Warn: opts.Warn}); err != nil {
 		return ReplayResult{}, err
 	}
+	if run.canary, err = startCanary(ctx, &opts, src); err != nil {
+		return ReplayResult{}, err
+	}
+	defer run.canary.stop()
 	if err := run.openRecords(src, target, sel); err != nil { // the ledger, the audit record
 		return ReplayResult{}, err
 	}
@@ -262,6 +293,7 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 		saveErr = run.save() // what the target confirmed, however the run ended
 	}
 	res := run.result()
+	res.CameBack = run.canary.count()
 	run.progress.stop(res)
 	saveErr = run.closeRecords(res, stopErr, saveErr)
 	switch {
@@ -281,6 +313,7 @@ type replayRun struct {
 	limiter  *limiter  // nil: no Rate
 	auto     *autoRate // nil: no RateAuto; else it drives limiter
 	progress *progressReporter
+	canary   *canary // nil: no Canary
 	pending  []replayMsg
 	handled  string // position of the last entry queued or refused
 	from     string // the checkpoint's position when the run began
@@ -348,9 +381,15 @@ func (run *replayRun) loop(ctx context.Context) error {
 		if len(run.pending) == replayBatch && run.flush(ctx) != nil {
 			break
 		}
+		if run.canary.cut(run.sent, len(run.pending)) && run.flush(ctx) != nil {
+			break
+		}
 	}
 	if !dryRun && run.err == nil && ctx.Err() == nil {
 		_ = run.flush(ctx)
+	}
+	if readErr == nil && run.err == nil && ctx.Err() == nil {
+		run.err = run.canary.end(ctx)
 	}
 	switch {
 	case run.err != nil:
@@ -374,6 +413,7 @@ func (run *replayRun) flush(ctx context.Context) error {
 			rep.confirmed = run.recordUpTo
 		}
 		start := time.Now()
+		run.canary.sending(run.pending)
 		sent, err := run.target.send(ctx, run.pending, &rep)
 		rep.took = time.Since(start)
 		run.confirm(sent)
@@ -393,6 +433,9 @@ func (run *replayRun) flush(ctx context.Context) error {
 		}
 		clear(run.pending)
 		run.pending = run.pending[:0]
+		if run.err = run.canary.confirmed(ctx, run.sent); run.err != nil {
+			return run.err
+		}
 	}
 	run.cp.Position = run.handled
 	run.progress.update(run, run.handled)

@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,8 +28,9 @@ type auditRecord struct {
 	Options auditOptions `json:"options"`
 	Counts  auditCounts  `json:"counts"`
 	// Outcome is "done", "interrupted" (the context ended: a signal),
-	// "target failed" or "stopped" (the source, the checkpoint or the
-	// ledger failed); Error says why when it is not done.
+	// "target failed", "aborted: came back" (the canary stopped it) or
+	// "stopped" (the source, the checkpoint or the ledger failed); Error
+	// says why when it is not done.
 	Outcome string `json:"outcome"`
 	Error   string `json:"error,omitempty"`
 }
@@ -41,6 +43,12 @@ type auditOptions struct {
 	OnlyPending bool    `json:"only_pending,omitempty"`
 	Checkpoint  string  `json:"checkpoint,omitempty"`
 	Ledger      string  `json:"ledger,omitempty"`
+	RateAuto    bool    `json:"rate_auto,omitempty"`
+	MaxRate     float64 `json:"max_rate,omitempty"`
+	Canary      int     `json:"canary,omitempty"`
+	CanaryWait  string  `json:"canary_wait,omitempty"`
+	AbortAbove  float64 `json:"abort_above,omitempty"`
+	Watch       string  `json:"watch,omitempty"`
 }
 
 // auditCounts is the ReplayResult of a run.
@@ -55,6 +63,7 @@ type auditCounts struct {
 	Resumed         bool   `json:"resumed,omitempty"`
 	From            string `json:"from,omitempty"`
 	Before          uint64 `json:"before,omitempty"`
+	CameBack        uint64 `json:"came_back,omitempty"`
 }
 
 // auditPath is the audit file of a replay: Audit, else one next to its
@@ -91,7 +100,12 @@ func (run *replayRun) openRecords(src, target string, sel replayFilter) error {
 		User: whoRuns(), Start: time.Now().UTC(),
 		Source: checkpointSource(src), Target: redact.URL(target), Filter: sel,
 		Options: auditOptions{DryRun: o.DryRun, Rate: o.Rate, MaxReplays: o.MaxReplays, OnlyPending: o.OnlyPending,
-			Checkpoint: abs(o.Checkpoint), Ledger: abs(o.ledgerPath())},
+			Checkpoint: abs(o.Checkpoint), Ledger: abs(o.ledgerPath()),
+			RateAuto: o.RateAuto, MaxRate: o.MaxRate, Canary: o.Canary, Watch: redact.URL(o.Watch)},
+	}
+	if o.Canary > 0 {
+		run.audit.Options.CanaryWait = cmp.Or(o.CanaryWait, defaultCanaryWait).String()
+		run.audit.Options.AbortAbove = cmp.Or(o.AbortAbove, defaultAbortAbove)
 	}
 	run.audit.Host, _ = os.Hostname()
 	run.auditPath = path
@@ -129,7 +143,7 @@ func (run *replayRun) appendAudit(res ReplayResult, ended error) error {
 	rec.End = time.Now().UTC()
 	rec.Counts = auditCounts{Read: res.Read, Sent: res.Sent, Refused: res.Refused, Failed: res.Failed,
 		Skipped: res.Skipped, AlreadyReplayed: res.AlreadyReplayed, Unreadable: res.Unreadable,
-		Resumed: res.Resumed, From: res.From, Before: res.Before}
+		Resumed: res.Resumed, From: res.From, Before: res.Before, CameBack: res.CameBack}
 	switch {
 	case ended == nil:
 		rec.Outcome = "done"
@@ -137,6 +151,8 @@ func (run *replayRun) appendAudit(res ReplayResult, ended error) error {
 		rec.Outcome = "interrupted"
 	case errors.Is(ended, ErrTargetFailed):
 		rec.Outcome = "target failed"
+	case errors.Is(ended, ErrReplayAborted):
+		rec.Outcome = "aborted: came back"
 	default:
 		rec.Outcome = "stopped"
 	}

@@ -38,6 +38,11 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "ledger", Usage: "append each entry the target confirmed (id, target, time) to FILE (default: CHECKPOINT.ledger with --checkpoint)"},
 			&cli.BoolFlag{Name: "only-pending", Usage: "skip the entries the ledger says this --to confirmed already (needs --ledger or --checkpoint)"},
 			&cli.StringFlag{Name: "audit", Usage: "append one JSON record of the run (user, host, times, source, target, filters, counts) to FILE (default: next to the ledger, .audit for .ledger)"},
+			// The canary.
+			&cli.IntFlag{Name: "canary", Usage: "send the first N entries, wait --canary-wait, and stop if more than --abort-above of them came back to the DLQ (then every window of N the same way; 0: off)"},
+			&cli.DurationFlag{Name: "canary-wait", Value: 30 * time.Second, Usage: "how long replayed messages have to come back to the DLQ"},
+			&cli.StringFlag{Name: "abort-above", Value: "5%", Usage: "the share of a window that may come back: 5% or 0.05"},
+			&cli.StringFlag{Name: "watch", Usage: "the DLQ where messages that fail again come back (default: SRC)"},
 		),
 		Action: runReplay,
 	}
@@ -65,6 +70,10 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	if err != nil {
 		return err
 	}
+	abortAbove, err := shareOf(cmd.String("abort-above"))
+	if err != nil || cmd.Int("canary") < 0 || cmd.Duration("canary-wait") <= 0 {
+		return fmt.Errorf("%w: --canary cannot be negative, --canary-wait must be positive, --abort-above is a share such as 5%% or 0.05 (%q)", errUsage, cmd.String("abort-above"))
+	}
 	out := cmd.Root().Writer
 	var (
 		bar  *progress
@@ -73,6 +82,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	opts := dlq.ReplayOptions{
 		Filter: filter, Since: cmd.String("since"), Until: cmd.String("until"),
 		Rate: rate, RateAuto: auto, MaxRate: cmd.Float("max-rate"), MaxReplays: maxReplays, DryRun: cmd.Bool("dry-run"), Checkpoint: cmd.String("checkpoint"),
+		Canary: int(cmd.Int("canary")), CanaryWait: cmd.Duration("canary-wait"), AbortAbove: abortAbove, Watch: cmd.String("watch"),
 		Warn: readWarnings(cmd), ProgressInterval: progressEvery,
 		Ledger: cmd.String("ledger"), OnlyPending: cmd.Bool("only-pending"), Audit: cmd.String("audit"), // the ledger
 		OnProgress: func(p dlq.ReplayProgress) {
@@ -107,6 +117,7 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 	}
 	fmt.Fprintf(out, "%s %d to %s%s; failed %d; unreadable %d%s\n",
 		verb, res.Sent, redact.URL(to), refused, res.Failed, res.Unreadable, rateNote(auto && !opts.DryRun, last.Load(), " at the end"))
+	printCameBack(out, res, err)
 	if stopped != nil && !errors.Is(err, dlq.ErrTargetFailed) {
 		told := *stopped
 		told.Err = sourceError(told.Err, src) // a Kafka topic that does not exist, named with its broker
