@@ -42,7 +42,8 @@
 //			log.Print(err)
 //		}
 //	}
-//	// SIGTERM: a last Commit (it flushes), then cl.Close, then o.Close.
+//	// SIGTERM: a last Commit (it flushes), then cl.CloseAllowingRebalance
+//	// (Close would wait for the rebalance the last Poll blocks), then o.Close.
 //
 // Commit as often as the DLQ can afford a Flush (every Poll, or every few
 // thousand records, or every second): each Commit waits for the dead

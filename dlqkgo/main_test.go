@@ -16,6 +16,7 @@ import (
 	"github.com/dlqkit/dlq/dlqkgo"
 	"github.com/dlqkit/dlq/internal/kafkatest"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -43,9 +44,11 @@ func startBroker(t *testing.T, partitions int) *kafkatest.Broker {
 	return kafkatest.StartInProcess(t, kfake.SeedTopics(int32(partitions), topic))
 }
 
-// produce writes n records to topic, record i to partition i % partitions
-// with the value "i", so that a record's number and its place are known.
-func produce(t testing.TB, addr string, partitions, n int) {
+// produce writes records from to n-1 to topic, record i to partition
+// i % partitions with the value "i", so that a record's number and its
+// place are known: after produce(0, k) and produce(k, n) with k a multiple
+// of partitions, record i is at offset i / partitions.
+func produce(t testing.TB, addr string, partitions, from, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0), kgo.MaxBufferedRecords(1<<20))
@@ -54,7 +57,7 @@ func produce(t testing.TB, addr string, partitions, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const chunk = 10000
-	for from := 0; from < n; from += chunk {
+	for ; from < n; from += chunk {
 		recs := make([]*kgo.Record, 0, chunk)
 		for i := from; i < min(n, from+chunk); i++ {
 			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % partitions), Value: []byte(strconv.Itoa(i))})
@@ -80,7 +83,7 @@ func newClient(t testing.TB, addr, group string, opts ...kgo.Opt) *kgo.Client {
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	require.NoError(t, err)
-	t.Cleanup(cl.Close)
+	t.Cleanup(cl.CloseAllowingRebalance) // Close would wait for the rebalance the last Poll blocks
 	return cl
 }
 
@@ -170,6 +173,9 @@ func committed(t testing.TB, addr, group string, partitions int) map[int32]int64
 		out[p] = offset
 	}
 	for _, g := range resp.Groups {
+		if g.ErrorCode == kerr.GroupIDNotFound.Code {
+			return out // a group that never committed
+		}
 		require.Zero(t, g.ErrorCode, "OffsetFetch of group %s", group)
 		for _, rt := range g.Topics {
 			for _, rp := range rt.Partitions {
@@ -235,10 +241,11 @@ type loop struct {
 	tally       *tally
 }
 
-// run polls, handles and commits until stop is true after a Commit that
-// returned nil. It returns an error if ctx ends first or a call fails in
-// a way the loop does not expect; it may run on any goroutine.
-func (l *loop) run(ctx context.Context, stop func() bool) error {
+// run polls, handles and commits until stop, called after each Commit
+// with its error, returns true. It returns an error if ctx ends first or a
+// call fails in a way the loop does not expect; it may run on any
+// goroutine.
+func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 	tl := l.tally
 	for {
 		fs := l.c.Poll(ctx)
@@ -288,13 +295,16 @@ func (l *loop) run(ctx context.Context, stop func() bool) error {
 			tl.processed[pl]++
 			tl.mu.Unlock()
 		}
-		if err := l.c.Commit(ctx); err == nil {
+		err := l.c.Commit(ctx)
+		if err == nil {
 			tl.mu.Lock()
 			tl.commits++
 			tl.mu.Unlock()
-			if stop() {
-				return nil
-			}
+		}
+		if stop(err) {
+			return nil
 		}
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
