@@ -96,7 +96,9 @@ type Config struct {
 	// goroutine for anything slow. Defaults to nil.
 	OnBatch func(BatchEvent) `json:"-" yaml:"-"`
 	// OnStorm is called when the storm brake trips and when it clears, from
-	// the brake's own goroutine. It must not block for long. Defaults to nil.
+	// the brake's own goroutine. It must not block for long: while it runs
+	// the brake neither trips on the ratio nor clears, and Close waits for
+	// it. Defaults to nil.
 	OnStorm func(StormEvent) `json:"-" yaml:"-"`
 	// Logger receives warnings about backend failures and losses. Defaults
 	// to slog.Default().
@@ -322,6 +324,9 @@ const (
 	defaultRedisDialTimeoutMS  = 1000
 	defaultRedisTimeoutMS      = 3000
 	defaultRedisWaitTimeoutMS  = 1000
+	defaultStormMinEvents      = 100
+	defaultStormWindowMS       = 60000
+	defaultStormCoolDownMS     = 30000
 )
 
 // withDefaults returns a copy of cfg with each field left zero that has a
@@ -344,6 +349,7 @@ func (cfg Config) withDefaults() Config {
 	cfg.Kafka = cfg.Kafka.withDefaults()
 	cfg.HTTP = cfg.HTTP.withDefaults()
 	cfg.Redis = cfg.Redis.withDefaults()
+	cfg.Storm = cfg.Storm.withDefaults()
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -401,6 +407,17 @@ func (r RedisConfig) withDefaults() RedisConfig {
 	r.TimeoutMS = cmp.Or(r.TimeoutMS, defaultRedisTimeoutMS)
 	r.WaitTimeoutMS = cmp.Or(r.WaitTimeoutMS, defaultRedisWaitTimeoutMS)
 	return r
+}
+
+// withDefaults returns s with its defaults. They are filled in whether or
+// not the brake is on, as every other section's are: the brake is on by
+// MaxRatio or MaxConsecutive alone, which have no default.
+func (s StormConfig) withDefaults() StormConfig {
+	s.MinEvents = cmp.Or(s.MinEvents, defaultStormMinEvents)
+	s.WindowMS = cmp.Or(s.WindowMS, defaultStormWindowMS)
+	s.Action = cmp.Or(s.Action, StormRefuse)
+	s.CoolDownMS = cmp.Or(s.CoolDownMS, defaultStormCoolDownMS)
+	return s
 }
 
 // ms converts a config value in milliseconds.

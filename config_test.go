@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"log/slog"
+	"maps"
 	"reflect"
 	"regexp"
 	"runtime"
@@ -67,6 +68,13 @@ redis:
   timeout_ms: 250
   wait_replicas: 2
   wait_timeout_ms: 350
+storm:
+  max_ratio: 0.25
+  min_events: 50
+  window_ms: 30000
+  max_consecutive: 20
+  action: signal
+  cool_down_ms: 5000
 `
 
 var wantConfig = Config{
@@ -82,6 +90,7 @@ var wantConfig = Config{
 		Gzip: true, MaxBodyBytes: 1024, MaxRetries: 5, TLS: HTTPTLS{CAFile: "ca.pem", InsecureSkipVerify: true}},
 	Redis: RedisConfig{URL: "redis://127.0.0.1:6379/0", Stream: "dlq:{destination}", CommonStream: "dlq-common", MaxLen: 1000,
 		DialTimeoutMS: 150, TimeoutMS: 250, WaitReplicas: 2, WaitTimeoutMS: 350},
+	Storm: StormConfig{MaxRatio: 0.25, MinEvents: 50, WindowMS: 30000, MaxConsecutive: 20, Action: StormSignal, CoolDownMS: 5000},
 }
 
 // TestDefaultConfigIsWithDefaults: DefaultConfig reports, field by field,
@@ -106,10 +115,11 @@ func TestDefaultConfigIsWithDefaults(t *testing.T) {
 }
 
 // TestConfigDocsStateTheDefaults: the "Defaults to …" ending each field's
-// doc in config.go is the value withDefaults gives the field, and a field
+// doc in config.go (and storm.go) is the value withDefaults gives the field, and a field
 // whose doc states none is left zero (Service aside: it is required).
 func TestConfigDocsStateTheDefaults(t *testing.T) {
 	docs := docDefaults(t, "config.go")
+	maps.Copy(docs, docDefaults(t, "storm.go")) // StormConfig lives with the brake
 	filled := Config{Service: "svc"}.withDefaults()
 	eachConfigField(reflect.ValueOf(filled), "Config", func(path string, v reflect.Value, f reflect.StructField) {
 		key := f.Tag.Get("owner") + "." + f.Name

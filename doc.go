@@ -98,6 +98,27 @@
 // a written file is fsynced every File.SyncIntervalMS, which bounds what a
 // power loss can take.
 //
+// # Storm brake
+//
+// A bad deploy makes every message fail, and a DLQ would then copy the
+// whole source topic, which still holds every one of those messages in
+// order. Config.Storm limits that. Call Orchestrator.Ok (or the package's
+// Ok) for each message processed without a dead letter; the brake trips
+// when dead letters ÷ (dead letters + Ok) over the last Storm.WindowMS
+// passes Storm.MaxRatio, once the window holds Storm.MinEvents events, or
+// at the Send that ends a run of Storm.MaxConsecutive dead letters with no
+// Ok between them. While it is tripped with action refuse (the default),
+// Send and SendContext return ErrStorm: the entry is not accepted (it is
+// counted in Stats.DroppedBy under ReasonStorm), and the consumer keeps the
+// message in its source, commits nothing past it and pauses. With action
+// signal, entries are accepted as before. After Storm.CoolDownMS the brake
+// lets entries through again; the window is time, so if failures go on the
+// next dead letter trips it again at once. Orchestrator.Storm,
+// Stats.StormTripped and Config.OnStorm (the ratio, the counts, the top
+// reasons and error fingerprints) tell of it. The brake is off unless
+// MaxRatio or MaxConsecutive is set; Ok then does nothing. On Send the
+// brake costs an atomic load: its arithmetic runs on its own goroutine.
+//
 // # Build tags
 //
 // The default build links only the file backend and no third-party network

@@ -72,6 +72,8 @@ type drain struct {
 	newlyHeld uint64 // entries held for the first time in this delivery, for Stats.Written
 
 	age pendingAge // Stats.OldestPendingAge
+
+	letters []recentLetter // storm brake: taken since the last publishLetters
 }
 
 func (o *Orchestrator) run() {
@@ -154,6 +156,7 @@ func (d *drain) add(e Entry) {
 // takeQueued moves up to n queued entries into the pending batch without
 // waiting.
 func (d *drain) takeQueued(n int) {
+	defer d.publishLetters()
 	for ; n > 0; n-- {
 		select {
 		case e := <-d.o.queue:
@@ -188,6 +191,7 @@ func (d *drain) writePending() {
 		d.batchTimer.Stop()
 		d.timerOn = false
 	}
+	d.publishLetters()
 	if len(d.pending) == 0 {
 		return
 	}

@@ -18,6 +18,7 @@ var (
 	acksNames        = []string{"all", "one", "none"}
 	compressionNames = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 	mechanismNames   = []string{"plain", "scram-sha-256", "scram-sha-512"}
+	stormActionNames = []string{string(StormRefuse), string(StormSignal)}
 )
 
 // notOneOf says that v is not one of the allowed values. Unmarshalling and
@@ -93,6 +94,27 @@ func (r *Rotation) UnmarshalYAML(n *yaml.Node) error {
 	s, err := yamlEnum(n, rotationNames)
 	if err == nil {
 		*r = Rotation(s)
+	}
+	return err
+}
+
+// UnmarshalText parses a storm action such as "signal". Any other value is
+// an error, so a misspelled action fails when the config is decoded, not
+// later at New.
+func (a *StormAction) UnmarshalText(text []byte) error {
+	if err := checkEnum("storm.action", string(text), stormActionNames); err != nil {
+		return err
+	}
+	*a = StormAction(text)
+	return nil
+}
+
+// UnmarshalYAML parses a storm action such as "signal"; an error names the
+// line.
+func (a *StormAction) UnmarshalYAML(n *yaml.Node) error {
+	s, err := yamlEnum(n, stormActionNames)
+	if err == nil {
+		*a = StormAction(s)
 	}
 	return err
 }

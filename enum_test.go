@@ -19,6 +19,7 @@ func TestEnumsFailWhereverTheyAreDecoded(t *testing.T) {
 		{"mode", "mode: FAN_OUT", `{"mode": "FAN_OUT"}`, Config{Service: "x", Mode: "FAN_OUT"}},
 		{"order", "order: [Kafka]", `{"order": ["Kafka"]}`, Config{Service: "x", Order: []Kind{0}}},
 		{"rotation", "file: {rotation: Hourly}", `{"file": {"rotation": "Hourly"}}`, Config{Service: "x", File: FileConfig{Rotation: "Hourly"}}},
+		{"storm action", "storm: {action: pause}", `{"storm": {"action": "pause"}}`, Config{Service: "x", Storm: StormConfig{MaxRatio: 0.5, Action: "pause"}}},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			var cfg Config

@@ -348,7 +348,7 @@ func isSection(t reflect.Type) bool {
 // isScalar reports whether t is decoded from one plain value.
 func isScalar(t reflect.Type) bool {
 	switch t.Kind() {
-	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 		return !reflect.PointerTo(t).Implements(yamlUnmarshaler)
 	}
 	return false
@@ -364,6 +364,8 @@ func want(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "a whole number"
+	case reflect.Float64:
+		return "a number"
 	default:
 		return "a string"
 	}

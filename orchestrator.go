@@ -20,6 +20,7 @@ type Orchestrator struct {
 	service   string
 	clock     func() time.Time
 	disabled  bool
+	brake     *brake // the storm brake; nil when it is off
 
 	cfg             Config // as New got it, with its defaults (withDefaults)
 	batchSize       int
@@ -74,6 +75,10 @@ func New(cfg Config) (*Orchestrator, error) {
 	}
 	o := newOrchestrator(cfg, backends)
 	go o.run()
+	if o.brake != nil {
+		o.brake.started = true
+		go o.runBrake()
+	}
 	return o, nil
 }
 
@@ -88,6 +93,7 @@ func newOrchestrator(cfg Config, backends []backend) *Orchestrator {
 		service:         cfg.Service,
 		clock:           cfg.Clock,
 		disabled:        cfg.Disabled,
+		brake:           newBrake(&cfg),
 		cfg:             cfg,
 		batchSize:       cfg.BatchSize,
 		backends:        backends,
@@ -110,8 +116,10 @@ func (o *Orchestrator) heldLimit() int { return cap(o.queue) + o.batchSize }
 // Send hands e to the DLQ without blocking and without I/O. It fills a zero
 // Timestamp from the clock and an empty Service from Config.Service. It
 // returns ErrQueueFull when the queue has no room and ErrClosed once Close
-// has begun; both refusals are counted in Stats.Dropped. A nil return means
-// the entry is accepted: it will be written, or counted in Stats.Lost.
+// has begun; both refusals are counted in Stats.Dropped. While the storm
+// brake is tripped with action refuse, it returns ErrStorm (counted in
+// Stats.Dropped under ReasonStorm). A nil return means the entry is
+// accepted: it will be written, or counted in Stats.Lost.
 func (o *Orchestrator) Send(e Entry) error {
 	if refusal, ok := o.enter(&e); !ok {
 		return refusal
@@ -131,12 +139,16 @@ func (o *Orchestrator) Send(e Entry) error {
 
 // enter admits one Send or SendContext and fills e's defaults. It reports
 // false with what to return when the DLQ is disabled (nil: accepted and
-// discarded) or closing (ErrClosed). A call that entered ends in exactly one
-// of accepted, queueFull, canceled or closedWaiting: Close counts on it.
+// discarded), the storm brake refuses (ErrStorm) or it is closing
+// (ErrClosed). A call that entered ends in exactly one of accepted,
+// queueFull, canceled or closedWaiting: Close counts on it.
 func (o *Orchestrator) enter(e *Entry) (refusal error, ok bool) {
 	if o.disabled {
 		o.admission.disabled.Add(1)
 		return nil, false
+	}
+	if o.brake != nil {
+		return o.enterBraked(e)
 	}
 	if o.admission.state.Add(1)&closedBit != 0 {
 		o.admission.closed.Add(1)
@@ -147,8 +159,9 @@ func (o *Orchestrator) enter(e *Entry) (refusal error, ok bool) {
 }
 
 // SendContext is Send that waits for room in the queue until ctx ends. It
-// returns ctx's error if it ends first (the entry is then not accepted) and
-// ErrClosed if Close begins while it waits.
+// returns ctx's error if it ends first (the entry is then not accepted),
+// ErrClosed if Close begins while it waits, and ErrStorm, without waiting,
+// while the storm brake refuses entries.
 func (o *Orchestrator) SendContext(ctx context.Context, e Entry) error {
 	if refusal, ok := o.enter(&e); !ok {
 		return refusal
@@ -281,6 +294,7 @@ func (o *Orchestrator) Close(ctx context.Context) error {
 		o.stop <- ctx
 		<-o.done
 		o.cancelBase()
+		o.stopBrake()
 	})
 	<-o.done
 	return o.closeErr

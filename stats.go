@@ -66,7 +66,8 @@ type Stats struct {
 	// BatchSize is the configured batch size.
 	BatchSize int
 	// DroppedBy counts refusals by reason (ReasonQueueFull, ReasonClosed,
-	// ReasonCanceled, ReasonDisabled); reasons never seen are absent.
+	// ReasonCanceled, ReasonDisabled, ReasonStorm); reasons never seen are
+	// absent.
 	DroppedBy map[string]uint64
 	// LostBy counts losses by reason (ReasonAllFailed, ReasonOversize,
 	// ReasonShutdown); reasons never seen are absent.
@@ -83,6 +84,11 @@ type Stats struct {
 	OldestPendingAge time.Duration
 	// Backends holds one entry per backend, in cascade order.
 	Backends []BackendStats
+	// StormTripped reports that the storm brake is tripped (Storm).
+	StormTripped bool
+	// StormTrips counts the times the storm brake tripped, each trip once
+	// however long it lasted (its OnStorm events); 0 without a brake.
+	StormTrips uint64
 }
 
 // BackendStats counts one backend's work.
@@ -121,6 +127,7 @@ type admissionCounters struct {
 	// Refusals that never entered.
 	closed   atomic.Uint64
 	disabled atomic.Uint64
+	storm    atomic.Uint64
 }
 
 const closedBit = 1 << 63
@@ -185,6 +192,9 @@ func (o *Orchestrator) Stats() Stats {
 		Held:          o.heldLimit() - int(max(a.room.Load(), 0)),
 		ByReason:      d.byReason.snapshot(),
 	}
+	if b := o.brake; b != nil {
+		s.StormTripped, s.StormTrips = b.tripped.Load(), b.trips.Load()
+	}
 	if accepted > written+lost {
 		s.Pending = int(accepted - written - lost)
 	}
@@ -194,6 +204,7 @@ func (o *Orchestrator) Stats() Stats {
 		ReasonClosed:    a.closed.Load() + a.closedWaiting.Load(),
 		ReasonCanceled:  a.canceled.Load(),
 		ReasonDisabled:  a.disabled.Load(),
+		ReasonStorm:     a.storm.Load(),
 	} {
 		if n > 0 {
 			s.DroppedBy[reason] = n
@@ -248,6 +259,9 @@ func (d *drain) took(r *record) {
 	}
 	r.since = d.age.batchSince
 	d.o.drained.byReason.add(r.entry.Reason)
+	if d.o.brake != nil {
+		d.noteLetter(&r.entry)
+	}
 	if d.age.published == 0 {
 		d.publishOldest(r.since)
 	}

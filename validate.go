@@ -70,6 +70,7 @@ func (cfg *Config) validate() ([]Kind, error) {
 	checkKafka(&c, &cfg.Kafka)
 	checkHTTP(&c, &cfg.HTTP)
 	checkRedis(&c, &cfg.Redis)
+	checkStorm(&c, &cfg.Storm)
 	kinds := cfg.backendKinds(&c)
 	if len(c.fields) > 0 {
 		return nil, &ConfigError{Fields: c.fields}
@@ -223,6 +224,24 @@ func checkRedis(c *configCheck, r *RedisConfig) {
 	c.upTo("redis.timeout_ms", r.TimeoutMS, maxMS)
 	c.nonNegative("redis.wait_replicas", r.WaitReplicas)
 	c.upTo("redis.wait_timeout_ms", r.WaitTimeoutMS, maxMS)
+}
+
+// minStormWindowMS is the shortest storm window: the brake looks at the
+// counts every tenth of it, and more often than every 10 ms is waste.
+const minStormWindowMS = 100
+
+func checkStorm(c *configCheck, s *StormConfig) {
+	if !(s.MaxRatio >= 0 && s.MaxRatio <= 1) { // NaN too
+		c.add("storm.max_ratio", "must be from 0 (off) to 1, got %v", s.MaxRatio)
+	}
+	c.nonNegative("storm.min_events", s.MinEvents)
+	c.upTo("storm.window_ms", s.WindowMS, maxMS)
+	if s.WindowMS > 0 && s.WindowMS < minStormWindowMS {
+		c.add("storm.window_ms", "must be at least %d, got %d", minStormWindowMS, s.WindowMS)
+	}
+	c.nonNegative("storm.max_consecutive", s.MaxConsecutive)
+	c.oneOf("storm.action", string(s.Action), stormActionNames)
+	c.upTo("storm.cool_down_ms", s.CoolDownMS, maxMS)
 }
 
 // redactURLError drops the URL itself from a parse error: it may hold a

@@ -49,10 +49,10 @@ function median(list,   k, i, j, t, v) {
 	return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
 }
 function secs(s) { return s < 10 ? sprintf("%.2f s", s) : sprintf("%.1f s", s) }
-function row(task, bench, p, label,   d, q, rate) {
+function row(task, bench, p, label, skips,   d, q, rate) {
 	if (!((bench, "dlq-s") in vals) || !((bench, p "-s") in vals)) return
 	d = median(vals[bench, "dlq-s"]); q = median(vals[bench, p "-s"])
-	rate = ((bench, "entries/s") in vals) ? sprintf(" (%.0f k entries/s)", median(vals[bench, "entries/s"]) / 1000) : ""
+	rate = (!skips && (bench, "entries/s") in vals) ? sprintf(" (%.0f k entries/s)", median(vals[bench, "entries/s"]) / 1000) : ""
 	printf "| %s | %s%s | %s: %s | %.2f |\n", task, secs(d), rate, label, secs(q), median(vals[bench, "x-vs-" p])
 }
 /^Benchmark/ {
@@ -67,7 +67,7 @@ END {
 	row("`show ID` (an entry of the second-oldest file)", "BenchmarkReadShow/old", "grep", "`zcat -f FILES \\| grep -m1 -aF '\''\"id\":\"ID\"'\''`")
 	row("`show ID` (an entry of the live file)", "BenchmarkReadShow/newest", "grep", "the same")
 	row("`tail -n 20`", "BenchmarkReadTail", "tail", "`zcat -f FILES \\| tail -n 20`")
-	row("`inspect --since` the newest hour", "BenchmarkReadSince", "jq", "`zcat -f FILES \\| jq -R '\''fromjson? \\| select(.timestamp >= T) \\| .reason'\'' \\| sort \\| uniq -c`")
+	row("`inspect --since` the newest hour", "BenchmarkReadSince", "jq", "`zcat -f FILES \\| jq -R '\''fromjson? \\| select(.timestamp >= T) \\| .reason'\'' \\| sort \\| uniq -c`", 1)
 	row("`replay --to kafka://…` (kfake)", "BenchmarkReplay", "kcat", "`zcat -f FILES \\| jq -r … \\| kcat -P -K '\''\\t'\''` (loses binary payloads and headers)")
 	b = "BenchmarkReadFingerprint"
 	if ((b, "groups") in vals)

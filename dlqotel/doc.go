@@ -28,7 +28,7 @@
 //	dlq.entries.accepted            counter    {entry}
 //	dlq.entries.written             counter    {entry}
 //	dlq.entries.retried             counter    {attempt}
-//	dlq.entries.dropped{reason}     counter    {entry}  queue_full|closed|canceled|disabled
+//	dlq.entries.dropped{reason}     counter    {entry}  queue_full|closed|canceled|disabled|storm
 //	dlq.entries.lost{reason}        counter    {entry}  all_failed|oversize|shutdown
 //	dlq.entries.by_reason{reason}   counter    {entry}  the entries' own Reason, at most 100 distinct, then "other"
 //	dlq.entries.pending             gauge      {entry}
@@ -41,4 +41,6 @@
 //	dlq.backend.missed{backend}     counter    {entry}
 //	dlq.backend.up{backend}         gauge      1        0 while in cool-down
 //	dlq.backend.write.duration{backend} histogram s
+//	dlq.storm.tripped               gauge      1        1 while the storm brake is tripped
+//	dlq.storm.trips                 counter    {trip}   each trip of the storm brake once
 package dlqotel

@@ -13,7 +13,7 @@ import (
 
 // dropReasons and lossReasons are observed even while their count is zero.
 var (
-	dropReasons = []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled}
+	dropReasons = []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled, dlq.ReasonStorm}
 	lossReasons = []dlq.LossReason{dlq.ReasonAllFailed, dlq.ReasonOversize, dlq.ReasonShutdown}
 )
 
@@ -33,6 +33,9 @@ type Metrics struct {
 	backendEntries, backendBatches metric.Int64ObservableCounter
 	backendErrors, backendMissed   metric.Int64ObservableCounter
 	backendUp                      metric.Int64ObservableGauge
+
+	stormTripped metric.Int64ObservableGauge
+	stormTrips   metric.Int64ObservableCounter
 }
 
 // New creates o's instruments on a Meter from the configured provider and
@@ -78,6 +81,8 @@ func New(o *dlq.Orchestrator, opts ...Option) (*Metrics, error) {
 	m.backendErrors = counter("dlq.backend.errors", "{entry}", "Entries the backend failed, each attempt counted.")
 	m.backendMissed = counter("dlq.backend.missed", "{entry}", "Entries a fan-out backend gave up catching up on.")
 	m.backendUp = gauge("dlq.backend.up", "1", "1 when the backend takes writes, 0 while it cools down after failing a whole batch.")
+	m.stormTripped = gauge("dlq.storm.tripped", "1", "1 while the storm brake is tripped, 0 otherwise and without a brake.")
+	m.stormTrips = counter("dlq.storm.trips", "{trip}", "Times the storm brake tripped.")
 
 	var hist metric.Float64Histogram
 	if cfg.observer != nil {
@@ -92,7 +97,8 @@ func New(o *dlq.Orchestrator, opts ...Option) (*Metrics, error) {
 	m.reg, err = meter.RegisterCallback(m.observe,
 		m.accepted, m.written, m.retried, m.dropped, m.lost, m.byReason,
 		m.pending, m.depth, m.capacity, m.oldestAge,
-		m.backendEntries, m.backendBatches, m.backendErrors, m.backendMissed, m.backendUp)
+		m.backendEntries, m.backendBatches, m.backendErrors, m.backendMissed, m.backendUp,
+		m.stormTripped, m.stormTrips)
 	if err != nil {
 		return nil, fmt.Errorf("dlq: otel callback: %w", err)
 	}
@@ -135,6 +141,12 @@ func (m *Metrics) observe(_ context.Context, obs metric.Observer) error {
 	obs.ObserveInt64(m.depth, int64(s.QueueDepth), m.base)
 	obs.ObserveInt64(m.capacity, int64(s.QueueCapacity), m.base)
 	obs.ObserveFloat64(m.oldestAge, s.OldestPendingAge.Seconds(), m.base)
+	tripped := int64(0)
+	if s.StormTripped {
+		tripped = 1
+	}
+	obs.ObserveInt64(m.stormTripped, tripped, m.base)
+	count(m.stormTrips, s.StormTrips, m.base)
 	for _, b := range s.Backends {
 		opt := m.with("backend", b.Kind.String())
 		count(m.backendEntries, b.Entries, opt)

@@ -37,6 +37,8 @@ var kinds = map[string]string{
 	"dlq.backend.missed":         "counter",
 	"dlq.backend.up":             "gauge",
 	"dlq.backend.write.duration": "histogram",
+	"dlq.storm.tripped":          "gauge",
+	"dlq.storm.trips":            "counter",
 }
 
 // collected indexes one collection's metrics by name.
@@ -152,7 +154,7 @@ func requireBetween(t *testing.T, c collected, lo, hi dlq.Stats) {
 	between("dlq.entries.accepted", u(lo.Accepted), u(hi.Accepted))
 	between("dlq.entries.written", u(lo.Written), u(hi.Written))
 	between("dlq.entries.retried", u(lo.Retried), u(hi.Retried))
-	for _, r := range []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled} {
+	for _, r := range []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled, dlq.ReasonStorm} {
 		between("dlq.entries.dropped", u(lo.DroppedBy[r]), u(hi.DroppedBy[r]), "reason", r)
 	}
 	for _, r := range []dlq.LossReason{dlq.ReasonAllFailed, dlq.ReasonOversize, dlq.ReasonShutdown} {
@@ -166,6 +168,14 @@ func requireBetween(t *testing.T, c collected, lo, hi dlq.Stats) {
 	between("dlq.queue.depth", float64(min(lo.QueueDepth, hi.QueueDepth)), float64(max(lo.QueueDepth, hi.QueueDepth)))
 	between("dlq.queue.capacity", float64(hi.QueueCapacity), float64(hi.QueueCapacity))
 	between("dlq.oldest_pending.age", lo.OldestPendingAge.Seconds(), hi.OldestPendingAge.Seconds())
+	between("dlq.storm.trips", u(lo.StormTrips), u(hi.StormTrips))
+	if lo.StormTripped == hi.StormTripped {
+		tripped := 0.0
+		if hi.StormTripped {
+			tripped = 1
+		}
+		between("dlq.storm.tripped", tripped, tripped)
+	}
 	for i, b := range hi.Backends {
 		l, name := lo.Backends[i], b.Kind.String()
 		between("dlq.backend.entries", u(l.Entries), u(b.Entries), "backend", name)
@@ -270,6 +280,44 @@ func TestCollectThroughOutage(t *testing.T) {
 		requireBetween(t, c, s, s)
 		assert.Equal(t, 1.0, c.value(t, "dlq.entries.dropped", "reason", "closed"))
 	})
+}
+
+func TestCollectStormBrake(t *testing.T) {
+	// A storm brake that trips on 3 dead letters in a row, collected
+	// before and while it refuses entries.
+	h := dlqotel.NewBatchObserver()
+	o, err := dlq.New(dlq.Config{Service: "loader", File: dlq.FileConfig{Dir: t.TempDir()},
+		OnBatch: h.Observe, Logger: slog.New(slog.DiscardHandler),
+		Storm: dlq.StormConfig{MaxConsecutive: 3}})
+	require.NoError(t, err)
+	defer o.Close(context.Background())
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	m, err := dlqotel.New(o, dlqotel.WithMeterProvider(mp), dlqotel.WithBatchObserver(h))
+	require.NoError(t, err)
+	defer m.Unregister()
+
+	c := collect(t, reader)
+	assert.Zero(t, c.value(t, "dlq.storm.tripped"))
+	assert.Zero(t, c.value(t, "dlq.storm.trips"))
+	assert.Zero(t, c.value(t, "dlq.entries.dropped", "reason", "storm"), "observed before the first refusal")
+
+	for i := range 3 {
+		require.NoError(t, o.Send(dlq.Entry{Reason: "parse_error", Payload: fmt.Appendf(nil, "p%d", i)}))
+	}
+	require.ErrorIs(t, o.Send(dlq.Entry{Reason: "parse_error"}), dlq.ErrStorm)
+	require.ErrorIs(t, o.Send(dlq.Entry{Reason: "parse_error"}), dlq.ErrStorm)
+	require.Eventually(t, func() bool { return o.Stats().StormTrips == 1 }, 30*time.Second, time.Millisecond,
+		"the brake's goroutine counts the trip")
+	require.NoError(t, o.Flush(context.Background()))
+	s := o.Stats()
+	c = collect(t, reader)
+	requireBetween(t, c, s, s)
+	assert.Equal(t, 1.0, c.value(t, "dlq.storm.tripped"))
+	assert.Equal(t, 1.0, c.value(t, "dlq.storm.trips"))
+	assert.Equal(t, 2.0, c.value(t, "dlq.entries.dropped", "reason", "storm"))
+	assert.Equal(t, "1", c["dlq.storm.tripped"].Unit)
 }
 
 func TestOptions(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 
 // dropReasons and lossReasons are exported even while their count is zero.
 var (
-	dropReasons = []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled}
+	dropReasons = []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled, dlq.ReasonStorm}
 	lossReasons = []dlq.LossReason{dlq.ReasonAllFailed, dlq.ReasonOversize, dlq.ReasonShutdown}
 )
 
@@ -29,6 +29,7 @@ type Collector struct {
 	backendEntries, backendBatches *prometheus.Desc
 	backendErrors, backendMissed   *prometheus.Desc
 	backendUp, writeDuration       *prometheus.Desc
+	stormTripped, stormTrips       *prometheus.Desc
 }
 
 // New returns a Collector of o's metrics.
@@ -66,6 +67,8 @@ func New(o *dlq.Orchestrator, opts ...Option) *Collector {
 		backendMissed:  desc("backend_missed_total", "Entries a fan-out backend gave up catching up on.", "backend"),
 		backendUp:      desc("backend_up", "1 when the backend takes writes, 0 while it cools down after failing a whole batch.", "backend"),
 		writeDuration:  desc("backend_write_duration_seconds", "How long batch writes to the backend took.", "backend"),
+		stormTripped:   desc("storm_tripped", "1 while the storm brake is tripped, 0 otherwise and without a brake."),
+		stormTrips:     desc("storm_trips_total", "Times the storm brake tripped."),
 	}
 }
 
@@ -75,6 +78,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.accepted, c.written, c.retried, c.dropped, c.lost, c.byReason,
 		c.pending, c.depth, c.capacity, c.oldestAge,
 		c.backendEntries, c.backendBatches, c.backendErrors, c.backendMissed, c.backendUp,
+		c.stormTripped, c.stormTrips,
 	} {
 		ch <- d
 	}
@@ -108,6 +112,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.depth, float64(s.QueueDepth))
 	gauge(c.capacity, float64(s.QueueCapacity))
 	gauge(c.oldestAge, s.OldestPendingAge.Seconds())
+	tripped := 0.0
+	if s.StormTripped {
+		tripped = 1
+	}
+	gauge(c.stormTripped, tripped)
+	counter(c.stormTrips, s.StormTrips)
 	for _, b := range s.Backends {
 		name := b.Kind.String()
 		counter(c.backendEntries, b.Entries, name)

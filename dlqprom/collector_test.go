@@ -24,7 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pinned are the metric names DESIGN.md lists, with their types.
+// pinned are the metric names DESIGN.md lists, with their types, and the
+// storm brake's trip count.
 var pinned = map[string]dto.MetricType{
 	"dlq_entries_accepted_total":         dto.MetricType_COUNTER,
 	"dlq_entries_written_total":          dto.MetricType_COUNTER,
@@ -42,6 +43,8 @@ var pinned = map[string]dto.MetricType{
 	"dlq_backend_missed_total":           dto.MetricType_COUNTER,
 	"dlq_backend_up":                     dto.MetricType_GAUGE,
 	"dlq_backend_write_duration_seconds": dto.MetricType_HISTOGRAM,
+	"dlq_storm_tripped":                  dto.MetricType_GAUGE,
+	"dlq_storm_trips_total":              dto.MetricType_COUNTER,
 }
 
 // scrape GETs url and parses the text exposition.
@@ -113,7 +116,7 @@ func requireBetween(t *testing.T, f families, lo, hi dlq.Stats, withHistogram bo
 	between("dlq_entries_accepted_total", u(lo.Accepted), u(hi.Accepted))
 	between("dlq_entries_written_total", u(lo.Written), u(hi.Written))
 	between("dlq_entries_retried_total", u(lo.Retried), u(hi.Retried))
-	for _, r := range []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled} {
+	for _, r := range []string{dlq.ReasonQueueFull, dlq.ReasonClosed, dlq.ReasonCanceled, dlq.ReasonDisabled, dlq.ReasonStorm} {
 		between("dlq_entries_dropped_total", u(lo.DroppedBy[r]), u(hi.DroppedBy[r]), "reason", r)
 	}
 	for _, r := range []dlq.LossReason{dlq.ReasonAllFailed, dlq.ReasonOversize, dlq.ReasonShutdown} {
@@ -128,6 +131,14 @@ func requireBetween(t *testing.T, f families, lo, hi dlq.Stats, withHistogram bo
 	between("dlq_queue_depth", float64(min(lo.QueueDepth, hi.QueueDepth)), float64(max(lo.QueueDepth, hi.QueueDepth)))
 	between("dlq_queue_capacity", float64(hi.QueueCapacity), float64(hi.QueueCapacity))
 	between("dlq_oldest_pending_age_seconds", lo.OldestPendingAge.Seconds(), hi.OldestPendingAge.Seconds())
+	between("dlq_storm_trips_total", u(lo.StormTrips), u(hi.StormTrips))
+	if lo.StormTripped == hi.StormTripped {
+		tripped := 0.0
+		if hi.StormTripped {
+			tripped = 1
+		}
+		between("dlq_storm_tripped", tripped, tripped)
+	}
 	for i, b := range hi.Backends {
 		l, name := lo.Backends[i], b.Kind.String()
 		between("dlq_backend_entries_total", u(l.Entries), u(b.Entries), "backend", name)
@@ -241,6 +252,39 @@ func TestScrapeThroughOutage(t *testing.T) {
 		requireBetween(t, f, s, s, true)
 		assert.Equal(t, 1.0, f.value(t, "dlq_entries_dropped_total", "reason", "closed"))
 	})
+}
+
+func TestScrapeStormBrake(t *testing.T) {
+	// A storm brake that trips on 3 dead letters in a row, scraped before,
+	// while it refuses entries, and after Close.
+	o := newQuiet(t, dlq.Config{Service: "loader", Logger: slog.New(slog.DiscardHandler),
+		Storm: dlq.StormConfig{MaxConsecutive: 3}})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(dlqprom.New(o)))
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	defer srv.Close()
+	url := srv.URL + "/metrics"
+
+	f := scrape(t, url)
+	assert.Zero(t, f.value(t, "dlq_storm_tripped"))
+	assert.Zero(t, f.value(t, "dlq_storm_trips_total"))
+	assert.Zero(t, f.value(t, "dlq_entries_dropped_total", "reason", "storm"), "exported before the first refusal")
+
+	for i := range 3 {
+		require.NoError(t, o.Send(dlq.Entry{Reason: "parse_error", Payload: fmt.Appendf(nil, "p%d", i)}))
+	}
+	require.ErrorIs(t, o.Send(dlq.Entry{Reason: "parse_error"}), dlq.ErrStorm)
+	require.ErrorIs(t, o.Send(dlq.Entry{Reason: "parse_error"}), dlq.ErrStorm)
+	require.Eventually(t, func() bool { return o.Stats().StormTrips == 1 }, 30*time.Second, time.Millisecond,
+		"the brake's goroutine counts the trip")
+	flush(t, o)
+	s := o.Stats()
+	f = scrape(t, url)
+	requireBetween(t, f, s, s, false)
+	assert.Equal(t, 1.0, f.value(t, "dlq_storm_tripped"))
+	assert.Equal(t, 1.0, f.value(t, "dlq_storm_trips_total"))
+	assert.Equal(t, 2.0, f.value(t, "dlq_entries_dropped_total", "reason", "storm"))
+	assert.Equal(t, 3.0, f.value(t, "dlq_entries_accepted_total"))
 }
 
 func flush(t *testing.T, o *dlq.Orchestrator) {

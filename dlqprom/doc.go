@@ -28,7 +28,7 @@
 //	dlq_entries_accepted_total                  counter
 //	dlq_entries_written_total                   counter
 //	dlq_entries_retried_total                   counter
-//	dlq_entries_dropped_total{reason}           counter  queue_full|closed|canceled|disabled
+//	dlq_entries_dropped_total{reason}           counter  queue_full|closed|canceled|disabled|storm
 //	dlq_entries_lost_total{reason}              counter  all_failed|oversize|shutdown
 //	dlq_entries_by_reason_total{reason}         counter  the entries' own Reason, at most 100 distinct, then "other"
 //	dlq_entries_pending                         gauge
@@ -41,6 +41,8 @@
 //	dlq_backend_missed_total{backend}           counter
 //	dlq_backend_up{backend}                     gauge    0 while in cool-down
 //	dlq_backend_write_duration_seconds{backend} histogram
+//	dlq_storm_tripped                           gauge    1 while the storm brake is tripped
+//	dlq_storm_trips_total                       counter  each trip of the storm brake once
 //
 // The dropped and lost counters are exported for every reason, zero
 // included, so that alerts on their rate see a series from the start.
