@@ -3,6 +3,7 @@ package dlqkgo_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -90,6 +91,77 @@ func TestCommitFollowsTheDLQOnAFullDisk(t *testing.T) {
 	assert.Equal(t, endOffsets(partitions, n), committed(t, b.Addr, "g", partitions))
 	assert.Equal(t, want, deadLetters(t, disk.Dir))
 	assert.Empty(t, l.tally.notDone)
+}
+
+// TestCommitReadsAgainWhatTheDLQLost: on a full disk with
+// Retry.MaxAttempts set, the DLQ loses dead letters. Commit cannot know
+// whose: it commits no partition past its first dead letter not known
+// durable, and the loop reads the partitions again from there. Once the
+// disk has room, every failed record is in the DLQ and the offsets reach
+// the end. Also when another Flush of the same Orchestrator took the
+// report of the loss: Commit looks at Stats.Lost.
+func TestCommitReadsAgainWhatTheDLQLost(t *testing.T) {
+	for _, test := range []struct {
+		name        string
+		flushAround bool // another Flush before each Commit, taking ErrLost
+	}{
+		{"its Flush reports the loss", false},
+		{"another Flush took the report", true},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			const partitions, n = 3, 300
+			b := startBroker(t, partitions)
+			produce(t, b.Addr, partitions, 0, n)
+			disk := testenv.MountTmpfs(t, 64<<10)
+			o := newDLQ(t, dlq.Config{File: dlq.FileConfig{Dir: disk.Dir},
+				Retry: dlq.RetryConfig{MaxAttempts: 2, InitialBackoffMS: 1, MaxBackoffMS: 2}})
+			free := disk.Fill()
+			handle := failEvery(t, 4, 1)
+			l := &loop{c: newConsumer(t, newClient(t, b.Addr, "g"), o, dlqkgo.Options{MaxPollRecords: 40, FlushTimeout: 50 * time.Millisecond}),
+				handle: handle, tally: newTally()}
+			var othersLost int
+			if test.flushAround {
+				l.beforeCommit = func() {
+					ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+					defer cancel()
+					if errors.Is(o.Flush(ctx), dlq.ErrLost) {
+						othersLost++
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			lostCommits := 0
+			require.NoError(t, l.run(ctx, func(err error) bool {
+				if errors.Is(err, dlq.ErrLost) {
+					lostCommits++
+				}
+				return lostCommits >= 3
+			}))
+			want := failing(t, partitions, n, handle)
+			first := firstFailures(want)
+			for p, off := range committed(t, b.Addr, "g", partitions) {
+				assert.LessOrEqual(t, off, first[p], "partition %d: committed no further than its first failed record", p)
+			}
+			if test.flushAround {
+				assert.Positive(t, othersLost, "the other Flush took reports of losses")
+			}
+
+			free()
+			end := endOffsets(partitions, n)
+			require.NoError(t, l.run(ctx, func(err error) bool {
+				return err == nil && maps.Equal(end, committed(t, b.Addr, "g", partitions))
+			}))
+			dead := deadLetters(t, disk.Dir)
+			for pl := range want {
+				assert.NotZero(t, dead[pl], "%v failed: it is in the DLQ", pl)
+			}
+			for pl := range dead {
+				assert.NotZero(t, want[pl], "%v did not fail", pl)
+			}
+			t.Logf("%d dead letters lost and made again; %d commits reported a loss", o.Stats().Lost, lostCommits)
+		})
+	}
 }
 
 // crashes is how many times TestCommitSurvivesSIGKILL kills its consumer.

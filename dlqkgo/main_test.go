@@ -238,6 +238,8 @@ type loop struct {
 	handle func(*kgo.Record) error // nil: processed
 	// sendTimeout bounds each DeadLetter's wait for room; 0: the loop's ctx.
 	sendTimeout time.Duration
+	// beforeCommit, when set, is called before each Commit.
+	beforeCommit func()
 	tally       *tally
 }
 
@@ -294,6 +296,9 @@ func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 			tl.mu.Lock()
 			tl.processed[pl]++
 			tl.mu.Unlock()
+		}
+		if l.beforeCommit != nil {
+			l.beforeCommit()
 		}
 		err := l.c.Commit(ctx)
 		if err == nil {
