@@ -240,6 +240,8 @@ type loop struct {
 	sendTimeout time.Duration
 	// beforeCommit, when set, is called before each Commit.
 	beforeCommit func()
+	// commitEvery commits after every commitEvery-th Poll; 0 after each.
+	commitEvery int
 	tally       *tally
 }
 
@@ -249,7 +251,7 @@ type loop struct {
 // goroutine.
 func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 	tl := l.tally
-	for {
+	for polls := 1; ; polls++ {
 		fs := l.c.Poll(ctx)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("the loop did not finish: %w", err)
@@ -296,6 +298,9 @@ func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 			tl.mu.Lock()
 			tl.processed[pl]++
 			tl.mu.Unlock()
+		}
+		if l.commitEvery > 1 && polls%l.commitEvery != 0 {
+			continue
 		}
 		if l.beforeCommit != nil {
 			l.beforeCommit()
