@@ -17,9 +17,9 @@ import (
 // demoPoisonEvery-th one not JSON; the bad deploy breaks the messages from
 // demoBreaksFrom on until it is rolled back.
 const (
-	demoMessages    = 2000
-	demoPoisonEvery = 97
-	demoBreaksFrom  = 300
+	demoMessages    = 20000
+	demoPoisonEvery = 997
+	demoBreaksFrom  = 2000
 )
 
 // demo is the in-process broker and the bad deploy of the demo. A nil
@@ -32,8 +32,8 @@ type demo struct {
 }
 
 // startDemo starts a broker holding the demo's topic and points
-// KAFKA_BROKERS at it, as a deployment would; the storm brake's cool-down
-// is a second.
+// KAFKA_BROKERS at it, as a deployment would; the storm brake's window is
+// half a second (it looks every 50 ms) and its cool-down a second.
 func startDemo(ctx context.Context, topic string, out io.Writer) (*demo, error) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, topic))
 	if err != nil {
@@ -44,8 +44,10 @@ func startDemo(ctx context.Context, topic string, out io.Writer) (*demo, error) 
 	d.last.Store(-1)
 	addr := cluster.ListenAddrs()[0]
 	_ = os.Setenv("KAFKA_BROKERS", addr)
-	if os.Getenv("DLQ_STORM_COOL_DOWN_MS") == "" {
-		_ = os.Setenv("DLQ_STORM_COOL_DOWN_MS", "1000")
+	for env, ms := range map[string]string{"DLQ_STORM_WINDOW_MS": "500", "DLQ_STORM_COOL_DOWN_MS": "1000"} {
+		if os.Getenv(env) == "" {
+			_ = os.Setenv(env, ms)
+		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {

@@ -9,10 +9,10 @@
 //
 // Its DLQ config is dlq.yaml beside this file (built in), which takes the
 // brokers from KAFKA_BROKERS. Without it the example runs a demo: an
-// in-process broker holding 2,000 messages, a handler whose "deploy" breaks
-// every message from the 300th on until the storm brake trips (then it is
-// rolled back), and a cool-down of one second; it ends once every message
-// is handled.
+// in-process broker holding 20,000 messages, a handler whose "deploy"
+// breaks every message from the 2,000th on until the storm brake trips
+// (then it is rolled back), a window of half a second and a cool-down of
+// one second; it ends once every message is handled.
 //
 //	go run -tags dlq_kafka ./examples/kafka-consumer                  # demo: in-process broker
 //	KAFKA_BROKERS=127.0.0.1:9092 go run -tags dlq_kafka ./examples/kafka-consumer -topic events
@@ -28,6 +28,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,8 +81,8 @@ func run(ctx context.Context, topic, group string, out io.Writer) error {
 	}
 	cfg.OnStorm = func(ev dlq.StormEvent) {
 		if ev.Tripped {
-			fmt.Fprintf(out, "storm brake tripped: %d of %d messages failed (%v); the consumer pauses\n",
-				ev.DeadLetters, ev.DeadLetters+ev.Ok, ev.TopReasons)
+			fmt.Fprintf(out, "storm brake tripped: %d of the last %d messages failed (%s); the consumer pauses\n",
+				ev.DeadLetters, ev.DeadLetters+ev.Ok, tops(ev.TopReasons))
 			if d != nil {
 				d.rollBack()
 			}
@@ -158,6 +159,15 @@ func run(ctx context.Context, topic, group string, out io.Writer) error {
 		fmt.Fprintf(out, "the dead letters are in topic %s.dlq\n", topic)
 	}
 	return nil
+}
+
+// tops prints a storm event's top reasons.
+func tops(counts []dlq.StormCount) string {
+	s := make([]string, len(counts))
+	for i, c := range counts {
+		s[i] = fmt.Sprintf("%s %d", c.Key, c.Count)
+	}
+	return strings.Join(s, ", ")
 }
 
 // classify names the reason of a dead letter.
