@@ -94,22 +94,24 @@ func New(cl *kgo.Client, o *dlq.Orchestrator, opts Options) (*Consumer, error) {
 // Poll returns the next records, as the client's PollFetches (or
 // PollRecords with Options.MaxPollRecords) does. Before it polls it sets
 // each partition that has a record not done back to that record, so that
-// it is read again; then it allows a rebalance (kgo.BlockRebalanceOnPoll);
-// then, while the storm brake is tripped, it pauses fetching every topic
-// the client consumes and waits until the brake clears or ctx ends (then
-// the fetches hold ctx's error), and resumes them.
+// it is read again; then it allows a rebalance (kgo.BlockRebalanceOnPoll).
+// While the storm brake is tripped, and as soon as it trips while Poll
+// waits for records, it pauses fetching every topic the client consumes
+// and waits until the brake clears or ctx ends (then the fetches hold
+// ctx's error), and resumes them.
 func (c *Consumer) Poll(ctx context.Context) kgo.Fetches {
 	if set := c.ledger.rewinds(); set != nil {
 		c.cl.SetOffsets(set)
 	}
 	c.cl.AllowRebalance()
-	if err := c.brake(ctx); err != nil {
-		return kgo.NewErrFetch(err)
+	for {
+		if err := c.brake(ctx); err != nil {
+			return kgo.NewErrFetch(err)
+		}
+		if fs, tripped := c.poll(ctx); !tripped {
+			return fs
+		}
 	}
-	if c.opts.MaxPollRecords > 0 {
-		return c.cl.PollRecords(ctx, c.opts.MaxPollRecords)
-	}
-	return c.cl.PollFetches(ctx)
 }
 
 // Records iterates the records of fs in order, leaving out those of a

@@ -208,12 +208,36 @@ type tally struct {
 	deadLettered map[place]int
 	notDone      map[place]int
 	polled       int      // records Poll returned, skipped ones included
+	idle         int      // Polls in a row that returned no record
 	ahead        []string // records handed out after a record of their partition was not done
 	commits      int      // Commits that returned nil
 }
 
 func newTally() *tally {
 	return &tally{processed: map[place]int{}, deadLettered: map[place]int{}, notDone: map[place]int{}}
+}
+
+// idleFor reports whether the last k Polls returned no record.
+func (tl *tally) idleFor(k int) bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.idle >= k
+}
+
+// reachedEnd reports whether the last record of each partition of a topic
+// of n records was processed or dead-lettered: the Consumer hands a
+// partition's records out in order, none after one not done, so every
+// record before it was handled too, unless a test's claim is broken.
+func (tl *tally) reachedEnd(partitions, n int) bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	for p, end := range endOffsets(partitions, n) {
+		last := place{p, end - 1}
+		if tl.processed[last] == 0 && tl.deadLettered[last] == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // handled reports whether every record of a topic of n records produced
@@ -242,6 +266,9 @@ type loop struct {
 	beforeCommit func()
 	// commitEvery commits after every commitEvery-th Poll; 0 after each.
 	commitEvery int
+	// pollTimeout, when set, bounds each Poll, so that the loop goes on
+	// committing (and asking stop) when there is nothing to read.
+	pollTimeout time.Duration
 	tally       *tally
 }
 
@@ -252,7 +279,12 @@ type loop struct {
 func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 	tl := l.tally
 	for polls := 1; ; polls++ {
-		fs := l.c.Poll(ctx)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if l.pollTimeout > 0 {
+			pctx, cancel = context.WithTimeout(ctx, l.pollTimeout)
+		}
+		fs := l.c.Poll(pctx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("the loop did not finish: %w", err)
 		}
@@ -261,6 +293,11 @@ func (l *loop) run(ctx context.Context, stop func(commitErr error) bool) error {
 		}
 		tl.mu.Lock()
 		tl.polled += fs.NumRecords()
+		if fs.NumRecords() == 0 {
+			tl.idle++
+		} else {
+			tl.idle = 0
+		}
 		tl.mu.Unlock()
 		notDone := map[int32]int64{}
 		for rec := range l.c.Records(fs) {

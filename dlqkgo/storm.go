@@ -2,8 +2,12 @@ package dlqkgo
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // brake pauses fetching while the storm brake is tripped: it pauses every
@@ -58,4 +62,61 @@ func (c *Consumer) resume() {
 		c.cl.ResumeFetchTopics(c.paused...)
 		c.paused = nil
 	}
+}
+
+// errTripped ends a poll when the storm brake trips while it waits.
+var errTripped = errors.New("dlqkgo: the storm brake tripped")
+
+// poll polls the client, and gives up when the storm brake trips while it
+// waits for records: then it reports tripped, having taken none, so that
+// Poll pauses at once rather than with the next records. A timer looks at
+// the brake every stormLook while the poll waits, and stops with it.
+func (c *Consumer) poll(ctx context.Context) (fs kgo.Fetches, tripped bool) {
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w := c.watchStorm(func() { cancel(errTripped) })
+	defer w.stop()
+	if c.opts.MaxPollRecords > 0 {
+		fs = c.cl.PollRecords(pctx, c.opts.MaxPollRecords)
+	} else {
+		fs = c.cl.PollFetches(pctx)
+	}
+	if fs.NumRecords() == 0 && ctx.Err() == nil && errors.Is(context.Cause(pctx), errTripped) {
+		return nil, true
+	}
+	return fs, false
+}
+
+// stormWatch calls trip once the storm brake is tripped, looking every
+// stormLook until stopped.
+type stormWatch struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func (c *Consumer) watchStorm(trip func()) *stormWatch {
+	w := &stormWatch{}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = time.AfterFunc(stormLook, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		switch {
+		case w.stopped:
+		case c.o.Storm():
+			trip()
+		default:
+			w.timer.Reset(stormLook)
+		}
+	})
+	return w
+}
+
+// stop stops the watch: trip is not called after it returns.
+func (w *stormWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.timer.Stop()
 }

@@ -51,6 +51,27 @@ func waitFor(ctx context.Context, t *testing.T, msg string, cond func() bool) {
 	}
 }
 
+// background runs l until stop returns true or the returned end is called;
+// end stops it and returns what run returned. The test's end ends it too,
+// before the client closes: a Poll after CloseAllowingRebalance allowed
+// the rebalance would block the client's leave.
+func background(t *testing.T, ctx context.Context, l *loop) (done <-chan struct{}, end func() error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var err error
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		err = l.run(ctx, func(error) bool { return false })
+	}()
+	end = func() error {
+		cancel()
+		<-finished
+		return err
+	}
+	t.Cleanup(func() { _ = end() })
+	return finished, end
+}
+
 // paused reports whether cl has topic paused.
 func paused(cl *kgo.Client) bool { return slices.Contains(cl.PauseFetchTopics(), topic) }
 
@@ -90,8 +111,15 @@ func TestStormBadDeploy(t *testing.T) {
 			}
 		}})
 	cl := newClient(t, b.Addr, "g", kgo.HeartbeatInterval(100*time.Millisecond))
+	// Processing costs some 10 µs a record (1 ms every 100): the brake
+	// looks every 100 ms, and at kfake's pace without it the consumer could
+	// read the whole topic between two looks.
 	bad := func(rec *kgo.Record) error {
-		if seq(t, rec) >= from {
+		i := seq(t, rec)
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		if i >= from {
 			return errParse
 		}
 		return nil
@@ -100,24 +128,22 @@ func TestStormBadDeploy(t *testing.T) {
 	// handling records, not in Commit's Flush, as a consumer whose
 	// processing costs more than an fsync does.
 	l := &loop{c: newConsumer(t, cl, o, dlqkgo.Options{MaxPollRecords: 500}), handle: bad, tally: newTally(), commitEvery: 10}
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	defer stopLoop()
-	loopErr := make(chan error, 1)
-	go func() { loopErr <- l.run(loopCtx, func(error) bool { return false }) }()
-
+	loopDone, endLoop := background(t, ctx, l)
 	select {
 	case <-tripped:
-	case err := <-loopErr:
-		t.Fatalf("the loop ended before the brake tripped: %v", err)
+	case <-loopDone:
+		t.Fatalf("the loop ended before the brake tripped: %v", endLoop())
 	case <-ctx.Done():
 		t.Fatal("the brake did not trip")
 	}
-	waitFor(ctx, t, "the consumer did not pause", func() bool { return paused(cl) })
+	soon, cancelSoon := context.WithTimeout(ctx, time.Minute)
+	defer cancelSoon()
+	waitFor(soon, t, "the consumer did not pause", func() bool { return paused(cl) })
 	l.tally.mu.Lock()
 	polledAtPause := l.tally.polled
 	l.tally.mu.Unlock()
 	fetchesAtPause, beats := reqs.fetches.Load(), reqs.heartbeats.Load()
-	waitFor(ctx, t, "no heartbeats", func() bool { return reqs.heartbeats.Load() >= beats+10 })
+	waitFor(soon, t, "no heartbeats", func() bool { return reqs.heartbeats.Load() >= beats+10 })
 	fetchedPaused := reqs.fetches.Load() - fetchesAtPause
 	assert.Zero(t, fetchedPaused, "Fetch requests for the topic while paused")
 	l.tally.mu.Lock()
@@ -127,8 +153,7 @@ func TestStormBadDeploy(t *testing.T) {
 	require.True(t, paused(cl))
 
 	// SIGTERM: the loop ends, a last Commit, the client and the DLQ close.
-	stopLoop()
-	require.ErrorIs(t, <-loopErr, context.Canceled)
+	require.ErrorIs(t, endLoop(), context.Canceled)
 	require.NoError(t, l.c.Commit(ctx))
 	cl.CloseAllowingRebalance()
 	require.NoError(t, o.Close(ctx))
@@ -169,7 +194,7 @@ func TestStormBadDeploy(t *testing.T) {
 	start := time.Now()
 	o2 := newDLQ(t, dlq.Config{File: dlq.FileConfig{Dir: dir}, Storm: dlq.StormConfig{MaxRatio: 0.5, MinEvents: 100}})
 	fixed := &loop{c: newConsumer(t, newClient(t, b.Addr, "g"), o2, dlqkgo.Options{MaxPollRecords: 1000}),
-		handle: func(*kgo.Record) error { return nil }, tally: newTally()}
+		handle: func(*kgo.Record) error { return nil }, tally: newTally(), pollTimeout: 300 * time.Millisecond}
 	var firstAt time.Duration
 	require.NoError(t, fixed.run(ctx, func(error) bool {
 		fixed.tally.mu.Lock()
@@ -177,7 +202,7 @@ func TestStormBadDeploy(t *testing.T) {
 		if firstAt == 0 && len(fixed.tally.processed) > 0 {
 			firstAt = time.Since(start)
 		}
-		return len(fixed.tally.processed) == n-int(max(got[0], 0)+max(got[1], 0)+max(got[2], 0))
+		return len(fixed.tally.processed) == n-int(max(got[0], 0)+max(got[1], 0)+max(got[2], 0)) || fixed.tally.idle >= 10
 	}))
 	all := time.Since(start)
 	assert.Equal(t, endOffsets(partitions, n), committed(t, b.Addr, "g", partitions))
@@ -252,7 +277,7 @@ func TestStormPausesAndResumes(t *testing.T) {
 		}}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	require.NoError(t, l.run(ctx, func(err error) bool { return err == nil && l.tally.handled(partitions, n) }))
+	require.NoError(t, l.run(ctx, func(err error) bool { return err == nil && l.tally.reachedEnd(partitions, n) }))
 
 	require.Positive(t, trips.Load())
 	require.Positive(t, clears.Load())
@@ -269,4 +294,41 @@ func TestStormPausesAndResumes(t *testing.T) {
 	}
 	assert.Empty(t, l.tally.ahead)
 	t.Logf("%d dead letters, %d refused and read again after the cool-down; %d trips", len(dead), len(l.tally.notDone), trips.Load())
+}
+
+// TestStormPausesAWaitingPoll: the consumer has read everything and waits
+// in Poll when the brake trips (a run of dead letters sent elsewhere, with
+// max_consecutive). Poll pauses at once: the records produced while the
+// brake is tripped are not fetched, and come once it clears.
+func TestStormPausesAWaitingPoll(t *testing.T) {
+	const partitions, n = 1, 10
+	b := startBroker(t, partitions)
+	produce(t, b.Addr, partitions, 0, n)
+	reqs := countRequests(b)
+	o := newDLQ(t, dlq.Config{File: dlq.FileConfig{Dir: t.TempDir()},
+		Storm: dlq.StormConfig{MaxConsecutive: 5, CoolDownMS: 3000}})
+	cl := newClient(t, b.Addr, "g", kgo.HeartbeatInterval(100*time.Millisecond))
+	l := &loop{c: newConsumer(t, cl, o, dlqkgo.Options{}), handle: func(*kgo.Record) error { return nil }, tally: newTally()}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, endLoop := background(t, ctx, l)
+	waitFor(ctx, t, "the first records", func() bool { return l.tally.handled(partitions, n) })
+
+	for range 5 {
+		_ = o.Send(dlq.Entry{Reason: "elsewhere"})
+	}
+	require.True(t, o.Storm(), "the fifth dead letter in a row trips the brake")
+	waitFor(ctx, t, "the waiting Poll did not pause", func() bool { return paused(cl) })
+	fetches, beats := reqs.fetches.Load(), reqs.heartbeats.Load()
+	produce(t, b.Addr, partitions, n, 2*n)
+	waitFor(ctx, t, "no heartbeats", func() bool { return reqs.heartbeats.Load() >= beats+10 })
+	require.True(t, o.Storm(), "still tripped: the cool-down is 3 s")
+	assert.Equal(t, fetches, reqs.fetches.Load(), "Fetch requests while paused")
+	l.tally.mu.Lock()
+	assert.Equal(t, n, l.tally.polled, "records polled while paused")
+	l.tally.mu.Unlock()
+
+	waitFor(ctx, t, "the records after the clear", func() bool { return l.tally.handled(partitions, 2*n) })
+	assert.False(t, paused(cl))
+	require.ErrorIs(t, endLoop(), context.Canceled)
 }

@@ -52,7 +52,7 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 // update it to the code as it now reads.
 var mutations = slices.Concat(coreMutations, readerMutations, readMutations, replayMutations,
 	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations,
-	conformanceMutations, fingerprintMutations, stormMutations)
+	conformanceMutations, fingerprintMutations, stormMutations, dlqkgoMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{
