@@ -55,12 +55,14 @@
 // While the Orchestrator's storm brake is tripped (dlq.Config.Storm),
 // DeadLetter's error matches dlq.ErrStorm and ErrNotDone, and Poll pauses
 // fetching every topic the client consumes (PauseFetchTopics), waits until
-// the brake clears (it looks every 50 ms), resumes them and reads each
-// partition again from its first record not done. The records the client
-// had fetched before the pause stay in its buffer; a paused partition's
-// records are not handed out. The pause is Poll's own: there is no
-// goroutine, and nothing to close. With the storm action signal the brake
-// refuses nothing, but the Consumer pauses all the same.
+// the brake clears, resumes them and reads each partition again from its
+// first record not done. A Poll waiting for records when the brake trips
+// stops waiting and pauses too: it looks at the brake every 50 ms, with a
+// timer that ends with the Poll. The records the client had fetched before
+// the pause stay in its buffer; a paused partition's records are not
+// handed out. There is no goroutine of the Consumer's own, and nothing to
+// close. With the storm action signal the brake refuses nothing, but the
+// Consumer pauses all the same.
 //
 // # Rebalances
 //
