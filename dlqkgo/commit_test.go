@@ -133,13 +133,17 @@ func TestCommitReadsAgainWhatTheDLQLost(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			lostCommits := 0
+			lostCommits, afterLoss := 0, 0
 			require.NoError(t, l.run(ctx, func(err error) bool {
 				if errors.Is(err, dlq.ErrLost) {
 					lostCommits++
 				}
-				return lostCommits >= 3
+				if o.Stats().Lost > 0 {
+					afterLoss++
+				}
+				return afterLoss >= 5
 			}))
+			require.Positive(t, lostCommits, "Commit reported the loss")
 			want := failing(t, partitions, n, handle)
 			first := firstFailures(want)
 			for p, off := range committed(t, b.Addr, "g", partitions) {

@@ -98,7 +98,9 @@ func newDLQ(t testing.TB, cfg dlq.Config) *dlq.Orchestrator {
 	o, err := dlq.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// 10 s: a test that fails on a full disk leaves it full, and Close
+		// waits for its deadline there.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = o.Close(ctx)
 	})
