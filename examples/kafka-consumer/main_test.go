@@ -1,4 +1,4 @@
-//go:build dlq_kafka
+//go:build dlq_kafka || dlq_all
 
 package main
 
