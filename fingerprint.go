@@ -752,7 +752,10 @@ func emailEnd(s string, i int) int {
 		}
 		j++
 	}
-	if labels < 2 || wordAt(s, j) {
+	// A domain glued to more text is not one: the word after it, or a
+	// placeholder after a dot (example.<id> was example.c_mX9a), so that
+	// the fingerprint reads the same the second time.
+	if labels < 2 || wordAt(s, j) || byteAt(s, j) == '.' && wordAt(s, j+1) {
 		return 0
 	}
 	return j

@@ -46,6 +46,7 @@ var fingerprintCases = []struct {
 	{"time", "batch of 2026-01-15 08:30:00 at 12:30:45.5, day 2026-03-02", "batch of <time> at <time>, day <time>", false},
 
 	{"email", "user bob.smith+dlq@mail.example.com not found", "user <email> not found", false},
+	{"email glued to an id", "user aob.smith+dlq@mail.example.c_mMMMMMfound", "user aob.smith+dlq@mail.example.<id>", false},
 	{"jwt", "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U expired",
 		"token <jwt> expired", false},
 
