@@ -138,14 +138,18 @@ func TestReplayCanaryStillFailing(t *testing.T) {
 	require.ErrorAs(t, err, &stopped, "the counts come with the abort")
 	t.Logf("sent %d, came back %d, stopped at window %d (%d of %d back): %v", res.Sent, res.CameBack, abort.Window, abort.Back, abort.Size, err)
 
-	assert.Equal(t, uint64(200), res.Sent, "the canary, and nothing after it")
+	// The canary stops it as soon as more than 5% of its 200 came back,
+	// which may be before all 200 went out (a fast consumer on a slow
+	// machine): never more than the canary, the first entries in order.
+	assert.LessOrEqual(t, res.Sent, uint64(200), "the canary, and nothing after it")
+	assert.GreaterOrEqual(t, res.Sent, uint64(abort.Back), "only what was sent came back")
 	assert.Equal(t, 0, abort.Window, "the canary stopped it")
 	assert.Equal(t, 200, abort.Size)
 	assert.Greater(t, abort.Back, 10, "more than 5%% of 200 came back")
 	assert.GreaterOrEqual(t, res.CameBack, uint64(abort.Back), "more may come back between the abort and the result")
 	got := c.received()
-	assert.Len(t, got, 200, "at most the canary plus one window went back: exactly the canary")
-	for _, id := range numbers(0, 200) {
+	assert.Len(t, got, int(res.Sent), "at most the canary plus one window went back: what was sent of the canary")
+	for _, id := range numbers(0, int(res.Sent)) {
 		assert.Equal(t, 1, got[id], "entry %s", id)
 	}
 	require.NotEmpty(t, abort.Reasons)
@@ -173,7 +177,7 @@ func TestReplayCanaryStillFailing(t *testing.T) {
 	assert.Equal(t, 200, rec.Options.Canary)
 	assert.Equal(t, "30s", rec.Options.CanaryWait, "the wait in force, the default")
 	assert.Equal(t, 0.05, rec.Options.AbortAbove)
-	assert.Equal(t, uint64(200), rec.Counts.Sent)
+	assert.Equal(t, res.Sent, rec.Counts.Sent)
 	assert.Equal(t, res.CameBack, rec.Counts.CameBack)
 }
 

@@ -213,7 +213,10 @@ func TestRedriveStillFailingStopsAfterTheCanary(t *testing.T) {
 	require.ErrorAs(t, err, &abort)
 	t.Logf("sent %d, came back %d, stopped at window %d (%d of %d back): %v", res.Sent, res.CameBack, abort.Window, abort.Back, abort.Size, err)
 
-	assert.Equal(t, uint64(redriveCanary), res.Sent, "the canary, and nothing after it")
+	// It stops as soon as more than 5% of the canary came back, which may
+	// be before all of it went out: never more than the canary.
+	assert.LessOrEqual(t, res.Sent, uint64(redriveCanary), "the canary, and nothing after it")
+	assert.GreaterOrEqual(t, res.Sent, uint64(abort.Back), "only what was sent came back")
 	assert.Equal(t, 0, abort.Window, "the canary stopped it")
 	assert.Equal(t, redriveCanary, abort.Size)
 	assert.Greater(t, abort.Back, redriveCanary/20, "more than 5%% of the canary came back")
@@ -227,10 +230,10 @@ func TestRedriveStillFailingStopsAfterTheCanary(t *testing.T) {
 	// What went to the topic, by id: the canary exactly, each once.
 	sent := onTopic(b)
 	want := map[string]int{}
-	for i := range redriveCanary {
+	for i := range int(res.Sent) {
 		want[redriveID(i)] = 1
 	}
-	assert.Equal(t, want, sent, "at most the canary plus one window went to the topic: exactly the canary")
+	assert.Equal(t, want, sent, "at most the canary plus one window went to the topic: what was sent of the canary, in order")
 	c.close(t)
 	for id := range c.received() {
 		assert.Contains(t, want, id, "the consumer was handed only what the redrive sent")
