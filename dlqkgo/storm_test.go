@@ -234,23 +234,25 @@ func TestStormBadDeploy(t *testing.T) {
 // committed to the end: no restart.
 func TestStormPausesAndResumes(t *testing.T) {
 	const partitions, n, from = 1, 5000, 1000
-	// The record the bad deploy is slowest on: when the loop reaches it
-	// the ratio is past 0.5 (1,200 dead letters to 1,000 Ok), so it waits
-	// for the brake to trip before it fails, and its dead letter is
-	// refused: then the deploy is rolled back. (A brake that trips while
-	// the loop is between two batches pauses it before the next, with no
-	// refusal; this record makes one certain.)
-	const slow = 2*from + 200
+	// The deploy is rolled back as soon as the handler sees the brake
+	// tripped: the record it sees it on fails once more, and its dead
+	// letter is refused, to be read again after the cool-down. The brake
+	// trips on a run of 50 dead letters at the Send that makes it, so the
+	// trip lands inside a batch and the next record sees it (the ratio,
+	// looked at every 100 ms, could trip it between two batches, paused
+	// before the next: then the first dead letter after the clear trips it
+	// again, the run going on).
 	b := startBroker(t, partitions)
 	produce(t, b.Addr, partitions, 0, n)
 	dir := t.TempDir()
 	var broken atomic.Bool
 	broken.Store(true)
 	var trips, clears atomic.Int32
+	var rolledBackAt atomic.Int64
 	var cl *kgo.Client
 	pausedWhileTripped := make(chan bool, 1)
 	o := newDLQ(t, dlq.Config{File: dlq.FileConfig{Dir: dir},
-		Storm: dlq.StormConfig{MaxRatio: 0.5, MinEvents: 100, WindowMS: 500, CoolDownMS: 300},
+		Storm: dlq.StormConfig{MaxRatio: 0.5, MinEvents: 100, MaxConsecutive: 50, CoolDownMS: 1000},
 		OnStorm: func(ev dlq.StormEvent) {
 			if ev.Tripped {
 				trips.Add(1)
@@ -269,8 +271,8 @@ func TestStormPausesAndResumes(t *testing.T) {
 			if !broken.Load() || i < from {
 				return nil
 			}
-			if i == slow {
-				waitFor(t.Context(), t, "the brake did not trip", o.Storm)
+			if o.Storm() {
+				rolledBackAt.Store(int64(i))
 				broken.Store(false) // the rollback
 			}
 			return errParse
@@ -281,7 +283,8 @@ func TestStormPausesAndResumes(t *testing.T) {
 
 	require.Positive(t, trips.Load())
 	require.Positive(t, clears.Load())
-	require.Positive(t, l.tally.notDone[place{0, slow}], "the slow record's dead letter was refused")
+	require.False(t, broken.Load(), "the handler never saw the brake tripped")
+	require.Positive(t, l.tally.notDone[place{0, rolledBackAt.Load()}], "the dead letter of the record the rollback came on was refused")
 	assert.True(t, <-pausedWhileTripped, "the consumer was paused when the brake cleared")
 	assert.False(t, paused(cl), "and resumed after")
 	assert.NotEmpty(t, l.tally.notDone, "the brake refused dead letters")
