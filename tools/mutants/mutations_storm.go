@@ -26,10 +26,10 @@ var stormMutations = []mutation{
 
 	// Clearing.
 	{name: "storm: clears before the cool-down", file: "storm_brake.go",
-		old: "case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case l.announced:",
+		old: "case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case l.announced:",
 		run: stormTests},
 	{name: "storm: never clears", file: "storm_brake.go",
-		old: "case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case false:",
+		old: "case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case false:",
 		run: "^TestStormCoolDown$|^TestStormConsecutive$", timeout: "120s"},
 
 	// The brake's own time: a clock that steps back is no time.
