@@ -95,11 +95,29 @@ type brakeLoop struct {
 	b         *brake
 	window    stormWindow
 	announced bool      // the trip now on was announced
-	since     time.Time // when it was, by the clock
+	since     time.Time // when it was, by the brake's clock
 	// deadAtClear is the dead-letter total at the last clear: the ratio
 	// trips only on a window that gained a dead letter since.
 	deadAtClear uint64
 	letters     []recentLetter // scratch for an event's tops
+	// clock is the brake's own time, which never goes back: the first
+	// look's time plus what the clock moved forward between looks. A clock
+	// that steps back (the system's wall clock, a Config.Clock without a
+	// monotonic reading) moves it by nothing, so that neither the window
+	// stops moving nor a cool-down waits for the clock to come back.
+	clock, last time.Time
+}
+
+// tick returns the brake's time at the clock's reading now.
+func (l *brakeLoop) tick(now time.Time) time.Time {
+	switch {
+	case l.last.IsZero():
+		l.clock = now
+	case now.Sub(l.last) > 0:
+		l.clock = l.clock.Add(now.Sub(l.last))
+	}
+	l.last = now
+	return l.clock
 }
 
 // runBrake is the brake goroutine, started by New and stopped by Close.
@@ -134,8 +152,9 @@ func (o *Orchestrator) stopBrake() {
 // announced, and a trip announced CoolDownMS ago clears.
 func (l *brakeLoop) look(now time.Time) {
 	b, cfg := l.b, &l.b.cfg
+	at := l.tick(now)
 	dead := l.o.admission.state.Load() &^ closedBit
-	l.window.add(now, dead, b.ok.Load())
+	l.window.add(at, dead, b.ok.Load())
 	ratio := l.window.ratio()
 	consecutive := b.tripRun.Load() // the run of a Send that tripped it
 	if !b.tripped.Load() && cfg.MaxRatio > 0 && ratio > cfg.MaxRatio &&
@@ -145,13 +164,13 @@ func (l *brakeLoop) look(now time.Time) {
 	}
 	switch {
 	case b.tripped.Load() && !l.announced:
-		l.announced, l.since = true, now
+		l.announced, l.since = true, at
 		b.trips.Add(1)
 		l.o.cfg.Logger.Warn("dlq: storm brake tripped", "ratio", ratio,
 			"dead_letters", l.window.sumDead, "ok", l.window.sumOk, "consecutive", consecutive,
 			"action", string(cfg.Action), "cool_down_ms", cfg.CoolDownMS)
 		l.emit(true, now, ratio, consecutive)
-	case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):
+	case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):
 		l.announced = false
 		l.deadAtClear = dead
 		b.tripRun.Store(0)

@@ -504,3 +504,37 @@ func stormSendHarness(tb testing.TB, storm StormConfig) (*Orchestrator, func()) 
 	done := consume(o.queue, func() { o.giveRoom(1) }, stop)
 	return o, func() { close(stop); <-done }
 }
+
+// TestStormClockStepsBack: the system clock (or Config.Clock) stepping back
+// an hour neither freezes the window for that hour nor holds a trip past
+// its cool-down by that hour. The brake measures time from its looks,
+// never backwards: a step back is no time.
+func TestStormClockStepsBack(t *testing.T) {
+	t.Run("the window still forgets", func(t *testing.T) {
+		s := newStormDLQ(t, StormConfig{MaxRatio: 0.5, MinEvents: 10, WindowMS: 1000, CoolDownMS: 1000})
+		s.settle(t)
+		s.clock.Add(-time.Hour)
+		s.fail(t, 100, "parse_error")
+		require.True(t, s.event(t, "trip").Tripped)
+		s.clock.Add(time.Second)
+		require.False(t, s.event(t, "clear").Tripped)
+		s.clock.Add(5 * time.Second) // five windows: the storm's 100 left the window
+		s.ok(50)
+		s.settle(t)
+		s.fail(t, 1, "parse_error") // 1 of 51 in the window
+		s.settle(t)
+		assert.False(t, s.Storm(), "a dead letter among 50 Ok, five windows after the storm, tripped the brake: the window still held the storm's")
+		s.noEvent(t, "one dead letter in 51")
+	})
+	t.Run("the cool-down still ends", func(t *testing.T) {
+		s := newStormDLQ(t, StormConfig{MaxConsecutive: 3, CoolDownMS: 1000})
+		s.fail(t, 3, "timeout")
+		require.True(t, s.event(t, "trip").Tripped)
+		s.clock.Add(-time.Hour)
+		s.settle(t)
+		s.clock.Add(time.Second)
+		ev := s.event(t, "the clear, a second after the trip")
+		assert.False(t, ev.Tripped)
+		assert.False(t, s.Storm())
+	})
+}

@@ -26,6 +26,11 @@ var ErrNotDone = errors.New("dlqkgo: record not done")
 // autocommitting disabled (kgo.DisableAutoCommit).
 var ErrClientOptions = errors.New("dlqkgo: client options")
 
+// ErrNotPolled is DeadLetter's error for a record this Consumer's Poll did
+// not return (another client's, or one ahead of what was polled): nothing
+// is sent and nothing is committed. Done ignores such a record.
+var ErrNotPolled = errors.New("dlqkgo: record not returned by this Consumer's Poll")
+
 // Options configures a Consumer. The zero value works.
 type Options struct {
 	// Classify returns the Reason of a record's dead letter from the error
@@ -109,6 +114,7 @@ func (c *Consumer) Poll(ctx context.Context) kgo.Fetches {
 			return kgo.NewErrFetch(err)
 		}
 		if fs, tripped := c.poll(ctx); !tripped {
+			c.ledger.poll(fs)
 			return fs
 		}
 	}
@@ -138,8 +144,13 @@ func (c *Consumer) Records(fs kgo.Fetches) iter.Seq[*kgo.Record] {
 }
 
 // Done records that rec was processed: it counts one success for the storm
-// brake (Orchestrator.Ok) and lets the next Commit commit rec.
+// brake (Orchestrator.Ok) and lets the next Commit commit rec. A record
+// Poll did not return changes nothing: committing it could skip records
+// never handed out.
 func (c *Consumer) Done(rec *kgo.Record) {
+	if !c.ledger.handedOut(rec) {
+		return
+	}
 	c.o.Ok()
 	c.ledger.done(rec, false)
 }
@@ -150,8 +161,12 @@ func (c *Consumer) Done(rec *kgo.Record) {
 // durable. Otherwise the error matches ErrNotDone and the cause: the
 // record is not done, nothing at or after it in its partition is committed
 // or handed out by Records, and the next Poll reads the partition again
-// from it.
+// from it. A record Poll did not return is not sent: the error matches
+// ErrNotPolled.
 func (c *Consumer) DeadLetter(ctx context.Context, rec *kgo.Record, err error) error {
+	if !c.ledger.handedOut(rec) {
+		return fmt.Errorf("%w: %s/%d@%d", ErrNotPolled, rec.Topic, rec.Partition, rec.Offset)
+	}
 	if c.ledger.skipped(rec) {
 		return fmt.Errorf("%w: %s/%d@%d: its partition is read again from an earlier record", ErrNotDone, rec.Topic, rec.Partition, rec.Offset)
 	}

@@ -2,6 +2,7 @@ package dlqkgo_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -161,4 +162,42 @@ func TestConsumerReadsARefusedRecordAgain(t *testing.T) {
 	}
 	t.Logf("%d DeadLetter calls refused, each record read again until handed over; %d records polled for %d", notDone, l.tally.polled, n)
 	require.NoError(t, o.Flush(ctx))
+}
+
+// TestConsumerIgnoresARecordItDidNotPoll: Done and DeadLetter on a record
+// this Consumer's Poll did not return (a record of another client: of
+// another group, far ahead, or of a topic it does not consume) commit
+// nothing. Before, Done on offset 90 after a Poll of 0..9 committed 91:
+// 80 records neither processed nor in the DLQ; and a foreign topic's
+// record failed every later Commit.
+func TestConsumerIgnoresARecordItDidNotPoll(t *testing.T) {
+	const partitions, n = 1, 100
+	b := startBroker(t, partitions)
+	produce(t, b.Addr, partitions, 0, n)
+	dir := t.TempDir()
+	o := newDLQ(t, dlq.Config{File: dlq.FileConfig{Dir: dir}})
+	c := newConsumer(t, newClient(t, b.Addr, "g"), o, dlqkgo.Options{MaxPollRecords: 10})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	polled := 0
+	for polled == 0 {
+		for rec := range c.Records(c.Poll(ctx)) {
+			c.Done(rec)
+			polled++
+		}
+		require.NoError(t, ctx.Err(), "no record polled")
+	}
+	require.LessOrEqual(t, polled, 10)
+
+	ahead := &kgo.Record{Topic: topic, Partition: 0, Offset: 90}
+	c.Done(ahead)
+	require.ErrorIs(t, c.DeadLetter(ctx, ahead, errors.New("boom")), dlqkgo.ErrNotPolled)
+	foreign := &kgo.Record{Topic: "other", Partition: 7, Offset: 5}
+	c.Done(foreign)
+	require.ErrorIs(t, c.DeadLetter(ctx, foreign, errors.New("boom")), dlqkgo.ErrNotPolled)
+	require.NoError(t, c.Commit(ctx))
+	assert.Equal(t, map[int32]int64{0: int64(polled)}, committed(t, b.Addr, "g", partitions),
+		"committed only what Poll returned and Done marked")
+	assert.Empty(t, deadLetters(t, dir), "nothing sent for a record not polled")
+	require.NoError(t, c.Commit(ctx), "a foreign record does not fail later Commits")
 }

@@ -63,6 +63,9 @@ type partition struct {
 	rewind pos
 	// committed is the offset last committed.
 	committed int64
+	// polled is just after the last record Poll returned: a record at or
+	// after it was not handed out by this Consumer, and changes nothing.
+	polled int64
 }
 
 // ledger holds every partition the Consumer has seen a record of. Its
@@ -83,6 +86,29 @@ func (l *ledger) get(rec *kgo.Record) *partition {
 		l.parts[key] = p
 	}
 	return p
+}
+
+// poll records what Poll returned: its records were handed out.
+func (l *ledger) poll(fs kgo.Fetches) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		for _, rec := range fp.Records {
+			if p := l.get(rec); rec.Offset >= p.polled {
+				p.polled = rec.Offset + 1
+			}
+		}
+	})
+}
+
+// handedOut reports whether rec may be a record Poll returned: its
+// partition was polled up to it. A record of another client, or one
+// ahead of what was polled, is not.
+func (l *ledger) handedOut(rec *kgo.Record) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.parts[topicPartition{rec.Topic, rec.Partition}]
+	return p != nil && rec.Offset < p.polled
 }
 
 // skipped reports whether rec is at or after its partition's rewind: it

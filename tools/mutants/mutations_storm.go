@@ -26,11 +26,19 @@ var stormMutations = []mutation{
 
 	// Clearing.
 	{name: "storm: clears before the cool-down", file: "storm_brake.go",
-		old: "case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case l.announced:",
+		old: "case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case l.announced:",
 		run: stormTests},
 	{name: "storm: never clears", file: "storm_brake.go",
-		old: "case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case false:",
+		old: "case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case false:",
 		run: "^TestStormCoolDown$|^TestStormConsecutive$", timeout: "120s"},
+
+	// The brake's own time: a clock that steps back is no time.
+	{name: "storm: the window follows a clock that stepped back", file: "storm_brake.go",
+		old: "\tl.window.add(at, dead, b.ok.Load())", new: "\tl.window.add(now, dead, b.ok.Load())",
+		run: "^TestStormClockStepsBack$"},
+	{name: "storm: the cool-down waits for a clock that stepped back", file: "storm_brake.go",
+		old: "case l.announced && at.Sub(l.since) >= ms(cfg.CoolDownMS):", new: "case l.announced && now.Sub(l.since) >= ms(cfg.CoolDownMS):",
+		run: "^TestStormClockStepsBack$", timeout: "120s"},
 
 	// Runs of consecutive dead letters.
 	{name: "storm: Ok does not end a run", file: "storm.go",
