@@ -78,12 +78,15 @@ func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool
 		return err
 	}
 	closeFiles(files[:len(files)-len(rest)])
-	// Files passed over by the ids' time are read when an id is missing,
-	// which only a read that ends can tell.
-	whole := !r.opts.Follow && r.opts.Last <= 0
+	// Files passed over by the id's time are read when it is missing,
+	// which only a read that ends can tell; and only for one id: with
+	// several, those found first would come before older entries found
+	// after, out of the order a resume position (a replay's checkpoint)
+	// counts on.
+	byID := !r.opts.Follow && r.opts.Last <= 0 && len(r.opts.Filter.IDs) == 1
 	var passed []fileToRead
 	if info.IsDir() {
-		rest, passed = r.byTime(rest, whole)
+		rest, passed = r.byTime(rest, byID)
 	}
 	switch {
 	case r.opts.Follow:
