@@ -156,10 +156,10 @@ type Reader struct {
 	workers int
 	// trace, when set (by tests), is told what a parallel read of a
 	// folder's files does with the i-th: "start" when a worker starts on
-	// it, "ahead" when a worker took a token of the budget for one of its
-	// batches, "taken" when the loop takes such a batch, before it gives
-	// the token back.
-	trace func(event string, i int)
+	// it, "ahead" when a worker took the tokens of the budget for one of
+	// its batches, "taken" when the loop takes such a batch, before it
+	// gives the tokens back; with the batch's bytes of lines.
+	trace func(event string, i, bytes int)
 	// aheadBytes, when set (by tests), is the budget of lines decoded
 	// ahead of the file the loop reads; 0 is aheadPerWorker per worker.
 	aheadBytes int

@@ -48,6 +48,9 @@ var readMutations = []mutation{
 	{name: "parallel read: the files ahead of the loop hold more than their budget", file: "reader_file.go",
 		old: "budget := make(chan struct{}, tokens)", new: "budget := make(chan struct{}, 100*tokens)",
 		run: parallelTests},
+	{name: "parallel read: a batch of long lines takes one token of the budget, not one per tokenBytes", file: "reader_file.go",
+		old: "return min(max(1, (n+tokenBytes-1)/tokenBytes), pool)", new: "return min(1, pool)",
+		run: parallelTests},
 	{name: "parallel read: a break does not wait for the workers", file: "reader_file.go",
 		old: "\t\tcancel()\n\t\twg.Wait()\n", new: "\t\tcancel()\n",
 		run: parallelTests, race: true}, // a worker still closes its file as the listing closes them all
