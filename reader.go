@@ -156,10 +156,10 @@ type Reader struct {
 	workers int
 	// trace, when set (by tests), is told what a parallel read of a
 	// folder's files does with the i-th: "start" when a worker starts on
-	// it, "ahead" when a worker took a token of the budget for one of its
-	// batches, "taken" when the loop takes such a batch, before it gives
-	// the token back.
-	trace func(event string, i int)
+	// it, "ahead" when a worker took the tokens of the budget for one of
+	// its batches, "taken" when the loop takes such a batch, before it
+	// gives the tokens back; with the batch's bytes of lines.
+	trace func(event string, i, bytes int)
 	// aheadBytes, when set (by tests), is the budget of lines decoded
 	// ahead of the file the loop reads; 0 is aheadPerWorker per worker.
 	aheadBytes int
@@ -470,10 +470,12 @@ func sourceNotBuilt(kind Kind) error {
 // Since, as long as no entry's Timestamp is more than five minutes ahead
 // of the clock of the process that wrote it (the library stamps entries
 // with that clock when they have no Timestamp). The same holds for the
-// time of IDs when each is a UUIDv7, which carries its entry's Timestamp
-// (the library makes the ids so): the files rotated before the earliest
-// one are passed over, and read after the others only when an id was not
-// found there, so that no entry is lost either way. Until rules out no
+// time of IDs when it is one UUIDv7, which carries its entry's Timestamp
+// (the library makes the ids so): the files rotated before it are passed
+// over, and read after the others only when the id was not found there,
+// so that no entry is lost either way. Several IDs rule out no file by
+// their time: entries found in the newer files would come before older
+// ones found after, out of the order a resume position counts on. Until rules out no
 // file: an entry may be written long after its Timestamp (a retry, a
 // caller's own Timestamp).
 type Filter struct {

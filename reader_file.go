@@ -35,6 +35,9 @@ const (
 	batchBytes     = 256 << 10
 	streamBatches  = 4
 	aheadPerWorker = 32 << 20
+	// tokenBytes is the bytes of lines one token of the budget or the
+	// room stands for: a batch takes one per tokenBytes begun.
+	tokenBytes = batchBytes / 4
 )
 
 // fileSource reads one NDJSON file (plain or gzipped), a service folder,
@@ -78,12 +81,15 @@ func (s *fileSource) each(ctx context.Context, r *Reader, emit func(Record) bool
 		return err
 	}
 	closeFiles(files[:len(files)-len(rest)])
-	// Files passed over by the ids' time are read when an id is missing,
-	// which only a read that ends can tell.
-	whole := !r.opts.Follow && r.opts.Last <= 0
+	// Files passed over by the id's time are read when it is missing,
+	// which only a read that ends can tell; and only for one id: with
+	// several, those found first would come before older entries found
+	// after, out of the order a resume position (a replay's checkpoint)
+	// counts on.
+	byID := !r.opts.Follow && r.opts.Last <= 0 && len(r.opts.Filter.IDs) == 1
 	var passed []fileToRead
 	if info.IsDir() {
-		rest, passed = r.byTime(rest, whole)
+		rest, passed = r.byTime(rest, byID)
 	}
 	switch {
 	case r.opts.Follow:
@@ -290,7 +296,15 @@ type fileBatch struct {
 	bytes  int     // of the lines read into this batch
 	warns  []error
 	err    error
-	ahead  bool // sent before the loop reached its file: holds a token of the budget, else of the room
+	ahead  bool // sent before the loop reached its file: holds tokens of the budget, else of the room
+	tokens int  // of the budget or of the room, given back when the loop takes the batch
+}
+
+// tokensFor is how many tokens of a pool of size pool a batch of n bytes
+// of lines takes: one per tokenBytes begun, all of them for a batch
+// larger than the pool, which then goes alone.
+func tokensFor(n, pool int) int {
+	return min(max(1, (n+tokenBytes-1)/tokenBytes), pool)
 }
 
 type tally struct{ read, unreadable uint64 }
@@ -303,10 +317,10 @@ type tally struct{ read, unreadable uint64 }
 // other gives them. Memory ahead of the loop is bounded twice: a worker
 // starts a file only while fewer than workers+1 files are in flight
 // (started and not yet handed over whole), and a batch is sent only with
-// a token, which the loop gives back when it takes the batch: of the
-// budget (aheadPerWorker per worker) for a file the loop has not reached
-// yet, of the room (streamBatches) for the one it reads, which therefore
-// always moves. It returns false when emit asked to stop; every worker has
+// tokens, one per tokenBytes of its lines (tokensFor), which the loop gives
+// back when it takes the batch: of the budget (aheadPerWorker per worker)
+// for a file the loop has not reached yet, of the room (streamBatches) for
+// the one it reads, which therefore always moves. It returns false when emit asked to stop; every worker has
 // returned by then.
 func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Record) bool) (bool, error) {
 	workers := r.workers
@@ -335,13 +349,13 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 	if aheadBytes <= 0 {
 		aheadBytes = workers * aheadPerWorker
 	}
-	tokens := max(1, aheadBytes/batchBytes)
+	tokens := max(1, aheadBytes/tokenBytes)
 	budget := make(chan struct{}, tokens)
-	room := make(chan struct{}, streamBatches) // for the file the loop reads
+	room := make(chan struct{}, streamBatches*batchBytes/tokenBytes) // for the file the loop reads
 	streams := make([]chan *fileBatch, len(files))
 	reached := make([]chan struct{}, len(files)) // closed when the loop reaches the file
 	for i := range streams {
-		streams[i] = make(chan *fileBatch, tokens+streamBatches)
+		streams[i] = make(chan *fileBatch, tokens+cap(room))
 		reached[i] = make(chan struct{})
 	}
 	inFlight := make(chan struct{}, workers+1)
@@ -360,7 +374,7 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 					return
 				}
 				if r.trace != nil {
-					r.trace("start", i)
+					r.trace("start", i, 0)
 				}
 				rd.readAhead(ctx, i, &files[i], streams[i], reached[i], budget, room)
 			}
@@ -379,13 +393,15 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 			if !ok {
 				break
 			}
+			tokens := room
 			if b.ahead {
 				if r.trace != nil {
-					r.trace("taken", i)
+					r.trace("taken", i, b.bytes)
 				}
-				<-budget
-			} else {
-				<-room
+				tokens = budget
+			}
+			for range b.tokens {
+				<-tokens
 			}
 			if more, err := r.handOver(b, emit); err != nil || !more {
 				return more, err
@@ -397,9 +413,9 @@ func (r *Reader) readFiles(ctx context.Context, files []fileToRead, emit func(Re
 }
 
 // readAhead reads f, the i-th file, into batches and sends them down out,
-// which it closes: each with a token of budget until reached is closed,
-// then of room.
-func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget, room chan<- struct{}) {
+// which it closes: each with the tokens its bytes take (tokensFor) of
+// budget until reached is closed, then of room.
+func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan<- *fileBatch, reached <-chan struct{}, budget, room chan struct{}) {
 	defer close(out)
 	rd.batch = &fileBatch{}
 	rd.send = func() bool {
@@ -407,18 +423,25 @@ func (rd *reading) readAhead(ctx context.Context, i int, f *fileToRead, out chan
 		select {
 		case <-reached:
 		default:
+			b.ahead = true
+		}
+		for need := tokensFor(b.bytes, cap(budget)); b.ahead && b.tokens < need; {
 			select {
 			case budget <- struct{}{}:
-				b.ahead = true
-				if rd.r.trace != nil {
-					rd.r.trace("ahead", i)
+				b.tokens++
+			case <-reached: // the loop came first: the tokens go back
+				for ; b.tokens > 0; b.tokens-- {
+					<-budget
 				}
-			case <-reached:
+				b.ahead = false
 			case <-ctx.Done():
 				return false
 			}
 		}
-		if !b.ahead {
+		if b.ahead && rd.r.trace != nil {
+			rd.r.trace("ahead", i, b.bytes)
+		}
+		for need := tokensFor(b.bytes, cap(room)); !b.ahead && b.tokens < need; b.tokens++ {
 			select {
 			case room <- struct{}{}:
 			case <-ctx.Done():

@@ -441,7 +441,7 @@ func TestReaderReadAheadIsBounded(t *testing.T) {
 	var mu sync.Mutex
 	yielded := map[string]bool{}
 	var early []string
-	r.trace = func(event string, i int) {
+	r.trace = func(event string, i, _ int) {
 		mu.Lock()
 		defer mu.Unlock()
 		// A file starts only once the one workers+1 before it was handed
@@ -490,15 +490,15 @@ func TestReaderReadAheadHoldsItsBudget(t *testing.T) {
 		r.workers, r.aheadBytes = 2, tokens*batchBytes
 		var mu sync.Mutex
 		held, most, aheads := 0, 0, 0
-		r.trace = func(event string, _ int) {
+		r.trace = func(event string, _, n int) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch event {
-			case "ahead": // told once the token is taken
-				held++
+			case "ahead": // told once the tokens are taken
+				held += n
 				aheads++
-			case "taken": // told before the token is given back
-				held--
+			case "taken": // told before the tokens are given back
+				held -= n
 			}
 			most = max(most, held)
 		}
@@ -508,7 +508,51 @@ func TestReaderReadAheadHoldsItsBudget(t *testing.T) {
 			got = append(got, rec)
 		}
 		require.Equal(t, want.recs, got)
-		assert.LessOrEqual(t, most, tokens, "batches held ahead of the loop")
+		assert.LessOrEqual(t, most, r.aheadBytes, "bytes of lines held ahead of the loop")
 		assert.Positive(t, aheads, "files are read ahead")
 	}
+}
+
+// TestReaderReadAheadHoldsItsBudgetInBytes reads files of long lines
+// (512 KiB payloads, two batches' worth of line each) while the loop
+// holds still on the first file: the lines decoded ahead of it stay
+// within the budget's bytes, not its count of batches.
+func TestReaderReadAheadHoldsItsBudgetInBytes(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	payload := bytes.Repeat([]byte("x"), 512<<10)
+	for f := range 3 {
+		var b strings.Builder
+		for i := range 16 {
+			b.WriteString(envelopeLine(Entry{Timestamp: base, Service: "svc", Reason: "r", Payload: payload, ID: fmt.Sprintf("%d-%d", f, i)}))
+		}
+		name := filelog.BackupName(base.Add(time.Duration(f+1) * time.Hour))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o600))
+	}
+	const budget = 4 * batchBytes
+	r, err := OpenReader(dir, ReaderOptions{})
+	require.NoError(t, err)
+	r.workers, r.aheadBytes = 2, budget
+	var mu sync.Mutex
+	held, most, largest := 0, 0, 0
+	r.trace = func(event string, _, n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch event {
+		case "ahead":
+			held += n
+			largest = max(largest, n)
+		case "taken":
+			held -= n
+		}
+		most = max(most, held)
+	}
+	n := 0
+	for _, err := range r.All(t.Context()) {
+		require.NoError(t, err)
+		n++
+	}
+	require.Equal(t, 48, n)
+	assert.Positive(t, largest, "files are read ahead")
+	assert.LessOrEqual(t, most, max(budget, largest), "bytes of lines held ahead of the loop")
 }

@@ -273,8 +273,8 @@ const spanSkew = 5 * time.Minute
 // byTime passes over the files of a folder that the filter rules out by
 // the time in their names (see Filter): it closes those rotated before
 // Since, and when ids is set returns apart, still open, those rotated
-// before the time of every id (each a UUIDv7), to be read only when an
-// id is not found in the others. The live file and logrotate's, whose
+// before the time of the filter's id (a UUIDv7), to be read only when it
+// is not found in the others. The live file and logrotate's, whose
 // names say no time, are always read.
 func (r *Reader) byTime(files []fileToRead, ids bool) (read, passed []fileToRead) {
 	var since, first time.Time

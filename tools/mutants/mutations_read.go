@@ -48,6 +48,9 @@ var readMutations = []mutation{
 	{name: "parallel read: the files ahead of the loop hold more than their budget", file: "reader_file.go",
 		old: "budget := make(chan struct{}, tokens)", new: "budget := make(chan struct{}, 100*tokens)",
 		run: parallelTests},
+	{name: "parallel read: a batch of long lines takes one token of the budget, not one per tokenBytes", file: "reader_file.go",
+		old: "return min(max(1, (n+tokenBytes-1)/tokenBytes), pool)", new: "return min(1, pool)",
+		run: parallelTests},
 	{name: "parallel read: a break does not wait for the workers", file: "reader_file.go",
 		old: "\t\tcancel()\n\t\twg.Wait()\n", new: "\t\tcancel()\n",
 		run: parallelTests, race: true}, // a worker still closes its file as the listing closes them all
@@ -67,6 +70,9 @@ var readMutations = []mutation{
 		old: "if err != nil || !more || !slices.ContainsFunc(r.opts.Filter.IDs, func(id string) bool { return !found[id] }) {",
 		new: "if true || err != nil || !more || !slices.ContainsFunc(r.opts.Filter.IDs, func(id string) bool { return !found[id] }) {",
 		run: spanTests},
+	{name: "span: several ids pass over files by their time, and what they find comes out of order", file: "reader_file.go",
+		old: "len(r.opts.Filter.IDs) == 1", new: "len(r.opts.Filter.IDs) >= 1",
+		run: spanTests + "|^TestReaderReadsSeveralIDsInOrder"},
 
 	// Last.
 	{name: "Last: every file read, not only until the last entries are found", file: "reader_file.go",
