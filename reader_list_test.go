@@ -242,7 +242,9 @@ func TestReaderResumesAfterRotations(t *testing.T) {
 	})
 	t.Run("the file pruned after the clock stepped back", func(t *testing.T) {
 		// Pruning removes the oldest file by write order; the files left
-		// are all newer, though a clock stepped back named them earlier.
+		// are all newer, though a clock stepped back named them earlier (as
+		// writers before rotated names never went back did, or another
+		// program's copy).
 		w := newDLQWriter(t, t.TempDir(), "svc", false)
 		w.write(100)
 		w.rotate(50) // 09:00: the file of ids 0-99 rotated
@@ -252,9 +254,13 @@ func TestReaderResumesAfterRotations(t *testing.T) {
 		checkpoint := recs[79].Position // in the rotated file
 		require.True(t, strings.HasPrefix(checkpoint, filepath.Base(oldest[0])), checkpoint)
 		w.clock.Add(-3 * time.Hour)
-		w.rotate(50) // 07:00: ids 100-149 rotated under an earlier name
+		w.rotate(50) // 07:00: ids 100-149 rotated
 		w.rotate(50) // 08:00: ids 150-199 rotated
-		require.Len(t, w.rotated(), 3)
+		newer := w.rotated()[1:]
+		require.Len(t, newer, 2)
+		for i, at := range []time.Time{w.clock.Now().Add(-time.Hour), w.clock.Now()} { // the names the clock said
+			require.NoError(t, os.Rename(newer[i], filepath.Join(w.dir, filelog.BackupName(at))))
+		}
 		require.NotEqual(t, oldest[0], w.rotated()[0], "the clock step names the newer files earlier")
 		require.NoError(t, os.Remove(oldest[0]))
 		rest, _ := readAll(t, w.dir, ReaderOptions{After: checkpoint})
@@ -508,4 +514,45 @@ func TestReaderReadsSeveralIDsInOrder(t *testing.T) {
 	one, _ := readAll(t, dir, ReaderOptions{Filter: Filter{IDs: ids[1:]}})
 	require.Len(t, one, 1)
 	assert.Equal(t, all[0].Entry.ID, one[0].Entry.ID)
+}
+
+// TestReaderAfterTheClockWentBack: the writer's clock steps back two hours
+// between two hourly files (NTP, a restored VM). The file rotated after
+// the step is still named after the one before, so --since finds its
+// entries and the last entries are the last written.
+func TestReaderAfterTheClockWentBack(t *testing.T) {
+	root := t.TempDir()
+	clock := newFakeClock(time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC))
+	o, err := New(Config{Service: "svc", Clock: clock.Now, File: FileConfig{Dir: root, Rotation: RotateHourly}})
+	require.NoError(t, err)
+	send := func(tag string) {
+		for i := range 2 {
+			require.NoError(t, o.Send(Entry{Reason: "r", Payload: fmt.Appendf(nil, "%s%d", tag, i)}))
+		}
+		flushOK(t, o)
+	}
+	send("A") // 08:00
+	clock.Add(time.Hour)
+	send("B") // 09:00
+	clock.Add(time.Hour)
+	send("C") // 10:00
+	clock.Add(-2 * time.Hour)
+	send("D") // 08:00 again: C's file rotates
+	clock.Add(30 * time.Minute)
+	send("E") // 08:30
+	closeOK(t, o)
+	dir := filepath.Join(root, "svc")
+	payloads := func(recs []Record) (out []string) {
+		for _, r := range recs {
+			out = append(out, string(r.Entry.Payload))
+		}
+		return out
+	}
+
+	all, _ := readAll(t, dir, ReaderOptions{})
+	assert.Equal(t, []string{"A0", "A1", "B0", "B1", "C0", "C1", "D0", "D1", "E0", "E1"}, payloads(all), "the order written")
+	last, _ := readAll(t, dir, ReaderOptions{Last: 5})
+	assert.Equal(t, []string{"C1", "D0", "D1", "E0", "E1"}, payloads(last))
+	since, _ := readAll(t, dir, ReaderOptions{Filter: Filter{Since: time.Date(2026, 1, 15, 9, 50, 0, 0, time.UTC)}})
+	assert.Equal(t, []string{"C0", "C1"}, payloads(since), "every entry a read of every file selects")
 }

@@ -78,6 +78,11 @@ type Log struct {
 	dirDirty bool     // the folder's entries changed since its last fsync
 	current  time.Time
 	closed   bool
+	// lastBackup is the time in the newest rotated file's name: the next
+	// one is named after it even when the clock went back, so that names
+	// keep the order files were written in and no file's name is earlier
+	// than a line in it.
+	lastBackup time.Time
 }
 
 // maxKept bounds the copy of the lines written since the last point a
@@ -106,6 +111,11 @@ func Open(o Options) (*Log, error) {
 		log:      o.Logger,
 		lock:     lock,
 		syncer:   newSyncer(o.SyncInterval),
+	}
+	l.lastBackup, err = newestBackup(o.Dir)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
 	}
 	if err := refuseLink(l.path); err != nil {
 		_ = lock.Close()

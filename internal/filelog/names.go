@@ -15,7 +15,9 @@ import (
 //   - dlq.ndjson is the live file, the one Log appends to.
 //   - dlq-<UTC time>.ndjson is a file Log rotated, the time to the
 //     millisecond (2006-01-02T15-04-05.000), moved on by a millisecond while
-//     the name is taken; .gz is added once it is compressed, and a hidden
+//     the name is taken, and never earlier than a millisecond after the
+//     newest rotated file's (a clock that went back does not take names
+//     back); .gz is added once it is compressed, and a hidden
 //     .dlq-<time>.ndjson.gz.tmp holds a compression until it is whole.
 //   - .lock holds the writer's pid; the writer flocks it and the folder.
 //   - Every name that starts with dlq and holds .ndjson belongs to the log
@@ -59,7 +61,9 @@ func parseBackup(name string) (plain string, at time.Time, gz, ok bool) {
 // RotatedAt reports whether name (without a folder, with or without .gz)
 // is one of Log's rotated files, and the time in it: when the file was
 // rotated, by Options.Clock, to the millisecond or a little after (a name
-// taken moves it on). Every line of the file was written before then.
+// taken moves it on; after the clock went back, just after the previous
+// rotated file's). Every line of the file was written before then, by
+// the clock, and files rotated later have later times.
 func RotatedAt(name string) (time.Time, bool) {
 	_, at, _, ok := parseBackup(name)
 	return at, ok

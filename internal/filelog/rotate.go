@@ -61,13 +61,18 @@ func (l *Log) rotate() error {
 const maxNameTries = 1000
 
 // backupName returns a free path for the current file's rotation, from
-// the clock's time to the millisecond, moved on by a millisecond while
-// taken (BackupName).
+// the clock's time to the millisecond (a millisecond after the newest
+// rotated file's when the clock is not past it: it went back), moved on by
+// a millisecond while taken (BackupName).
 func (l *Log) backupName() (string, error) {
-	t := l.clock().UTC()
+	t := l.clock().UTC().Truncate(time.Millisecond)
+	if !t.After(l.lastBackup) {
+		t = l.lastBackup.Add(time.Millisecond)
+	}
 	for range maxNameTries {
 		name := filepath.Join(l.dir, BackupName(t))
 		if !exists(name) && !exists(name+GzSuffix) {
+			l.lastBackup = t
 			return name, nil
 		}
 		t = t.Add(time.Millisecond)
@@ -79,4 +84,20 @@ func (l *Log) backupName() (string, error) {
 func exists(name string) bool {
 	_, err := os.Lstat(name)
 	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// newestBackup returns the time in the name of dir's newest rotated file,
+// or the zero time when it has none.
+func newestBackup(dir string) (time.Time, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var newest time.Time
+	for _, e := range entries {
+		if at, ok := RotatedAt(e.Name()); ok && at.After(newest) {
+			newest = at
+		}
+	}
+	return newest, nil
 }
