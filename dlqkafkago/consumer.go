@@ -30,7 +30,10 @@ type Options struct {
 	// error it failed with. Defaults to DefaultReason for every error.
 	Classify func(error) string
 	// Entry builds a message's dead letter, for a program that adds
-	// Metadata or Attempts. Defaults to Entry(msg, err, Classify).
+	// Metadata or Attempts. Defaults to Entry(msg, err, Classify). A
+	// program that starts from Entry adds its keys to Entry's Metadata
+	// (nil when the message has no timestamp) rather than replacing it,
+	// so as to keep MetadataTimestamp.
 	Entry func(msg kafka.Message, err error) dlq.Entry
 	// Backoff is how long Fetch first waits while the storm brake is
 	// tripped; each wait doubles it up to MaxBackoff. Defaults to 50 ms.

@@ -48,6 +48,17 @@
 // yet known durable, Fetch offers them again, and the DLQ may then hold
 // some twice (their ids differ; the Source coordinates tell them apart).
 //
+// # The dead letter
+//
+// Entry builds a message's dead letter: its topic, partition and offset as the
+// Source and its topic as the Destination, its key, headers and value, and
+// a reason from Options.Classify. The entry's Timestamp is when the
+// message failed (Send stamps it with the Orchestrator's clock), not when it
+// was produced, so that dlq inspect --since 1h lists what failed in the
+// last hour, whatever the message's age or its producer's clock. The
+// message's own timestamp is kept in the entry's Metadata under
+// MetadataTimestamp ("kafka.timestamp").
+//
 // # The storm brake
 //
 // kafka-go's Reader cannot pause its partitions, and within a consumer

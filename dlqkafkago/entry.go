@@ -1,6 +1,8 @@
 package dlqkafkago
 
 import (
+	"time"
+
 	"github.com/dlqkit/dlq"
 	"github.com/segmentio/kafka-go"
 )
@@ -8,6 +10,16 @@ import (
 // DefaultReason is the Reason of an entry whose error no classifier named:
 // Entry's classify is nil or returned "". dlqkgo uses the same.
 const DefaultReason = "processing_error"
+
+// MetadataTimestamp is the Metadata key under which Entry keeps the
+// message's own timestamp (kafka.Message.Time, when it was produced), in
+// RFC 3339 in UTC to the millisecond: "2025-11-26T23:33:20.123Z". The
+// entry's Timestamp is when the message failed, which is what dlq inspect
+// --since selects by. dlqkgo uses the same key.
+const MetadataTimestamp = "kafka.timestamp"
+
+// timestampLayout is the layout of the MetadataTimestamp value.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Entry returns the dead letter of msg, which failed with err:
 //
@@ -18,9 +30,13 @@ const DefaultReason = "processing_error"
 //     "events.dlq", and a replay to {destination} sends them back;
 //   - Key and Headers: the message's, headers in their order, so that a
 //     replay sends the message back as it came;
-//   - Timestamp: the message's (kafka.Message.Time; a message without
-//     one, or with a negative one, leaves it zero: Send then fills in the
-//     time it failed);
+//   - Timestamp: zero, so that Send fills in the time it failed (the
+//     Orchestrator's clock), the time dlq inspect --since and a Reader's
+//     Filter select by: a message produced hours ago, or by a producer
+//     whose clock runs ahead, is found among the last hour's failures;
+//   - Metadata: the message's own timestamp (kafka.Message.Time) under
+//     MetadataTimestamp, when it has one (not zero, not negative); none
+//     otherwise;
 //   - Payload: the message's Value;
 //   - Error: err.Error() ("" when err is nil);
 //   - Reason: classify(err), or DefaultReason when classify is nil or
@@ -45,7 +61,7 @@ func Entry(msg kafka.Message, err error, classify func(error) string) dlq.Entry 
 		e.Error = err.Error()
 	}
 	if !msg.Time.IsZero() && msg.Time.UnixMilli() >= 0 {
-		e.Timestamp = msg.Time
+		e.Metadata = map[string]string{MetadataTimestamp: formatTimestamp(msg.Time)}
 	}
 	if len(msg.Headers) > 0 {
 		e.Headers = make([]dlq.Header, len(msg.Headers))
@@ -54,4 +70,9 @@ func Entry(msg kafka.Message, err error, classify func(error) string) dlq.Entry 
 		}
 	}
 	return e
+}
+
+// formatTimestamp returns t as the MetadataTimestamp value.
+func formatTimestamp(t time.Time) string {
+	return t.UTC().Format(timestampLayout)
 }

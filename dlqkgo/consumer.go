@@ -37,7 +37,10 @@ type Options struct {
 	// it failed with. Defaults to DefaultReason for every error.
 	Classify func(error) string
 	// Entry builds a record's dead letter, for a program that adds
-	// Metadata or Attempts. Defaults to Entry(rec, err, Classify).
+	// Metadata or Attempts. Defaults to Entry(rec, err, Classify). A
+	// program that starts from Entry adds its keys to Entry's Metadata
+	// (nil when the record has no timestamp) rather than replacing it,
+	// so as to keep MetadataTimestamp.
 	Entry func(rec *kgo.Record, err error) dlq.Entry
 	// MaxPollRecords bounds how many records one Poll returns, which bounds
 	// the work between two Commits. 0 returns what the client has buffered

@@ -50,6 +50,17 @@
 // letters to be durable (an fsync for the file backend, the brokers' acks
 // for Kafka).
 //
+// # The dead letter
+//
+// Entry builds a record's dead letter: its topic, partition and offset as the
+// Source and its topic as the Destination, its key, headers and value, and
+// a reason from Options.Classify. The entry's Timestamp is when the
+// record failed (Send stamps it with the Orchestrator's clock), not when it
+// was produced, so that dlq inspect --since 1h lists what failed in the
+// last hour, whatever the record's age or its producer's clock. The
+// record's own timestamp is kept in the entry's Metadata under
+// MetadataTimestamp ("kafka.timestamp").
+//
 // # The storm brake
 //
 // While the Orchestrator's storm brake is tripped (dlq.Config.Storm),

@@ -1,6 +1,8 @@
 package dlqkgo
 
 import (
+	"time"
+
 	"github.com/dlqkit/dlq"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -8,6 +10,16 @@ import (
 // DefaultReason is the Reason of an entry whose error no classifier named:
 // Entry's classify is nil or returned "".
 const DefaultReason = "processing_error"
+
+// MetadataTimestamp is the Metadata key under which Entry keeps the
+// record's own timestamp (when it was produced), in RFC 3339 in UTC to the
+// millisecond: "2025-11-26T23:33:20.123Z". The entry's Timestamp is when
+// the record failed, which is what dlq inspect --since selects by.
+// dlqkafkago uses the same key.
+const MetadataTimestamp = "kafka.timestamp"
+
+// timestampLayout is the layout of the MetadataTimestamp value.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // Entry returns the dead letter of rec, which failed with err:
 //
@@ -18,8 +30,12 @@ const DefaultReason = "processing_error"
 //     "events.dlq", and a replay to {destination} sends them back;
 //   - Key and Headers: the record's, headers in their order, so that a
 //     replay sends the message back as it came;
-//   - Timestamp: the record's (a record without one, or with a negative
-//     one, leaves it zero: Send then fills in the time it failed);
+//   - Timestamp: zero, so that Send fills in the time it failed (the
+//     Orchestrator's clock), the time dlq inspect --since and a Reader's
+//     Filter select by: a record produced hours ago, or by a producer
+//     whose clock runs ahead, is found among the last hour's failures;
+//   - Metadata: the record's own timestamp under MetadataTimestamp, when
+//     it has one (not zero, not negative); none otherwise;
 //   - Payload: the record's Value;
 //   - Error: err.Error() ("" when err is nil);
 //   - Reason: classify(err), or DefaultReason when classify is nil or
@@ -45,7 +61,7 @@ func Entry(rec *kgo.Record, err error, classify func(error) string) dlq.Entry {
 		e.Error = err.Error()
 	}
 	if !rec.Timestamp.IsZero() && rec.Timestamp.UnixMilli() >= 0 {
-		e.Timestamp = rec.Timestamp
+		e.Metadata = map[string]string{MetadataTimestamp: formatTimestamp(rec.Timestamp)}
 	}
 	if len(rec.Headers) > 0 {
 		e.Headers = make([]dlq.Header, len(rec.Headers))
@@ -54,4 +70,9 @@ func Entry(rec *kgo.Record, err error, classify func(error) string) dlq.Entry {
 		}
 	}
 	return e
+}
+
+// formatTimestamp returns t as the MetadataTimestamp value.
+func formatTimestamp(t time.Time) string {
+	return t.UTC().Format(timestampLayout)
 }

@@ -36,4 +36,16 @@ var kafkagoMutations = []mutation{
 	{name: "dlqkafkago: held dead letters offered while the brake is tripped again", file: "dlqkafkago/storm.go",
 		old: "\t\tif c.o.Storm() { // the last one tripped it again", new: "\t\tif false { // the last one tripped it again",
 		pkg: "./dlqkafkago", run: "^TestStormHeldDeadLetterIsOfferedAgainWhenTheBrakeClears$"},
+
+	// The dead letter.
+	{name: "dlqkafkago: Entry's Timestamp is the message's produce time (the old mapping)", file: "dlqkafkago/entry.go",
+		old: "\t\te.Metadata = map[string]string{MetadataTimestamp: formatTimestamp(msg.Time)}\n", new: "\t\te.Timestamp = msg.Time\n",
+		pkg: "./dlqkafkago", run: "^TestEntry$|^TestEntryRoundTrip$|^TestEntryTimestampIsWhenTheMessageFailed$"},
+	{name: "dlqkafkago: Entry stamps the message's produce time as well as keeping it in Metadata", file: "dlqkafkago/entry.go",
+		old: "\t\te.Metadata = map[string]string{MetadataTimestamp: formatTimestamp(msg.Time)}\n",
+		new: "\t\te.Timestamp = msg.Time\n\t\te.Metadata = map[string]string{MetadataTimestamp: formatTimestamp(msg.Time)}\n",
+		pkg: "./dlqkafkago", run: "^TestEntryTimestampIsWhenTheMessageFailed$"},
+	{name: "dlqkafkago: MetadataTimestamp in the message's zone, not UTC", file: "dlqkafkago/entry.go",
+		old: "\treturn t.UTC().Format(timestampLayout)", new: "\treturn t.Format(timestampLayout)",
+		pkg: "./dlqkafkago", run: "^TestEntry$"},
 }
