@@ -239,11 +239,14 @@ func (l *replayLedger) replayed(id string) bool {
 // a checkpoint, the checkpoint's writes fsync it first; without, it
 // fsyncs when the last fsync is ledgerSyncInterval old.
 func (l *replayLedger) record(confirmed []replayMsg) error {
-	if l == nil || l.f == nil || len(confirmed) == 0 {
+	if l == nil || l.f == nil {
 		return nil
 	}
-	if l.err != nil {
+	if l.err != nil { // even with nothing to add: the caller learns the ledger failed
 		return l.err
+	}
+	if len(confirmed) == 0 {
+		return nil
 	}
 	now := time.Now()
 	at := now.UTC().AppendFormat(nil, `"2006-01-02T15:04:05.000Z07:00"`)
@@ -375,13 +378,16 @@ func (run *replayRun) skipReplayed(rec *Record) bool {
 }
 
 // recordUpTo appends the pending messages up to n that the target
-// confirmed one by one (sendReport.confirmed) and the ledger lacks; a
-// failure is kept by the ledger and returned by recordConfirmed.
-func (run *replayRun) recordUpTo(n int) {
-	if n > run.recorded {
-		_ = run.ledger.record(run.pending[run.recorded:n])
-		run.recorded = n
+// confirmed one by one (sendReport.confirmed) and the ledger lacks. A
+// failure is kept by the ledger, returned by recordConfirmed, and returned
+// here: the target sends nothing more, which the ledger could not record.
+func (run *replayRun) recordUpTo(n int) error {
+	if n <= run.recorded {
+		return nil
 	}
+	err := run.ledger.record(run.pending[run.recorded:n])
+	run.recorded = n
+	return err
 }
 
 // recordConfirmed appends the first sent pending messages, which the

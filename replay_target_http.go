@@ -86,7 +86,9 @@ func (h *replayHTTP) send(ctx context.Context, msgs []replayMsg, rep *sendReport
 			return i, err
 		}
 		if rep.confirmed != nil {
-			rep.confirmed(i + 1)
+			if err := rep.confirmed(i + 1); err != nil { // not recorded: send no more
+				return i + 1, err
+			}
 		}
 	}
 	return len(msgs), nil
