@@ -208,7 +208,7 @@ func TestReplayLedgerDiskFull(t *testing.T) {
 	disk := mountTmpfs(t, "256k")
 	filler := filepath.Join(disk, "filler")
 	fill(t, filler)
-	require.NoError(t, os.Truncate(filler, statSize(t, filler)-4096)) // room for a page of the ledger: about 45 lines
+	require.NoError(t, os.Truncate(filler, statSize(t, filler)-2*4096)) // room for the ledger's lock and a page of the ledger: about 45 lines
 	s := newReplaySink(t, nil)
 	opts := ReplayOptions{Checkpoint: filepath.Join(t.TempDir(), "replay.cp"), Ledger: filepath.Join(disk, "redrive.ledger"), OnlyPending: true}
 	res, err := Replay(t.Context(), src, s.url, opts)

@@ -1,7 +1,8 @@
 package main
 
 // advReplayMutations break what the redrive's adversary (session 24) found
-// broken and fixed: the ledger's failure stopping the replay at once.
+// broken and fixed: the ledger's failure stopping the replay at once, one
+// replay at a time on a checkpoint or a ledger.
 var advReplayMutations = []mutation{
 	{name: "replay ledger: a failed ledger write does not stop the HTTP batch", file: "replay_target_http.go",
 		old: "\t\t\tif err := rep.confirmed(i + 1); err != nil { // not recorded: send no more\n",
@@ -11,4 +12,11 @@ var advReplayMutations = []mutation{
 		old: "\tif l.err != nil { // even with nothing to add: the caller learns the ledger failed\n",
 		new: "\tif l.err != nil && len(confirmed) > 0 {\n",
 		run: "^TestReplayLedgerDiskFull$"},
+	{name: "replay lock: two replays run on one checkpoint", file: "replay.go",
+		old: "\trelease, err := lockReplay(&opts) // one replay at a time on a checkpoint or a ledger\n",
+		new: "\trelease, err := func() {}, error(nil)\n",
+		run: "^TestReplayLockRefusesASecondReplay$", timeout: "120s"},
+	{name: "replay lock: the ledger not locked, only the checkpoint", file: "replay_lock.go",
+		old: "{\"ledger\", opts.ledgerPath()}", new: "{\"ledger\", \"\"}",
+		run: "^TestReplayLockRefusesASecondReplay$", timeout: "120s"},
 }
