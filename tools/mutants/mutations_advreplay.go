@@ -19,4 +19,11 @@ var advReplayMutations = []mutation{
 	{name: "replay lock: the ledger not locked, only the checkpoint", file: "replay_lock.go",
 		old: "{\"ledger\", opts.ledgerPath()}", new: "{\"ledger\", \"\"}",
 		run: "^TestReplayLockRefusesASecondReplay$", timeout: "120s"},
+	{name: "dlq replay: a negative --canary left to the library (not a usage error naming the flag)", file: "cmd/dlq/replay.go",
+		old: "\tcase cmd.Int(\"canary\") < 0:\n", new: "\tcase false:\n",
+		pkg: "./cmd/dlq", run: "^TestReplayCanaryFlagsRefused$"},
+	{name: "dlq replay: a bad --abort-above told with the other canary flags", file: "cmd/dlq/replay.go",
+		old: "\t\treturn fmt.Errorf(\"%w: --abort-above %q is not a share",
+		new: "\t\treturn fmt.Errorf(\"%w: --canary-wait, --abort-above %q is not a share",
+		pkg: "./cmd/dlq", run: "^TestReplayCanaryFlagsRefused$"},
 }
