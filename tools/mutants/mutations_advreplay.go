@@ -2,7 +2,8 @@ package main
 
 // advReplayMutations break what the redrive's adversary (session 24) found
 // broken and fixed: the ledger's failure stopping the replay at once, one
-// replay at a time on a checkpoint or a ledger.
+// replay at a time on a checkpoint or a ledger, the flags told one by one,
+// Retry-After read without overflow.
 var advReplayMutations = []mutation{
 	{name: "replay ledger: a failed ledger write does not stop the HTTP batch", file: "replay_target_http.go",
 		old: "\t\t\tif err := rep.confirmed(i + 1); err != nil { // not recorded: send no more\n",
@@ -26,4 +27,12 @@ var advReplayMutations = []mutation{
 		old: "\t\treturn fmt.Errorf(\"%w: --abort-above %q is not a share",
 		new: "\t\treturn fmt.Errorf(\"%w: --canary-wait, --abort-above %q is not a share",
 		pkg: "./cmd/dlq", run: "^TestReplayCanaryFlagsRefused$"},
+	{name: "replay HTTP: Retry-After seconds bounded after they became a Duration (overflow)", file: "replay_target_http.go",
+		old: "\t\twait = time.Duration(min(s, int64(replayHTTPMaxBackoff/time.Second))) * time.Second\n",
+		new: "\t\twait = time.Duration(s) * time.Second\n",
+		run: "^TestReplayHTTPRetryAfter$"},
+	{name: "replay HTTP: a Retry-After date ignored", file: "replay_target_http.go",
+		old: "\t} else if at, err := http.ParseTime(header); err == nil {\n",
+		new: "\t} else if at, err := http.ParseTime(header); false && err == nil {\n",
+		run: "^TestReplayHTTPRetryAfter$"},
 }
