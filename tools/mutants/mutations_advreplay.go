@@ -3,7 +3,7 @@ package main
 // advReplayMutations break what the redrive's adversary (session 24) found
 // broken and fixed: the ledger's failure stopping the replay at once, one
 // replay at a time on a checkpoint or a ledger, the flags told one by one,
-// Retry-After read without overflow.
+// Retry-After read without overflow, a secret in a target's query hidden.
 var advReplayMutations = []mutation{
 	{name: "replay ledger: a failed ledger write does not stop the HTTP batch", file: "replay_target_http.go",
 		old: "\t\t\tif err := rep.confirmed(i + 1); err != nil { // not recorded: send no more\n",
@@ -35,4 +35,7 @@ var advReplayMutations = []mutation{
 		old: "\t} else if at, err := http.ParseTime(header); err == nil {\n",
 		new: "\t} else if at, err := http.ParseTime(header); false && err == nil {\n",
 		run: "^TestReplayHTTPRetryAfter$"},
+	{name: "replay records: a secret in the target's query written as is", file: "internal/redact/redact.go",
+		old: "\treturn hideQuery(hidePassword(raw))\n", new: "\treturn hidePassword(raw)\n",
+		run: "^TestReplayRecordsHideQuerySecrets$"},
 }
