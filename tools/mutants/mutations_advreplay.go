@@ -3,7 +3,8 @@ package main
 // advReplayMutations break what the redrive's adversary (session 24) found
 // broken and fixed: the ledger's failure stopping the replay at once, one
 // replay at a time on a checkpoint or a ledger, the flags told one by one,
-// Retry-After read without overflow, a secret in a target's query hidden.
+// Retry-After read without overflow, a secret in a target's query hidden,
+// a file that is not a ledger left alone.
 var advReplayMutations = []mutation{
 	{name: "replay ledger: a failed ledger write does not stop the HTTP batch", file: "replay_target_http.go",
 		old: "\t\t\tif err := rep.confirmed(i + 1); err != nil { // not recorded: send no more\n",
@@ -38,4 +39,14 @@ var advReplayMutations = []mutation{
 	{name: "replay records: a secret in the target's query written as is", file: "internal/redact/redact.go",
 		old: "\treturn hideQuery(hidePassword(raw))\n", new: "\treturn hidePassword(raw)\n",
 		run: "^TestReplayRecordsHideQuerySecrets$"},
+	{name: "replay ledger: a foreign end cut as a torn line", file: "replay_ledger.go",
+		old: "\t\t\t\treturn end, fmt.Errorf(\"dlq: ledger %s ends with %d bytes",
+		new: "\t\t\t\treturn end, nil\n\t\t\t\t_ = fmt.Errorf(\"dlq: ledger %s ends with %d bytes",
+		run: "^TestReplayLedgerForeignEnd$"},
+	{name: "replay ledger: a last record without its newline left out", file: "replay_ledger.go",
+		old: "\t\t\tcase json.Valid(line): // a whole record", new: "\t\t\tcase false && json.Valid(line): // a whole record",
+		run: "^TestReplayLedgerForeignEnd$"},
+	{name: "replay ledger: the next line glued to a last record without its newline", file: "replay_ledger.go",
+		old: "\tcase st.Size() < end: // its last record lacks the newline\n", new: "\tcase false:\n",
+		run: "^TestReplayLedgerForeignEnd$"},
 }
