@@ -255,6 +255,11 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 	if err != nil {
 		return ReplayResult{}, err
 	}
+	release, err := lockReplay(&opts) // one replay at a time on a checkpoint or a ledger
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	defer release()
 	run := &replayRun{opts: &opts, target: t, cp: newCheckpoint(src, target, sel),
 		every: checkpointEvery(opts.Rate), lastSave: time.Now()}
 	if opts.Checkpoint != "" {

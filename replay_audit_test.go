@@ -109,3 +109,31 @@ func TestReplayAudit(t *testing.T) {
 	assert.Empty(t, last.Error)
 	assert.Equal(t, auditCounts{Read: n - 119, Sent: n - 119, Resumed: true, From: last.Counts.From, Before: 119}, last.Counts)
 }
+
+// TestReplayRecordsHideQuerySecrets: a target whose query holds a secret
+// (?token=, ?api_key=…) is written with that value hidden in the ledger,
+// the checkpoint and the audit record, as its password is; a rerun
+// matches the ledger (OnlyPending) under the hidden form. Before, the
+// token was on every ledger line, in the checkpoint and in the audit.
+func TestReplayRecordsHideQuerySecrets(t *testing.T) {
+	const n = 30
+	src := writeNumbered(t, t.TempDir(), n)
+	s := newReplaySink(t, nil)
+	target := strings.Replace(s.url, "http://", "http://ops:s3cret@", 1) + "?token=T0KEN&api_key=K3Y&tenant=acme"
+	dir := t.TempDir()
+	opts := ReplayOptions{Checkpoint: filepath.Join(dir, "replay.cp"), OnlyPending: true}
+	_, err := Replay(t.Context(), src, target, opts)
+	require.NoError(t, err)
+	for _, name := range []string{"replay.cp", "replay.cp.ledger", "replay.cp.audit"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		for _, secret := range []string{"s3cret", "T0KEN", "K3Y"} {
+			assert.NotContains(t, string(data), secret, name)
+		}
+		assert.Contains(t, string(data), "tenant=acme", "%s: the other parameters kept", name)
+	}
+	assert.Len(t, s.received(), n, "the target got the token")
+	res, err := Replay(t.Context(), src, target, ReplayOptions{Ledger: opts.Checkpoint + ".ledger", OnlyPending: true})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(n), res.AlreadyReplayed, "the ledger matches the target under its hidden form")
+}

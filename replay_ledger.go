@@ -75,8 +75,14 @@ func ReadLedger(path string) iter.Seq2[LedgerRecord, error] {
 // errStopScan ends scanLedger early, without an error.
 var errStopScan = errors.New("stop")
 
+// ledgerLineStart is how every line a replay writes to its ledger begins.
+var ledgerLineStart = []byte(`{"at":"`)
+
 // scanLedger calls fn with each complete line of the ledger r (path names
-// it in errors) and returns the offset just past the last complete line.
+// it in errors) and returns the offset just past the last complete line:
+// a last record without its newline is complete (the offset is then one
+// past the file's end), the start of a line torn by a kill is not; any
+// other end is an error, for a file that is not a ledger.
 func scanLedger(r io.Reader, path string, fn func(line []byte) error) (int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var end int64
@@ -90,11 +96,20 @@ func scanLedger(r io.Reader, path string, fn func(line []byte) error) (int64, er
 			}
 			line = long
 		}
-		if err != nil { // io.EOF: what is left, if anything, is a torn line
-			if errors.Is(err, io.EOF) {
-				return end, nil
-			}
+		if err != nil && !errors.Is(err, io.EOF) {
 			return end, fmt.Errorf("dlq: ledger %s: %w", path, err)
+		}
+		if err != nil { // io.EOF: what is left, if anything, has no newline
+			switch {
+			case len(line) == 0:
+				return end, nil
+			case json.Valid(line): // a whole record: read it, its newline added on appending
+				line = append(bytes.Clone(line), '\n')
+			case bytes.HasPrefix(line, ledgerLineStart) || bytes.HasPrefix(ledgerLineStart, line):
+				return end, nil // a line torn by a kill: left out
+			default: // not ours to cut
+				return end, fmt.Errorf("dlq: ledger %s ends with %d bytes that are neither a ledger record nor one torn by a kill: is it a ledger?", path, len(line))
+			}
 		}
 		if ferr := fn(line[:len(line)-1]); ferr != nil {
 			if errors.Is(ferr, errStopScan) {
@@ -208,16 +223,22 @@ func (l *replayLedger) load(f *os.File) (int64, error) {
 }
 
 // cutTorn cuts what follows the last complete line of the ledger f (a line
-// torn by a kill), so that the next line starts on a line of its own; a
+// torn by a kill), or ends a last record that lacks its newline, so that
+// the next line starts on a line of its own; a
 // new ledger's folder is fsynced so that its name survives a crash.
 func cutTorn(f *os.File, end int64) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("dlq: ledger: %w", err)
 	}
-	if st.Size() > end {
+	switch {
+	case st.Size() > end:
 		if err := f.Truncate(end); err != nil {
 			return fmt.Errorf("dlq: ledger: cutting a torn last line: %w", err)
+		}
+	case st.Size() < end: // its last record lacks the newline
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			return fmt.Errorf("dlq: ledger: ending its last line: %w", err)
 		}
 	}
 	if st.Size() == 0 {
@@ -239,11 +260,14 @@ func (l *replayLedger) replayed(id string) bool {
 // a checkpoint, the checkpoint's writes fsync it first; without, it
 // fsyncs when the last fsync is ledgerSyncInterval old.
 func (l *replayLedger) record(confirmed []replayMsg) error {
-	if l == nil || l.f == nil || len(confirmed) == 0 {
+	if l == nil || l.f == nil {
 		return nil
 	}
-	if l.err != nil {
+	if l.err != nil { // even with nothing to add: the caller learns the ledger failed
 		return l.err
+	}
+	if len(confirmed) == 0 {
+		return nil
 	}
 	now := time.Now()
 	at := now.UTC().AppendFormat(nil, `"2006-01-02T15:04:05.000Z07:00"`)
@@ -375,13 +399,16 @@ func (run *replayRun) skipReplayed(rec *Record) bool {
 }
 
 // recordUpTo appends the pending messages up to n that the target
-// confirmed one by one (sendReport.confirmed) and the ledger lacks; a
-// failure is kept by the ledger and returned by recordConfirmed.
-func (run *replayRun) recordUpTo(n int) {
-	if n > run.recorded {
-		_ = run.ledger.record(run.pending[run.recorded:n])
-		run.recorded = n
+// confirmed one by one (sendReport.confirmed) and the ledger lacks. A
+// failure is kept by the ledger, returned by recordConfirmed, and returned
+// here: the target sends nothing more, which the ledger could not record.
+func (run *replayRun) recordUpTo(n int) error {
+	if n <= run.recorded {
+		return nil
 	}
+	err := run.ledger.record(run.pending[run.recorded:n])
+	run.recorded = n
+	return err
 }
 
 // recordConfirmed appends the first sent pending messages, which the

@@ -123,6 +123,45 @@ func TestReplayLedgerTornLine(t *testing.T) {
 	assert.Equal(t, calls, s.callCount(), "nothing sent")
 }
 
+// TestReplayLedgerForeignEnd: a file given as the ledger whose end is
+// neither a record nor the start of one torn by a kill is not a ledger:
+// the replay stops before it sends anything and leaves the file as it
+// was; a last record that only lacks its newline counts, and the next
+// line goes on a line of its own. Before, whatever followed the last
+// newline was cut as a torn line: a file of notes without one was
+// emptied, and such a record was dropped and its entry sent again.
+func TestReplayLedgerForeignEnd(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), 10)
+	s := newReplaySink(t, nil)
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"notes":   "precious notes, without a final newline",
+		"records": `{"at":"2026-05-04T10:00:00.000Z","to":"x","id":"1"}` + "\n" + `[1,2`,
+	} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		for _, opts := range []ReplayOptions{{Ledger: path}, {Ledger: path, OnlyPending: true}, {Ledger: path, OnlyPending: true, DryRun: true}} {
+			_, err := Replay(t.Context(), src, s.url, opts)
+			require.ErrorContains(t, err, "neither a ledger record nor one torn by a kill", name)
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, content, string(data), "%s: left as it was", name)
+		}
+	}
+	assert.Zero(t, s.callCount(), "nothing sent")
+
+	ledger := filepath.Join(dir, "l.ledger")
+	line := func(id string) string {
+		return fmt.Sprintf(`{"at":"2026-05-04T10:00:00.000Z","to":%q,"id":%q}`, s.url, id)
+	}
+	require.NoError(t, os.WriteFile(ledger, []byte(line("00000")+"\n"+line("00001")), 0o600))
+	res, err := Replay(t.Context(), src, s.url, ReplayOptions{Ledger: ledger, OnlyPending: true})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), res.AlreadyReplayed, "the record without its newline counts")
+	assert.Equal(t, numbers(2, 10), s.received())
+	assert.Equal(t, numbers(0, 10), ledgerIDs(t, ledger, s.url), "every line a record")
+}
+
 // TestReplayLedgerPowerLoss cuts the power (lossyfs) in the middle of a
 // replay with a checkpoint: whatever survives, the ledger holds every
 // entry the surviving checkpoint counts (it is fsynced first), a line torn
@@ -192,4 +231,42 @@ func BenchmarkIDSet(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/id")
 		runtime.KeepAlive(s)
 	}
+}
+
+// TestReplayLedgerDiskFull: a ledger that cannot be written (its disk
+// full) stops the replay at once, as the checkpoint's failure does: the
+// target got only the entries the ledger holds and the one whose line
+// failed, and a rerun with OnlyPending, once there is room, sends each of
+// the others once. Before, the HTTP target went on posting the batch, and
+// the batches after it until the checkpoint was due, none of them
+// recorded: a rerun sent them all again (832 of 2000 against a 64 KB
+// tmpfs).
+func TestReplayLedgerDiskFull(t *testing.T) {
+	const n = 1000
+	src := writeNumbered(t, t.TempDir(), n)
+	disk := mountTmpfs(t, "256k")
+	filler := filepath.Join(disk, "filler")
+	fill(t, filler)
+	require.NoError(t, os.Truncate(filler, statSize(t, filler)-2*4096)) // room for the ledger's lock and a page of the ledger: about 45 lines
+	s := newReplaySink(t, nil)
+	opts := ReplayOptions{Checkpoint: filepath.Join(t.TempDir(), "replay.cp"), Ledger: filepath.Join(disk, "redrive.ledger"), OnlyPending: true}
+	res, err := Replay(t.Context(), src, s.url, opts)
+	require.ErrorContains(t, err, "no space left on device")
+	assert.NotErrorIs(t, err, ErrTargetFailed, "the ledger failed, not the target")
+	assert.Zero(t, res.Failed, "the target failed no entry")
+	recorded := ledgerIDs(t, opts.Ledger, s.url)
+	require.NotEmpty(t, recorded, "the ledger got a page of lines before the disk was full")
+	got := s.received()
+	assert.Equal(t, numbers(0, len(recorded)+1), got, "sent: the entries the ledger holds and the one whose line failed, not %d", len(got))
+	assert.Equal(t, uint64(len(got)), res.Sent)
+	if _, err := os.Stat(opts.Checkpoint); err == nil {
+		assert.LessOrEqual(t, readCheckpointFile(t, opts.Checkpoint).Replayed, uint64(len(recorded)), "the checkpoint is not ahead of the ledger")
+	}
+
+	require.NoError(t, os.Remove(filler))
+	before := len(got)
+	_, err = Replay(t.Context(), src, s.url, opts)
+	require.NoError(t, err)
+	assert.Equal(t, numbers(len(recorded), n), s.received()[before:], "the rerun sends what the ledger lacks")
+	t.Logf("the disk filled after %d ledger lines; %d sent before the stop", len(recorded), before)
 }

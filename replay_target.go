@@ -52,8 +52,9 @@ type sendReport struct {
 	// confirmed, when set, is told as soon as the target confirmed the
 	// batch's messages up to n, by a target that confirms them one by one
 	// (HTTP): the ledger writes them down at once, so that a replay killed
-	// mid-batch sends again only the request in flight.
-	confirmed func(n int)
+	// mid-batch sends again only the request in flight. An error (the
+	// ledger could not be written) ends the send there, with it.
+	confirmed func(n int) error
 }
 
 // latency is how long the target took to answer one request of the send.

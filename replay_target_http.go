@@ -86,7 +86,9 @@ func (h *replayHTTP) send(ctx context.Context, msgs []replayMsg, rep *sendReport
 			return i, err
 		}
 		if rep.confirmed != nil {
-			rep.confirmed(i + 1)
+			if err := rep.confirmed(i + 1); err != nil { // not recorded: send no more
+				return i + 1, err
+			}
 		}
 	}
 	return len(msgs), nil
@@ -126,17 +128,28 @@ func (h *replayHTTP) post(ctx context.Context, m *replayMsg, rep *sendReport) er
 		} else {
 			rep.failing++
 		}
-		wait := backoff
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-			wait = time.Duration(s) * time.Second
-		}
-		wait = min(wait, replayHTTPMaxBackoff)
+		wait := replayRetryAfter(resp.Header.Get("Retry-After"), backoff, time.Now())
 		rep.slept += wait
 		if !clock.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		backoff = min(2*backoff, replayHTTPMaxBackoff)
 	}
+}
+
+// replayRetryAfter is how long to wait before a retry: what the Retry-After
+// header asks (seconds, or an HTTP date), else backoff; at most
+// replayHTTPMaxBackoff, never negative. Seconds are bounded before they
+// become a Duration, which a large number would overflow (the HTTP
+// backend's retryAfter, built with its tag only, reads it the same way).
+func replayRetryAfter(header string, backoff time.Duration, now time.Time) time.Duration {
+	wait := backoff
+	if s, err := strconv.ParseInt(header, 10, 64); err == nil && s >= 0 {
+		wait = time.Duration(min(s, int64(replayHTTPMaxBackoff/time.Second))) * time.Second
+	} else if at, err := http.ParseTime(header); err == nil {
+		wait = max(at.Sub(now), 0)
+	}
+	return min(wait, replayHTTPMaxBackoff)
 }
 
 // close closes the idle connections; none is in use once the replay sent.

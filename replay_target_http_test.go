@@ -201,3 +201,30 @@ func TestReplayHTTPReport(t *testing.T) {
 	assert.Equal(t, 1000.0, rates[0], "the start: MaxRate/100")
 	assert.Equal(t, 500.0, rates[len(rates)-1], "the end: halved once (a second at most)")
 }
+
+// TestReplayHTTPRetryAfter: the wait before a retry is what Retry-After
+// asks, in seconds or as an HTTP date, at most replayHTTPMaxBackoff and
+// never negative; a value it cannot read leaves the backoff. Before, a
+// number of seconds was multiplied into a Duration before its bound: 9300000000
+// overflowed to a negative wait (the retry at once), 18446744074 to
+// 0.29 s; a date was ignored.
+func TestReplayHTTPRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)
+	const backoff = 200 * time.Millisecond
+	for header, want := range map[string]time.Duration{
+		"":                              backoff,
+		"3":                             3 * time.Second,
+		"0":                             0,
+		"1000000000":                    replayHTTPMaxBackoff,
+		"9300000000":                    replayHTTPMaxBackoff,
+		"18446744074":                   replayHTTPMaxBackoff,
+		"99999999999999999999":          backoff, // not an int64: unreadable
+		"-5":                            backoff,
+		"garbage":                       backoff,
+		"Sat, 05 Dec 2026 21:00:04 GMT": 4 * time.Second,
+		"Sat, 05 Dec 2026 20:00:00 GMT": 0, // past
+		"Wed, 21 Oct 2099 07:28:00 GMT": replayHTTPMaxBackoff,
+	} {
+		assert.Equal(t, want, replayRetryAfter(header, backoff, now), "Retry-After %q", header)
+	}
+}

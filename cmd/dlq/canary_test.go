@@ -109,6 +109,14 @@ func TestReplayCanaryFlagsRefused(t *testing.T) {
 	} {
 		_, err := run(t, append([]string{"replay", dir, "--to", "http://127.0.0.1:1/x", "--canary", "10"}, args...)...)
 		require.ErrorIs(t, err, errUsage, "%v", args)
+		// The flag at fault named, with its value, and only it.
+		assert.Contains(t, err.Error(), args[0]+" ", "%v", args)
+		assert.Contains(t, err.Error(), strings.TrimSuffix(args[1], "s"), "%v", args)
+		for _, other := range []string{"--abort-above", "--canary ", "--canary-wait"} {
+			if other != args[0] && other != args[0]+" " {
+				assert.NotContains(t, err.Error(), other, "%v", args)
+			}
+		}
 	}
 }
 

@@ -71,8 +71,13 @@ func runReplay(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 	abortAbove, err := shareOf(cmd.String("abort-above"))
-	if err != nil || cmd.Int("canary") < 0 || cmd.Duration("canary-wait") <= 0 {
-		return fmt.Errorf("%w: --canary cannot be negative, --canary-wait must be positive, --abort-above is a share such as 5%% or 0.05 (%q)", errUsage, cmd.String("abort-above"))
+	switch { // each flag named with the value it was given
+	case cmd.Int("canary") < 0:
+		return fmt.Errorf("%w: --canary %d is negative: give how many entries go first, or 0 for no canary", errUsage, cmd.Int("canary"))
+	case cmd.Duration("canary-wait") <= 0:
+		return fmt.Errorf("%w: --canary-wait %v must be positive", errUsage, cmd.Duration("canary-wait"))
+	case err != nil:
+		return fmt.Errorf("%w: --abort-above %q is not a share above 0 and at most 100%%, such as 5%% or 0.05 (to stop when any comes back, give less than one entry of --canary: 0.1%%)", errUsage, cmd.String("abort-above"))
 	}
 	out := cmd.Root().Writer
 	var (

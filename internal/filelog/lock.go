@@ -177,3 +177,20 @@ func pidAt(name string) int {
 	pid, _ := strconv.Atoi(string(bytes.TrimSpace(data)))
 	return pid
 }
+
+// LockFile takes the exclusive lock on the file at name, creating it, and
+// writes this process's pid into it for whoever finds it taken; closing
+// the file (or the process's end) releases it. When another holds it,
+// the error is a *LockedError whose Dir is name and Holder that pid.
+// Where flock is missing, it locks nothing.
+func LockFile(name string) (*os.File, error) {
+	f, err := lockFile(name)
+	if errors.Is(err, errWouldBlock) {
+		return nil, &LockedError{Dir: name, Holder: pidAt(name)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	(&folderLock{file: f}).writePid()
+	return f, nil
+}

@@ -15,6 +15,11 @@ func TestURLKeepsTheURLAsWritten(t *testing.T) {
 		{"a user without a password kept", "http://u@h/{a}", "http://u@h/{a}"},
 		{"unparsable with credentials", "http://u:p@h:port/", "(unparsable URL)"},
 		{"unparsable without credentials", "http://h:port/", "http://h:port/"},
+		{"a token in the query hidden", "http://h/ingest?token=s3cret&stream={x}", "http://h/ingest?token=xxxxx&stream={x}"},
+		{"keys and signatures hidden", "https://h/p?api_key=s3cret&X-Amz-Signature=s3cret&key=s3cret#f", "https://h/p?api_key=xxxxx&X-Amz-Signature=xxxxx&key=xxxxx#f"},
+		{"both hidden", "redis://u:s3cret@h:6379/0?stream=s&password=s3cret", "redis://u:xxxxx@h:6379/0?stream=s&password=xxxxx"},
+		{"an escaped name", "http://h/?access%5Ftoken=s3cret", "http://h/?access%5Ftoken=xxxxx"},
+		{"other parameters kept", "http://h/?stream=a&partition=3&flag", "http://h/?stream=a&partition=3&flag"},
 	} {
 		t.Run(test.name, func(t *testing.T) {
 			got := URL(test.raw)

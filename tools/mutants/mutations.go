@@ -53,7 +53,8 @@ const closeDeadlines = "TestCloseDeadline|HangingServerDeadlinesHold|HangingBrok
 var mutations = slices.Concat(coreMutations, readerMutations, readMutations, replayMutations,
 	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations,
 	conformanceMutations, fingerprintMutations, stormMutations, kafkagoMutations,
-	ledgerMutations, rateMutations, canaryMutations, dlqkgoMutations, redriveKgoMutations)
+	ledgerMutations, rateMutations, canaryMutations, dlqkgoMutations, redriveKgoMutations,
+	advReplayMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{

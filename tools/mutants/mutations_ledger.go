@@ -19,7 +19,7 @@ var ledgerMutations = []mutation{
 		old: "\t\tif rec.Target == l.to {\n", new: "\t\tif true {\n",
 		run: "^TestReplayLedger$"},
 	{name: "replay ledger: a torn last line not cut", file: "replay_ledger.go",
-		old: "\tif st.Size() > end {\n", new: "\tif false {\n",
+		old: "\tcase st.Size() > end:\n", new: "\tcase false:\n",
 		run: "^TestReplayLedgerTornLine$"},
 	{name: "replay ledger: OnlyPending ignored", file: "replay_ledger.go",
 		old: "\treturn l != nil && l.done != nil && id != \"\" && l.done.has(id)\n", new: "\treturn false\n",
