@@ -270,3 +270,26 @@ func TestReplayLedgerDiskFull(t *testing.T) {
 	assert.Equal(t, numbers(len(recorded), n), s.received()[before:], "the rerun sends what the ledger lacks")
 	t.Logf("the disk filled after %d ledger lines; %d sent before the stop", len(recorded), before)
 }
+
+// TestReplayLedgerClosedWhenOnProgressPanics: a panic in the caller's
+// first OnProgress call goes up through Replay, and the ledger's file is
+// closed on the way (a service that recovers would leak one per replay).
+func TestReplayLedgerClosedWhenOnProgressPanics(t *testing.T) {
+	src := writeNumbered(t, t.TempDir(), 10)
+	sink := newReplaySink(t, func(int) int { return 0 })
+	ledger := filepath.Join(t.TempDir(), "redrive.ledger")
+	func() {
+		defer func() { assert.Equal(t, "progress", recover()) }()
+		_, _ = Replay(t.Context(), src, sink.url, ReplayOptions{Ledger: ledger,
+			OnProgress: func(ReplayProgress) { panic("progress") }})
+	}()
+	fds, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil {
+			assert.NotEqual(t, ledger, target, "the ledger is still open as fd %s", fd.Name())
+		}
+	}
+	_, err = Replay(t.Context(), src, sink.url, ReplayOptions{Ledger: ledger})
+	require.NoError(t, err, "the lock was released too")
+}

@@ -49,4 +49,7 @@ var advReplayMutations = []mutation{
 	{name: "replay ledger: the next line glued to a last record without its newline", file: "replay_ledger.go",
 		old: "\tcase st.Size() < end: // its last record lacks the newline\n", new: "\tcase false:\n",
 		run: "^TestReplayLedgerForeignEnd$"},
+	{name: "replay ledger: left open when a callback panics", file: "replay.go",
+		old: "\tdefer func() { _ = run.ledger.close() }() // closed by closeRecords, unless a callback panicked\n", new: "",
+		run: "^TestReplayLedgerClosedWhenOnProgressPanics$"},
 }
