@@ -288,7 +288,8 @@ func Replay(ctx context.Context, src, target string, opts ReplayOptions) (Replay
 		return ReplayResult{}, err
 	}
 	defer run.canary.stop()
-	defer func() { _ = run.ledger.close() }() // closed by closeRecords, unless a callback panicked
+	// closeRecords closes the ledger; this, when a callback panicked.
+	defer func() { _ = run.ledger.close() }()
 	if err := run.openRecords(src, target, sel); err != nil { // the ledger, the audit record
 		return ReplayResult{}, err
 	}
