@@ -30,7 +30,7 @@ func replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Required: true, Usage: "where to send the messages"},
 			// The rate: a cap, or auto (issue 23).
 			&cli.StringFlag{Name: "rate", Value: "0", Usage: "at most this many messages per second (0: no cap), or auto: rise while the target keeps up, halve when it answers 429, 503 or 5xx, throttles (Kafka) or slows down"},
-			&cli.FloatFlag{Name: "max-rate", Usage: "with --rate auto, the highest rate (default 10000)"},
+			&cli.FloatFlag{Name: "max-rate", Usage: "with --rate auto, the highest rate", DefaultText: "10000"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "read and count, send nothing"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "record in FILE the last entry the target confirmed, and resume after it (FILE belongs to this source, target and filters)"},
 			&cli.IntFlag{Name: "max-replays", Usage: "refuse entries already replayed this many times (0: no limit)"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,4 +54,21 @@ func TestReplayRateAutoUsage(t *testing.T) {
 		assert.ErrorContains(t, err, test.want, "%v", test.args)
 	}
 	assert.Zero(t, s.calls, "nothing sent")
+}
+
+// TestReplayHelpMaxRateDefault: dlq replay -h gives --max-rate one default,
+// the 10000 --rate auto uses when it is not given; it printed "(default
+// 10000) (default: 0)", the second from the flag's zero value.
+func TestReplayHelpMaxRateDefault(t *testing.T) {
+	out, err := run(t, "replay", "-h")
+	require.NoError(t, err)
+	var line string
+	for l := range strings.Lines(out) {
+		if strings.Contains(l, "--max-rate") {
+			line = l
+		}
+	}
+	require.NotEmpty(t, line, "no --max-rate line in dlq replay -h:\n%s", out)
+	assert.Contains(t, line, "(default: 10000)")
+	assert.Equal(t, 1, strings.Count(line, "default"), "one default: %q", line)
 }

@@ -9,6 +9,9 @@ package main
 // of until due). It makes a capped replay slower than its cap when a send
 // takes a good part of the interval, which only a timed assertion sees.
 var rateMutations = []mutation{
+	{name: "dlq replay -h: --max-rate's default told twice, 10000 in its usage and the flag's zero value", file: "cmd/dlq/replay.go",
+		old: `Usage: "with --rate auto, the highest rate", DefaultText: "10000"}`, new: `Usage: "with --rate auto, the highest rate (default 10000)"}`,
+		pkg: "./cmd/dlq", run: "^TestReplayHelpMaxRateDefault$"},
 	{name: "auto rate: never halves", file: "replay_rate_auto.go",
 		old: "a.limiter.setRate(max(a.limiter.rate/2, autoRateFloor))", new: "a.limiter.setRate(max(a.limiter.rate, autoRateFloor))",
 		run: "^TestAutoRate$"},
