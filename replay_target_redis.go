@@ -4,6 +4,7 @@ package dlq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -43,9 +44,20 @@ func (r *replayRedis) send(ctx context.Context, msgs []replayMsg) (int, error) {
 		}
 		cmds[i] = pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream, Values: values})
 	}
-	_, _ = pipe.Exec(ctx)
+	_, execErr := pipe.Exec(ctx)
 	for i, c := range cmds {
 		if err := c.Err(); err != nil {
+			return i, fmt.Errorf("redis target: entry %s: %w", msgs[i].entry.ID, err)
+		}
+		// An XADD the server added answers its id. One with neither an
+		// error nor an id never ran: go-redis leaves the commands so when
+		// the connection's AUTH is refused (WRONGPASS), returning that
+		// from Exec alone.
+		if c.Val() == "" {
+			err := execErr
+			if err == nil {
+				err = errors.New("no reply")
+			}
 			return i, fmt.Errorf("redis target: entry %s: %w", msgs[i].entry.ID, err)
 		}
 	}

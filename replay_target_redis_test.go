@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dlqkit/dlq/internal/testenv"
@@ -42,5 +44,27 @@ func TestReplayToRedis(t *testing.T) {
 		_, err := Replay(t.Context(), src, fmt.Sprintf("redis://127.0.0.1:%d/0?stream=%s", port, key), ReplayOptions{})
 		require.ErrorIs(t, err, ErrTargetFailed)
 		assert.ErrorContains(t, err, "dlq: replay stopped: 0 sent, 9 failed: redis target: entry id-parse-0:")
+	})
+
+	// A server that refuses the connection's AUTH (a user it does not
+	// have): go-redis returns the WRONGPASS from the pipeline's Exec but
+	// leaves every XADD without an error or a reply. None of them was
+	// added, so none is counted sent nor recorded in the ledger.
+	t.Run("a server that refuses the password", func(t *testing.T) {
+		refused := fmt.Sprintf("dlq-test-replay-refused-%08x", rand.Uint32())
+		t.Cleanup(func() { c.Del(context.Background(), refused) })
+		ledger := filepath.Join(t.TempDir(), "ledger")
+		res, err := Replay(t.Context(), src, fmt.Sprintf("redis://dlq-no-such-user:pw@%s/0?stream=%s", addr, refused),
+			ReplayOptions{Ledger: ledger})
+		require.ErrorIs(t, err, ErrTargetFailed)
+		assert.ErrorContains(t, err, "dlq: replay stopped: 0 sent, 9 failed: redis target: entry id-parse-0:")
+		assert.NotContains(t, err.Error(), "pw@")
+		assert.Zero(t, res.Sent)
+		n, err := c.XLen(t.Context(), refused).Result()
+		require.NoError(t, err)
+		assert.Zero(t, n, "the server added nothing")
+		data, err := os.ReadFile(ledger)
+		require.NoError(t, err)
+		assert.Empty(t, string(data), "the ledger records nothing the target did not confirm")
 	})
 }

@@ -54,7 +54,7 @@ var mutations = slices.Concat(coreMutations, readerMutations, readMutations, rep
 	httpMutations, shutdownMutations, pruneMutations, inputMutations, dlqgenMutations,
 	conformanceMutations, fingerprintMutations, stormMutations, kafkagoMutations,
 	ledgerMutations, rateMutations, canaryMutations, dlqkgoMutations, redriveKgoMutations,
-	advReplayMutations)
+	advReplayMutations, adv2ReplayMutations)
 
 // coreMutations are the promises of the issues before the way back.
 var coreMutations = []mutation{
