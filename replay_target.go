@@ -74,6 +74,10 @@ func parseReplayTarget(target string) (*replayTarget, error) {
 	switch u.Scheme {
 	case "kafka":
 		t.kind = KindKafka
+		if u.User != nil {
+			// No SASL here: credentials would be dropped without a word.
+			return nil, fmt.Errorf("%w %s: a user in a kafka:// target is not supported (no SASL): replay to a broker listener without authentication", ErrInvalidTarget, redact.URL(target))
+		}
 	case "http", "https":
 		t.kind = KindHTTP
 	case "redis", "rediss", "unix":

@@ -301,6 +301,7 @@ func TestReplayOptionsRefused(t *testing.T) {
 		{"another scheme", "ftp://u:s3cret@x/y", ReplayOptions{}, `dlq: invalid replay target ftp://u:xxxxx@x/y: scheme "ftp" is not kafka, http, https, redis, rediss or unix`, ErrInvalidTarget},
 		{"no host", "http:///x", ReplayOptions{}, "dlq: invalid replay target http:///x: not kafka://HOST:PORT/TOPIC", ErrInvalidTarget},
 		{"a stream missing", "redis://127.0.0.1:6379/0", ReplayOptions{DryRun: true}, "names no stream (?stream=NAME)", ErrInvalidTarget},
+		{"kafka credentials", "kafka://svc:s3cret@127.0.0.1:9092/t", ReplayOptions{DryRun: true}, "dlq: invalid replay target kafka://svc:xxxxx@127.0.0.1:9092/t: a user in a kafka:// target is not supported (no SASL)", ErrInvalidTarget},
 		{"a source of another form", s.url, ReplayOptions{}, `scheme "gopher"`, nil},
 	} {
 		t.Run(test.name, func(t *testing.T) {

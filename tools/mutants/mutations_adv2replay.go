@@ -9,4 +9,7 @@ var adv2ReplayMutations = []mutation{
 	{name: "replay Redis: an XADD without a reply counted as added", file: "replay_target_redis.go",
 		old: "\t\tif c.Val() == \"\" {\n", new: "\t\tif false && c.Val() == \"\" {\n",
 		tags: "dlq_redis", run: "^TestReplayToRedis$"},
+	{name: "replay Kafka: a user in the target dropped without a word", file: "replay_target.go",
+		old: "\t\tif u.User != nil {\n", new: "\t\tif false && u.User != nil {\n",
+		run: "^TestReplayOptionsRefused$"},
 }
