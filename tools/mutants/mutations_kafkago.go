@@ -8,7 +8,7 @@ var kafkagoMutations = []mutation{
 	// The commit rule.
 	{name: "dlqkafkago: Commit does not flush the DLQ", file: "dlqkafkago/commit.go",
 		old: "\terr := c.o.Flush(ctx)\n", new: "\tvar err error\n",
-		pkg: "./dlqkafkago", run: "^TestCommitFollowsTheDLQ$|^TestCommitSurvivesSIGKILL$"},
+		pkg: "./dlqkafkago", run: "^TestCommitFollowsTheDLQ$|^TestCommitSurvivesSIGKILL$|^TestGroupSurvivesRebalancesAndKills$"},
 	{name: "dlqkafkago: an accepted dead letter counts as durable", file: "dlqkafkago/ledger.go",
 		old: "if r.state == accepted && r.epoch < l.durable {", new: "if r.state == accepted {",
 		pkg: "./dlqkafkago", run: "^TestCommitFollowsTheDLQ$"},
