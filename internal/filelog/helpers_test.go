@@ -73,22 +73,33 @@ func linesIn(t testing.TB, dir string) map[string]int {
 		if !BelongsToLog(e.Name()) {
 			continue
 		}
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		var r io.Reader = f
-		if strings.HasSuffix(e.Name(), GzSuffix) {
-			zr, err := gzip.NewReader(f)
-			require.NoError(t, err)
-			r = zr
+		for _, line := range fileLines(t, filepath.Join(dir, e.Name())) {
+			counts[line]++
 		}
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			counts[sc.Text()]++
-		}
-		require.NoError(t, sc.Err())
-		_ = f.Close()
 	}
 	return counts
+}
+
+// fileLines returns the lines of the log file at path, gunzipped when its
+// name ends in .gz.
+func fileLines(t testing.TB, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, GzSuffix) {
+		zr, err := gzip.NewReader(f)
+		require.NoError(t, err)
+		r = zr
+	}
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	require.NoError(t, sc.Err())
+	return out
 }
 
 // requireOnce requires every line among counts exactly once.

@@ -1,13 +1,10 @@
 package filelog
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -73,24 +70,11 @@ func TestRotateByPeriod(t *testing.T) {
 func linesInOrder(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, name := range append(rotated(t, dir), LiveName) {
-		f, err := os.Open(filepath.Join(dir, name))
-		if os.IsNotExist(err) && name == LiveName {
-			break
-		}
-		require.NoError(t, err)
-		var r io.Reader = f
-		if strings.HasSuffix(name, GzSuffix) {
-			zr, err := gzip.NewReader(f)
-			require.NoError(t, err)
-			r = zr
-		}
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			out = append(out, sc.Text())
-		}
-		require.NoError(t, sc.Err())
-		_ = f.Close()
+	for _, name := range rotated(t, dir) {
+		out = append(out, fileLines(t, filepath.Join(dir, name))...)
+	}
+	if live := filepath.Join(dir, LiveName); exists(live) {
+		out = append(out, fileLines(t, live)...)
 	}
 	return out
 }
