@@ -294,14 +294,20 @@ func TestCloseTwice(t *testing.T) {
 			first := <-closed
 			require.Error(t, first)
 			s := o.Stats()
-			assert.Equal(t, map[LossReason]uint64{ReasonShutdown: 2}, s.LostBy, "the two queued entries")
+			// The two queued entries are given up; the released drain may
+			// take the first off the queue and write it before it reads
+			// Close's ctx (nothing here can wait for that): then one.
+			lost := s.LostBy[ReasonShutdown]
+			assert.True(t, lost == 2 || lost == 1 && s.Written == 2, "the queued entries given up: %+v", s)
+			assert.Equal(t, map[LossReason]uint64{ReasonShutdown: lost}, s.LostBy)
 			assert.Zero(t, s.QueueDepth)
+			requireAccounted(t, s)
 			for _, ctx := range []context.Context{context.Background(), ctx} {
 				assert.Equal(t, first, o.Close(ctx), "a second Close returns the first's result")
 				assert.Equal(t, s, o.Stats(), "a second Close changes no count")
 			}
 			if withOnLoss {
-				assert.Equal(t, int64(2), handed.Load())
+				assert.Equal(t, int64(lost), handed.Load())
 			}
 		})
 	}
